@@ -1,0 +1,22 @@
+package engine
+
+import (
+	"context"
+	"io"
+)
+
+// ObjectStore is S3-compatible storage. Implemented by s3objects.
+type ObjectStore interface {
+	// Put stores everything read from r as bucket/key, streaming it (a
+	// multipart upload for large bodies) without holding it in memory.
+	// When ctx ends or r fails, Put returns an error, creates no object and
+	// aborts any multipart upload it started.
+	Put(ctx context.Context, bucket, key string, r io.Reader) error
+
+	// List returns the keys under prefix in lexical order.
+	List(ctx context.Context, bucket, prefix string) ([]string, error)
+
+	// BucketExists reports whether bucket exists and is reachable with the
+	// configured credentials. A missing or forbidden bucket is (false, nil).
+	BucketExists(ctx context.Context, bucket string) (bool, error)
+}
