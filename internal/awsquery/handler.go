@@ -1,0 +1,191 @@
+package awsquery
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/rdsexport/rdsexport/internal/export"
+	"github.com/rdsexport/rdsexport/internal/service"
+)
+
+// Version is the only API version the handler serves.
+const Version = "2014-10-31"
+
+// DefaultMaxBodyBytes bounds a request body when Handler.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Default region and account used in ARNs when neither the request context
+// nor the Handler names them.
+const (
+	DefaultRegion    = "us-east-1"
+	DefaultAccountID = "000000000000"
+)
+
+// Service is what the handler calls; *service.Service implements it. Errors
+// that are *export.Error reach the caller with their code and message; any
+// other error is logged and answered as InternalFailure.
+type Service interface {
+	StartExportTask(ctx context.Context, in service.StartExportTaskInput) (*export.Task, error)
+	DescribeExportTasks(ctx context.Context, in service.DescribeExportTasksInput) (*service.DescribeExportTasksOutput, error)
+	CancelExportTask(ctx context.Context, identifier string) (*export.Task, error)
+	DescribeDBClusters(ctx context.Context, in service.DescribeDBClustersInput) (*service.DescribeDBClustersOutput, error)
+	DescribeDBInstances(ctx context.Context, in service.DescribeDBInstancesInput) (*service.DescribeDBInstancesOutput, error)
+}
+
+// Handler serves the RDS Query API over HTTP. Its fields must be set before
+// the first request and not changed afterwards. Signature verification is
+// not its job: wrap it with a handler that verifies the request and stores
+// the export.Caller in the request context.
+type Handler struct {
+	// Service runs the operations. Required.
+	Service Service
+	// Logger receives internal failures; nil discards them.
+	Logger *slog.Logger
+	// NewRequestID returns the ID of each request; nil means a UUID v4.
+	NewRequestID func() string
+	// MaxBodyBytes bounds the request body; 0 means DefaultMaxBodyBytes.
+	// A larger body is answered with InvalidParameterValue.
+	MaxBodyBytes int64
+	// Region and AccountID are used in ARNs when the request context has no
+	// export.Caller; empty means DefaultRegion and DefaultAccountID.
+	Region    string
+	AccountID string
+}
+
+// operation decodes its input from p, calls the service and writes the
+// members of its Result element into x.
+type operation func(h *Handler, ctx context.Context, p params, a arnContext, x *xmlWriter) error
+
+// operations maps an Action to its implementation; one file per Action.
+var operations = map[string]operation{
+	"StartExportTask":     startExportTask,
+	"DescribeExportTasks": describeExportTasks,
+	"CancelExportTask":    cancelExportTask,
+	"DescribeDBClusters":  describeDBClusters,
+	"DescribeDBInstances": describeDBInstances,
+}
+
+// ServeHTTP answers one Query API request. Every response carries the
+// request ID in the x-amzn-RequestId header and in the body.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	requestID := h.requestID()
+	action := ""
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.fail(w, requestID, action, fmt.Errorf("panic: %v", v))
+		}
+	}()
+
+	limit := h.MaxBodyBytes
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	p, err := readParams(w, r, limit)
+	if err != nil {
+		h.fail(w, requestID, action, err)
+		return
+	}
+	action = p["Action"]
+	op, err := dispatch(p)
+	if err != nil {
+		h.fail(w, requestID, action, err)
+		return
+	}
+
+	// The members are written first so that a failure leaves nothing to
+	// undo; they sit two levels deep in the final document.
+	result := xmlWriter{depth: 2}
+	if err := op(h, r.Context(), p, h.arnContext(r.Context()), &result); err != nil {
+		h.fail(w, requestID, action, err)
+		return
+	}
+	var x xmlWriter
+	x.header()
+	x.openNS(action + "Response")
+	if result.buf.Len() == 0 {
+		// The Result element must be present even when empty (spec §1.3
+		// rule 2).
+		x.empty(action + "Result")
+	} else {
+		x.open(action + "Result")
+		x.buf.Write(result.bytes())
+		x.close(action + "Result")
+	}
+	x.open("ResponseMetadata")
+	x.str("RequestId", requestID)
+	x.close("ResponseMetadata")
+	x.close(action + "Response")
+	writeXML(w, requestID, http.StatusOK, x.bytes())
+}
+
+// dispatch checks Action and Version (spec §1.2).
+//
+// Errors: MissingAction, InvalidAction, InvalidParameterValue for a Version
+// other than 2014-10-31.
+func dispatch(p params) (operation, error) {
+	action, ok := p["Action"]
+	if !ok || action == "" {
+		return nil, export.Errorf(export.CodeMissingAction, "The request must contain the parameter Action.")
+	}
+	op, ok := operations[action]
+	if !ok {
+		return nil, export.Errorf(export.CodeInvalidAction, "Could not find operation %s for version %s.", action, Version)
+	}
+	if v, ok := p["Version"]; ok && v != Version {
+		return nil, export.Errorf(export.CodeInvalidParameterValue,
+			"Invalid value '%s' for parameter Version: the only supported version is %s.", v, Version)
+	}
+	return op, nil
+}
+
+// fail answers err. Internal errors are logged here, with the request ID
+// and action, and hidden from the caller.
+func (h *Handler) fail(w http.ResponseWriter, requestID, action string, err error) {
+	e, public := publicError(err)
+	if !public {
+		h.logger().Error("request failed", "request_id", requestID, "action", action, "error", err)
+	}
+	writeErrorResponse(w, requestID, e)
+}
+
+func (h *Handler) requestID() string {
+	if h.NewRequestID != nil {
+		return h.NewRequestID()
+	}
+	return uuid.NewString()
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.Logger
+}
+
+// arnContext takes the region and account from the verified caller, falling
+// back to the handler's defaults.
+func (h *Handler) arnContext(ctx context.Context) arnContext {
+	a := arnContext{Region: h.Region, AccountID: h.AccountID}
+	if c, ok := export.CallerFrom(ctx); ok {
+		if c.Region != "" {
+			a.Region = c.Region
+		}
+		if c.AccountID != "" {
+			a.AccountID = c.AccountID
+		}
+	}
+	if a.Region == "" {
+		a.Region = DefaultRegion
+	}
+	if a.AccountID == "" {
+		a.AccountID = DefaultAccountID
+	}
+	return a
+}
