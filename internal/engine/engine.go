@@ -1,0 +1,266 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/rdsexport/rdsexport/internal/export"
+	"github.com/rdsexport/rdsexport/internal/parquetfile"
+)
+
+// Resolver finds the Source a task reads. Errors are *export.Error when the
+// source no longer exists.
+type Resolver func(ctx context.Context, t *export.Task) (Source, error)
+
+// Params configures New.
+type Params struct {
+	Store   export.Store
+	Objects ObjectStore
+	Resolve Resolver
+	Logger  *slog.Logger
+	Now     func() time.Time
+	// MaxConcurrentExports per account (spec §6.5); further tasks wait in
+	// STARTING in order. Default 5.
+	MaxConcurrentExports int
+	// Connections is the number of source connections (and tables read at
+	// once) per export. Default 2.
+	Connections int
+	// FileBytes is the compressed size at which a Parquet file is closed
+	// and the next one begun (spec §8.2: about 8 MB). Default 8 MiB.
+	FileBytes int64
+	// Parquet bounds the row groups of each file.
+	Parquet parquetfile.Options
+	// ProgressInterval is how often progress is saved. Default 1s.
+	ProgressInterval time.Duration
+	// PollInterval is how often the store is scanned for work without a
+	// Wake. Default 1s.
+	PollInterval time.Duration
+	// Alloc allocates Arrow memory; nil means memory.DefaultAllocator.
+	Alloc memory.Allocator
+}
+
+// Engine runs export tasks. Create it with New, then Start; Stop waits for
+// every goroutine it started.
+type Engine struct {
+	p      Params
+	logger *slog.Logger
+	wake   chan struct{}
+
+	mu      sync.Mutex
+	running map[taskKey]context.CancelCauseFunc
+	wg      sync.WaitGroup
+	cancel  context.CancelCauseFunc
+	done    chan struct{}
+}
+
+type taskKey struct{ account, id string }
+
+// New returns an Engine with defaults filled in.
+func New(p Params) *Engine {
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.MaxConcurrentExports <= 0 {
+		p.MaxConcurrentExports = 5
+	}
+	if p.Connections <= 0 {
+		p.Connections = 2
+	}
+	if p.FileBytes <= 0 {
+		p.FileBytes = 8 << 20
+	}
+	if p.ProgressInterval <= 0 {
+		p.ProgressInterval = time.Second
+	}
+	if p.PollInterval <= 0 {
+		p.PollInterval = time.Second
+	}
+	if p.Alloc == nil {
+		p.Alloc = memory.DefaultAllocator
+	}
+	p.Parquet.Alloc = p.Alloc
+	return &Engine{
+		p:       p,
+		logger:  p.Logger,
+		wake:    make(chan struct{}, 1),
+		running: map[taskKey]context.CancelCauseFunc{},
+	}
+}
+
+// Start recovers tasks left behind by a previous process (spec §6.2) and
+// begins scheduling. Exports run on a context derived from ctx, not from
+// any request.
+func (e *Engine) Start(ctx context.Context) error {
+	if err := e.recover(ctx); err != nil {
+		return err
+	}
+	ctx, e.cancel = context.WithCancelCause(ctx)
+	e.done = make(chan struct{})
+	go func() {
+		defer close(e.done)
+		e.loop(ctx)
+	}()
+	return nil
+}
+
+// Stop cancels running exports with cause export.ErrShutdown and waits for
+// them to record their outcome.
+func (e *Engine) Stop() {
+	if e.cancel == nil {
+		return
+	}
+	e.cancel(export.ErrShutdown)
+	<-e.done
+	e.wg.Wait()
+}
+
+// Wake asks the engine to look for STARTING tasks now.
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// CancelTask stops the running export of the task, if this engine runs it.
+// The caller has already moved the task to CANCELING.
+func (e *Engine) CancelTask(accountID, identifier string) {
+	e.mu.Lock()
+	cancel := e.running[taskKey{accountID, identifier}]
+	e.mu.Unlock()
+	if cancel != nil {
+		cancel(export.ErrTaskCanceled)
+	}
+	e.Wake()
+}
+
+// recover ends tasks that a previous process left running: IN_PROGRESS
+// becomes FAILED, CANCELING becomes CANCELED. STARTING tasks never began and
+// simply wait for their turn again.
+func (e *Engine) recover(ctx context.Context) error {
+	tasks, err := e.p.Store.ListTasks(ctx, export.TaskFilter{
+		Statuses: []export.Status{export.StatusInProgress, export.StatusCanceling},
+	})
+	if err != nil {
+		return fmt.Errorf("list unfinished tasks: %w", err)
+	}
+	now := e.p.Now().UTC()
+	for _, t := range tasks {
+		var to export.Status
+		u := export.TaskUpdate{TaskEndTime: &now}
+		if t.Status == export.StatusCanceling {
+			to = export.StatusCanceled
+		} else {
+			to = export.StatusFailed
+			cause := causeUnknown
+			u.FailureCause = &cause
+		}
+		if _, err := e.p.Store.Transition(ctx, t.AccountID, t.Identifier, []export.Status{t.Status}, to, u); err != nil && !errors.Is(err, export.ErrStatusConflict) {
+			return fmt.Errorf("recover task %s: %w", t.Identifier, err)
+		}
+		e.logger.Info("recovered task", "task_id", t.Identifier, "from", t.Status, "to", to)
+	}
+	return nil
+}
+
+func (e *Engine) loop(ctx context.Context) {
+	tick := time.NewTicker(e.p.PollInterval)
+	defer tick.Stop()
+	for {
+		if err := e.schedule(ctx); err != nil && ctx.Err() == nil {
+			e.logger.Error("schedule exports", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// schedule ends CANCELING tasks that never started and claims STARTING tasks
+// in order while their account has a free slot.
+func (e *Engine) schedule(ctx context.Context) error {
+	tasks, err := e.p.Store.ListTasks(ctx, export.TaskFilter{Statuses: export.ActiveStatuses()})
+	if err != nil {
+		return fmt.Errorf("list active tasks: %w", err)
+	}
+	active := map[string]int{}
+	for _, t := range tasks {
+		if t.Status != export.StatusStarting {
+			active[t.AccountID]++
+		}
+	}
+	for _, t := range tasks {
+		if e.isRunning(t) {
+			continue
+		}
+		switch t.Status {
+		case export.StatusCanceling:
+			// Cancelled before it started, or its runner is gone.
+			now := e.p.Now().UTC()
+			if _, err := e.p.Store.Transition(ctx, t.AccountID, t.Identifier, []export.Status{export.StatusCanceling}, export.StatusCanceled, export.TaskUpdate{TaskEndTime: &now}); err != nil && !errors.Is(err, export.ErrStatusConflict) {
+				return fmt.Errorf("finish canceled task %s: %w", t.Identifier, err)
+			}
+		case export.StatusStarting:
+			if active[t.AccountID] >= e.p.MaxConcurrentExports {
+				continue
+			}
+			claimed, err := e.p.Store.Transition(ctx, t.AccountID, t.Identifier, []export.Status{export.StatusStarting}, export.StatusInProgress, export.TaskUpdate{})
+			if errors.Is(err, export.ErrStatusConflict) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("claim task %s: %w", t.Identifier, err)
+			}
+			active[t.AccountID]++
+			e.launch(ctx, claimed)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) isRunning(t *export.Task) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.running[taskKey{t.AccountID, t.Identifier}]
+	return ok
+}
+
+func (e *Engine) launch(ctx context.Context, t *export.Task) {
+	key := taskKey{t.AccountID, t.Identifier}
+	ctx, cancel := context.WithCancelCause(ctx)
+	e.mu.Lock()
+	e.running[key] = cancel
+	e.mu.Unlock()
+	e.wg.Go(func() {
+		defer func() {
+			e.mu.Lock()
+			delete(e.running, key)
+			e.mu.Unlock()
+			cancel(nil)
+			e.Wake() // a slot is free
+		}()
+		e.run(ctx, t)
+	})
+}
+
+// Running returns the number of exports this engine is running.
+func (e *Engine) Running() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.running)
+}
+
+func statusIn(s export.Status, list ...export.Status) bool { return slices.Contains(list, s) }

@@ -1,0 +1,282 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rdsexport/rdsexport/internal/export"
+)
+
+// Failure causes of spec §11.1.
+const (
+	causeUnknown = "An unknown internal error occurred."
+	causeMeta    = "An unknown internal error occurred writing the export task's metadata to the S3 bucket %s."
+	causeBucket  = "The S3 bucket %s isn't valid. Either it isn't located in the current AWS Region or it doesn't exist. Review your S3 bucket name and retry the export."
+	causeStopped = "The export was stopped because the server shut down."
+)
+
+// cleanupTimeout bounds the work done after a task's context has ended.
+const cleanupTimeout = 10 * time.Second
+
+// taskRun is the state of one export while it runs.
+type taskRun struct {
+	e      *Engine
+	task   *export.Task
+	logger *slog.Logger
+	root   string // export root key prefix, without trailing slash
+
+	extracted  atomic.Int64 // source bytes read
+	total      int64        // estimated bytes of all tables
+	tables     int
+	tablesDone atomic.Int64
+}
+
+// run executes one claimed (IN_PROGRESS) task to its end and records the
+// outcome. It never returns an error: every outcome is a status.
+func (e *Engine) run(ctx context.Context, t *export.Task) {
+	r := &taskRun{e: e, task: t, logger: e.logger.With("task_id", t.Identifier), root: exportRoot(t.S3Prefix, t.Identifier)}
+	r.logger.Info("export started", "source_arn", t.SourceArn)
+	start := e.p.Now()
+	results, warnings, err := r.export(ctx)
+	r.finish(ctx, results, warnings, err)
+	r.logger.Info("export ended", "duration", e.p.Now().Sub(start), "bytes", r.extracted.Load())
+}
+
+// tableResult is what the tables manifest says of one table.
+type tableResult struct {
+	table      Table
+	bytes      int64
+	partitions int
+}
+
+func (r *taskRun) export(ctx context.Context) ([]tableResult, Warnings, error) {
+	var warnings Warnings
+	src, err := r.e.p.Resolve(ctx, r.task)
+	if err != nil {
+		return nil, warnings, fmt.Errorf("resolve source: %w", err)
+	}
+	snap, err := src.Open(ctx, OpenParams{ExportOnly: r.task.ExportOnly, Connections: r.e.p.Connections, Alloc: r.e.p.Alloc})
+	if err != nil {
+		return nil, warnings, fmt.Errorf("open source: %w", err)
+	}
+	defer func() {
+		if err := snap.Close(); err != nil {
+			r.logger.Warn("close source snapshot", "err", err)
+		}
+	}()
+	if r.task.SourceType == export.SourceTypeCluster {
+		st := snap.Time().UTC()
+		if err := r.e.p.Store.UpdateProgress(ctx, r.task.AccountID, r.task.Identifier, export.TaskUpdate{SnapshotTime: &st}); err != nil {
+			return nil, warnings, fmt.Errorf("record snapshot time: %w", err)
+		}
+	}
+	tables, warnings, err := snap.Tables(ctx)
+	if err != nil {
+		return nil, warnings, fmt.Errorf("list tables: %w", err)
+	}
+	r.tables = len(tables)
+	for _, t := range tables {
+		r.total += t.EstimatedBytes
+	}
+	r.logger.Info("tables selected", "tables", len(tables), "estimated_bytes", r.total)
+
+	stopProgress := r.reportProgress(ctx)
+	defer stopProgress()
+
+	results := make([]tableResult, len(tables))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.e.p.Connections)
+	var stopErr error
+	for i, t := range tables {
+		if stopErr = r.checkCanceled(gctx); stopErr != nil {
+			break
+		}
+		g.Go(func() error {
+			res, err := r.exportTable(gctx, snap, t)
+			if err != nil {
+				return fmt.Errorf("export table %s: %w", t.Target, err)
+			}
+			results[i] = res
+			r.tablesDone.Add(1)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, warnings, err
+	}
+	if stopErr != nil {
+		return nil, warnings, stopErr
+	}
+	if err := context.Cause(ctx); err != nil {
+		return nil, warnings, err
+	}
+	return results, warnings, nil
+}
+
+// checkCanceled re-reads the task so that a cancel recorded by another
+// process is honoured between tables.
+func (r *taskRun) checkCanceled(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cur, err := r.e.p.Store.GetTask(ctx, r.task.AccountID, r.task.Identifier)
+	if err != nil {
+		return err
+	}
+	if cur.Status != export.StatusInProgress {
+		r.e.CancelTask(r.task.AccountID, r.task.Identifier)
+		return export.ErrTaskCanceled
+	}
+	return nil
+}
+
+// reportProgress saves progress every ProgressInterval until stopped.
+func (r *taskRun) reportProgress(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(r.e.p.ProgressInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				pct, bytes := r.progress()
+				if err := r.e.p.Store.UpdateProgress(ctx, r.task.AccountID, r.task.Identifier, export.TaskUpdate{PercentProgress: &pct, ExtractedBytes: &bytes}); err != nil && ctx.Err() == nil {
+					r.logger.Warn("save progress", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// progress is extracted bytes over the size estimate, or tables done over
+// tables when sizes are unknown, clamped to 0..99 until COMPLETE (spec §6.3).
+func (r *taskRun) progress() (int, int64) {
+	bytes := r.extracted.Load()
+	var pct int
+	switch {
+	case r.total > 0:
+		pct = int(bytes * 100 / r.total)
+	case r.tables > 0:
+		pct = int(r.tablesDone.Load() * 100 / int64(r.tables))
+	}
+	return min(max(pct, 0), 99), bytes
+}
+
+// finish records the outcome: COMPLETE (with manifests), CANCELED or FAILED
+// according to the error and the cause of ctx.
+func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Warnings, err error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	store := r.e.p.Store
+	id, acct := r.task.Identifier, r.task.AccountID
+	warn := warnings.String()
+	_, bytes := r.progress()
+	u := export.TaskUpdate{ExtractedBytes: &bytes}
+	if warn != "" {
+		u.WarningMessage = &warn
+	}
+
+	cause := context.Cause(ctx)
+	if err == nil && cause == nil {
+		end := r.e.p.Now().UTC()
+		if merr := r.writeManifests(ctx, results, warnings, end); merr != nil {
+			err = merr
+		} else {
+			pct := 100
+			u.PercentProgress, u.TaskEndTime = &pct, &end
+			_, terr := store.Transition(cctx, acct, id, []export.Status{export.StatusInProgress}, export.StatusComplete, u)
+			if terr == nil {
+				return
+			}
+			if !errors.Is(terr, export.ErrStatusConflict) {
+				r.logger.Error("record completion", "err", terr)
+				return
+			}
+			// Cancelled at the last moment: the cancel wins.
+			cause = export.ErrTaskCanceled
+		}
+	}
+
+	end := r.e.p.Now().UTC()
+	u.TaskEndTime = &end
+	if errors.Is(cause, export.ErrTaskCanceled) {
+		if _, terr := store.Transition(cctx, acct, id, []export.Status{export.StatusCanceling}, export.StatusCanceled, u); terr != nil {
+			r.logger.Error("record cancel", "err", terr)
+		}
+		r.logger.Info("export canceled")
+		return
+	}
+	msg := causeUnknown
+	switch {
+	case errors.Is(cause, export.ErrShutdown):
+		msg = causeStopped
+	case err != nil:
+		msg = failureCause(r.task, err)
+	}
+	u.FailureCause = &msg
+	if _, terr := store.Transition(cctx, acct, id, []export.Status{export.StatusInProgress, export.StatusStarting}, export.StatusFailed, u); terr != nil {
+		if errors.Is(terr, export.ErrStatusConflict) {
+			// A cancel arrived while failing: honour it.
+			if _, terr := store.Transition(cctx, acct, id, []export.Status{export.StatusCanceling}, export.StatusCanceled, u); terr == nil {
+				return
+			}
+		}
+		r.logger.Error("record failure", "err", terr)
+		return
+	}
+	r.logger.Error("export failed", "err", err, "cause", msg)
+}
+
+// failureCause turns an internal error into a FailureCause a user may see:
+// an *export.Error's message, an S3 write problem, or the generic text.
+// Never secrets: source errors are written by sources without passwords.
+func failureCause(t *export.Task, err error) string {
+	var ee *export.Error
+	if errors.As(err, &ee) {
+		return ee.Message
+	}
+	var me *manifestError
+	if errors.As(err, &me) {
+		return fmt.Sprintf(causeMeta, t.S3Bucket)
+	}
+	var se *SourceError
+	if errors.As(err, &se) {
+		return se.Error()
+	}
+	return causeUnknown
+}
+
+// SourceError is an error a Source wants the user to see as FailureCause,
+// e.g. "cannot connect to source db1: connection refused". Its text must not
+// contain secrets.
+type SourceError struct{ Msg string }
+
+func (e *SourceError) Error() string { return e.Msg }
+
+// exportRoot joins the S3 prefix (trimmed of slashes, spec §8.1) and the
+// identifier.
+func exportRoot(prefix, id string) string {
+	prefix = strings.Trim(prefix, "/")
+	if prefix == "" {
+		return id
+	}
+	return prefix + "/" + id
+}
+
+// keyPart replaces the characters RDS replaces in generated S3 paths
+// (spec §8.1).
+func keyPart(s string) string {
+	return strings.NewReplacer(`\`, "_", "`", "_", `"`, "_", " ", "_").Replace(s)
+}

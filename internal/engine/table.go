@@ -1,0 +1,140 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/google/uuid"
+
+	"github.com/rdsexport/rdsexport/internal/parquetfile"
+)
+
+// exportTable writes every batch of t under
+// <root>/<database>/<folder>/<batch>/ (spec §8.2) and a _SUCCESS marker in
+// each batch folder once the batch is complete.
+func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tableResult, error) {
+	res := tableResult{table: t}
+	tableDir := r.root + "/" + keyPart(t.Database) + "/" + keyPart(t.Folder)
+	for b := range t.Batches {
+		dir := fmt.Sprintf("%s/%d", tableDir, b+1)
+		n, err := r.exportBatch(ctx, snap, t, b, dir)
+		res.bytes += n
+		if err != nil {
+			return res, err
+		}
+		if err := r.e.p.Objects.Put(ctx, r.task.S3Bucket, dir+"/_SUCCESS", strings.NewReader("")); err != nil {
+			return res, fmt.Errorf("write %s/_SUCCESS: %w", dir, err)
+		}
+		res.partitions++
+	}
+	r.logger.Debug("table exported", "table", t.Target, "bytes", res.bytes)
+	return res, nil
+}
+
+// exportBatch streams one batch into Parquet files of about FileBytes each:
+// part-00000-<uuid>-c000.gz.parquet, then c001, ... (the Spark naming RDS
+// uses). An empty batch writes no file. It returns the source bytes read.
+func (r *taskRun) exportBatch(ctx context.Context, snap Snapshot, t Table, batch int, dir string) (int64, error) {
+	const partition = 0 // one ranged read per batch
+	var (
+		read int64
+		file *objectFile
+		seq  int
+		stem = fmt.Sprintf("%s/part-%05d-%s", dir, partition, uuid.NewString())
+	)
+	defer func() {
+		if file != nil {
+			file.abort()
+		}
+	}()
+	emit := func(rec arrow.RecordBatch) error {
+		if rec.NumRows() == 0 {
+			return nil
+		}
+		if file == nil {
+			f, err := r.newObjectFile(ctx, fmt.Sprintf("%s-c%03d.gz.parquet", stem, seq), t.Schema)
+			if err != nil {
+				return err
+			}
+			file, seq = f, seq+1
+		}
+		if err := file.pw.Write(rec); err != nil {
+			return err
+		}
+		if file.pw.Size() >= r.e.p.FileBytes {
+			f := file
+			file = nil
+			return f.close()
+		}
+		return nil
+	}
+	progress := func(n int64) {
+		read += n
+		r.extracted.Add(n)
+	}
+	if err := snap.ReadBatch(ctx, t, batch, emit, progress); err != nil {
+		return read, err
+	}
+	if file != nil {
+		f := file
+		file = nil
+		if err := f.close(); err != nil {
+			return read, err
+		}
+	}
+	return read, nil
+}
+
+// objectFile is a Parquet file being uploaded as it is written: the encoder
+// writes into a pipe whose other end is the body of ObjectStore.Put.
+type objectFile struct {
+	key  string
+	pw   *parquetfile.Writer
+	pipe *io.PipeWriter
+	done chan error
+}
+
+func (r *taskRun) newObjectFile(ctx context.Context, key string, schema *arrow.Schema) (*objectFile, error) {
+	pr, pipe := io.Pipe()
+	f := &objectFile{key: key, pipe: pipe, done: make(chan error, 1)}
+	go func() {
+		err := r.e.p.Objects.Put(ctx, r.task.S3Bucket, key, pr)
+		// Unblock the encoder if the upload stopped early.
+		pr.CloseWithError(fmt.Errorf("upload ended: %w", err))
+		f.done <- err
+	}()
+	pw, err := parquetfile.NewWriter(pipe, schema, r.e.p.Parquet)
+	if err != nil {
+		pipe.CloseWithError(err)
+		<-f.done
+		return nil, err
+	}
+	f.pw = pw
+	return f, nil
+}
+
+// close finishes the file and waits until the object exists.
+func (f *objectFile) close() error {
+	if err := f.pw.Close(); err != nil {
+		f.pipe.CloseWithError(err)
+		<-f.done
+		return fmt.Errorf("write %s: %w", f.key, err)
+	}
+	f.pipe.Close()
+	if err := <-f.done; err != nil {
+		return fmt.Errorf("upload %s: %w", f.key, err)
+	}
+	return nil
+}
+
+// abort drops the file: the upload sees an error and creates no object.
+func (f *objectFile) abort() {
+	f.pipe.CloseWithError(errAborted)
+	_ = f.pw.Close() // releases encoder memory; the write error is expected
+	<-f.done
+}
+
+var errAborted = fmt.Errorf("parquet file aborted")
