@@ -1,0 +1,106 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rdsexport/rdsexport/internal/export"
+)
+
+// Filter names of DescribeExportTasks (spec §5).
+const (
+	FilterExportTaskIdentifier = "export-task-identifier"
+	FilterS3Bucket             = "s3-bucket"
+	FilterSourceArn            = "source-arn"
+	FilterStatus               = "status"
+)
+
+// DescribeExportTasks returns the caller's tasks that match every criterion
+// of in, in acceptance order, one page of at most MaxRecords (default 100).
+// Marker is set on the output only when more tasks follow.
+//
+// An identifier or ARN that matches nothing gives an empty list, not
+// ExportTaskNotFound (spec §3.2). An empty ExportTaskIdentifier or
+// SourceArn counts as absent. Status filter values are the lowercase
+// statuses; any other value matches nothing (spec §5).
+//
+// Errors (*export.Error, InvalidParameterValue): MaxRecords outside
+// 20..100, an undecodable Marker, a SourceType other than SNAPSHOT or
+// CLUSTER, an unknown filter name or a filter without values. Store errors
+// are returned wrapped; ErrNoCaller when ctx carries no caller.
+func (s *Service) DescribeExportTasks(ctx context.Context, in DescribeExportTasksInput) (*DescribeExportTasksOutput, error) {
+	caller, err := callerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := pageSize(in.MaxRecords)
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodeSeqMarker(in.Marker)
+	if err != nil {
+		return nil, err
+	}
+	sourceType, err := parseSourceType(in.SourceType)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFilters(in.Filters, FilterExportTaskIdentifier, FilterS3Bucket, FilterSourceArn, FilterStatus); err != nil {
+		return nil, err
+	}
+
+	var ids, arns, buckets, statuses valueSet
+	if in.ExportTaskIdentifier != nil && *in.ExportTaskIdentifier != "" {
+		ids.constrain([]string{*in.ExportTaskIdentifier})
+	}
+	if in.SourceArn != nil && *in.SourceArn != "" {
+		arns.constrain([]string{*in.SourceArn})
+	}
+	for _, f := range in.Filters {
+		switch f.Name {
+		case FilterExportTaskIdentifier:
+			ids.constrain(f.Values)
+		case FilterS3Bucket:
+			buckets.constrain(f.Values)
+		case FilterSourceArn:
+			arns.constrain(f.Values)
+		case FilterStatus:
+			var known []string
+			for _, v := range f.Values {
+				for _, st := range export.Statuses() {
+					if st.FilterValue() == v {
+						known = append(known, string(st))
+					}
+				}
+			}
+			statuses.constrain(known)
+		}
+	}
+	out := &DescribeExportTasksOutput{ExportTasks: []*export.Task{}}
+	if ids.impossible() || arns.impossible() || buckets.impossible() || statuses.impossible() {
+		return out, nil
+	}
+
+	f := export.TaskFilter{
+		AccountID:   caller.AccountID,
+		Identifiers: ids.list(),
+		SourceArns:  arns.list(),
+		Buckets:     buckets.list(),
+		SourceType:  sourceType,
+		AfterSeq:    after,
+		Limit:       limit + 1, // one more tells whether a next page exists
+	}
+	for _, st := range statuses.list() {
+		f.Statuses = append(f.Statuses, export.Status(st))
+	}
+	tasks, err := s.store.ListTasks(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("list export tasks: %w", err)
+	}
+	if len(tasks) > limit {
+		tasks = tasks[:limit]
+		out.Marker = encodeSeqMarker(tasks[len(tasks)-1].Seq)
+	}
+	out.ExportTasks = append(out.ExportTasks, tasks...)
+	return out, nil
+}

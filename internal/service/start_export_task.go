@@ -1,0 +1,227 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rdsexport/rdsexport/internal/export"
+)
+
+// StartExportTask validates in and accepts a new export task in status
+// STARTING, then wakes the runner. The checks run in the order of spec
+// §3.1, and the first failure is returned as an *export.Error:
+//
+//  1. MissingParameter: ExportTaskIdentifier, SourceArn, S3BucketName,
+//     IamRoleArn or KmsKeyId is empty (checked in that order).
+//  2. InvalidParameterValue: ExportTaskIdentifier is malformed (§7.1).
+//  3. InvalidParameterValue: SourceArn is not the ARN of a snapshot,
+//     cluster snapshot or cluster; S3Prefix contains ':'.
+//  4. DBSnapshotNotFound, DBClusterSnapshotNotFoundFault,
+//     DBClusterNotFoundFault: the source does not exist for the caller. A
+//     source ARN naming another account or region is not found either.
+//  5. ExportTaskAlreadyExists: the identifier is taken (in any status), or
+//     another task of the same source is active.
+//  6. InvalidExportSourceState: the source's engine cannot be exported or
+//     the cluster is not "available".
+//  7. InvalidExportOnly: see ParseExportOnly.
+//  8. InvalidS3BucketFault: the bucket does not exist or cannot be reached.
+//  9. IamRoleNotFound: IamRoleArn is not an IAM role ARN.
+//  10. KMSKeyNotAccessibleFault: KmsKeyId is blank.
+//
+// Errors of the store or of the catalog are returned wrapped (internal);
+// so is ErrNoCaller when ctx carries no export.Caller.
+func (s *Service) StartExportTask(ctx context.Context, in StartExportTaskInput) (*export.Task, error) {
+	caller, err := callerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	// 1. Required members, in model order.
+	for _, p := range []struct{ name, value string }{
+		{"ExportTaskIdentifier", in.ExportTaskIdentifier},
+		{"SourceArn", in.SourceArn},
+		{"S3BucketName", in.S3BucketName},
+		{"IamRoleArn", in.IamRoleArn},
+		{"KmsKeyId", in.KmsKeyId},
+	} {
+		if p.value == "" {
+			return nil, missingParameter(p.name)
+		}
+	}
+
+	// 2. Identifier syntax.
+	if !validIdentifier(in.ExportTaskIdentifier) {
+		return nil, invalidIdentifier("ExportTaskIdentifier")
+	}
+
+	// 3. SourceArn and S3Prefix syntax.
+	src, sourceType, err := parseSourceARN(in.SourceArn)
+	if err != nil {
+		return nil, err
+	}
+	prefix := ""
+	if in.S3Prefix != nil {
+		prefix = *in.S3Prefix
+		if err := checkS3Prefix(prefix); err != nil {
+			return nil, err
+		}
+	}
+
+	// 4. The source exists.
+	cluster, err := s.lookupSource(ctx, caller, src)
+	if err != nil {
+		return nil, err
+	}
+
+	// 5. Identifier free, source not busy. CreateTask repeats both checks
+	// atomically; these early ones only fix the order of the errors.
+	if err := s.checkNotTaken(ctx, caller, in.ExportTaskIdentifier, src); err != nil {
+		return nil, err
+	}
+
+	// 6. The source can be exported.
+	family := export.EngineFamily(cluster.Engine)
+	if family == "" {
+		return nil, export.Errorf(export.CodeInvalidExportSourceState,
+			"The engine %s of DBCluster %s doesn't support exporting data to Amazon S3.", cluster.Engine, cluster.Identifier)
+	}
+	if cluster.Status != "available" {
+		return nil, export.Errorf(export.CodeInvalidExportSourceState,
+			"DBCluster %s is not available for export: its status is %s.", cluster.Identifier, cluster.Status)
+	}
+
+	// 7. ExportOnly. The task keeps the list as given; the parsed form only
+	// validates it here.
+	var exportOnly []string
+	if len(in.ExportOnly) > 0 {
+		if _, err := ParseExportOnly(in.ExportOnly, family); err != nil {
+			return nil, err
+		}
+		exportOnly = append([]string(nil), in.ExportOnly...)
+	}
+
+	// 8. Bucket.
+	if err := s.checkBucket(ctx, in.S3BucketName); err != nil {
+		return nil, err
+	}
+
+	// 9, 10. Role and key.
+	if err := checkIamRole(in.IamRoleArn); err != nil {
+		return nil, err
+	}
+	if err := checkKmsKey(in.KmsKeyId); err != nil {
+		return nil, err
+	}
+
+	now := s.now().UTC().Truncate(time.Microsecond)
+	t := &export.Task{
+		Identifier:    in.ExportTaskIdentifier,
+		AccountID:     caller.AccountID,
+		Region:        caller.Region,
+		SourceArn:     in.SourceArn,
+		SourceType:    sourceType,
+		ExportOnly:    exportOnly,
+		S3Bucket:      in.S3BucketName,
+		S3Prefix:      prefix,
+		IamRoleArn:    in.IamRoleArn,
+		KmsKeyID:      in.KmsKeyId,
+		Status:        export.StatusStarting,
+		TaskStartTime: now,
+		// For a live cluster the engine overwrites this with the moment its
+		// consistent snapshot is taken (spec §2.1 [R]).
+		SnapshotTime: now,
+	}
+	if err := s.store.CreateTask(ctx, t); err != nil {
+		return nil, storeError(err, "create export task %s", t.Identifier)
+	}
+	s.logger.InfoContext(ctx, "export task accepted", "task_id", t.Identifier, "account_id", t.AccountID,
+		"source_arn", t.SourceArn, "source_type", string(t.SourceType))
+	if s.runner != nil {
+		s.runner.Wake()
+	}
+	return t, nil
+}
+
+// lookupSource is check #4: the source must exist in the caller's account
+// and region. Snapshots cannot be created in this version, so snapshot ARNs
+// are never found. ARNs of other accounts or regions get the same not-found
+// error as RDS gives for resources the caller cannot see.
+func (s *Service) lookupSource(ctx context.Context, caller export.Caller, src ARN) (export.DBCluster, error) {
+	name := src.ID
+	if !src.ownedBy(caller) {
+		name = src.String()
+	}
+	switch src.ResourceType {
+	case ResourceSnapshot:
+		return export.DBCluster{}, export.Errorf(export.CodeDBSnapshotNotFound, "DBSnapshot %s not found.", name)
+	case ResourceClusterSnapshot:
+		return export.DBCluster{}, export.Errorf(export.CodeDBClusterSnapshotNotFound, "DBClusterSnapshot %s not found.", name)
+	}
+	notFound := export.Errorf(export.CodeDBClusterNotFound, "DBCluster %s not found.", name)
+	if !src.ownedBy(caller) || s.catalog == nil {
+		return export.DBCluster{}, notFound
+	}
+	clusters, err := s.catalog.Clusters(ctx, caller.AccountID)
+	if err != nil {
+		return export.DBCluster{}, fmt.Errorf("list clusters: %w", err)
+	}
+	for _, c := range clusters {
+		if strings.EqualFold(c.Identifier, src.ID) {
+			return c, nil
+		}
+	}
+	return export.DBCluster{}, notFound
+}
+
+// checkNotTaken is check #5: no task with this identifier in any status,
+// and no active task reading the same source. Sources compare as resources
+// (case-insensitive ids), not as strings.
+func (s *Service) checkNotTaken(ctx context.Context, caller export.Caller, id string, src ARN) error {
+	_, err := s.store.GetTask(ctx, caller.AccountID, id)
+	switch {
+	case err == nil:
+		return export.TaskAlreadyExists(id)
+	case export.ErrorCode(err) != export.CodeExportTaskNotFound:
+		return fmt.Errorf("get export task %s: %w", id, err)
+	}
+	active, err := s.store.ListTasks(ctx, export.TaskFilter{AccountID: caller.AccountID, Statuses: export.ActiveStatuses()})
+	if err != nil {
+		return fmt.Errorf("list active export tasks: %w", err)
+	}
+	for _, t := range active {
+		same := t.SourceArn == src.String()
+		if a, err := ParseARN(t.SourceArn); err == nil {
+			same = same || a.sameResource(src)
+		}
+		if same {
+			return export.Errorf(export.CodeExportTaskAlreadyExists,
+				"The export task %s for the source %s is already running.", t.Identifier, t.SourceArn)
+		}
+	}
+	return nil
+}
+
+// checkBucket is check #8 (spec §7.3). A failure to reach the bucket is
+// reported to the caller like a missing bucket, and logged here.
+func (s *Service) checkBucket(ctx context.Context, bucket string) error {
+	if s.buckets == nil {
+		return errors.New("service: no Buckets configured")
+	}
+	ok, err := s.buckets.BucketExists(ctx, bucket)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("check bucket %s: %w", bucket, err)
+		}
+		s.logger.WarnContext(ctx, "bucket check failed", "bucket", bucket, "error", err)
+		ok = false
+	}
+	if !ok {
+		return export.Errorf(export.CodeInvalidS3Bucket,
+			"The S3 bucket %s isn't valid. Either it isn't located in the current AWS Region or it doesn't exist. "+
+				"Review your S3 bucket name and retry the export.", bucket)
+	}
+	return nil
+}
