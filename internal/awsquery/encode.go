@@ -2,10 +2,10 @@ package awsquery
 
 import (
 	"bytes"
-	"encoding/xml"
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rdsexport/rdsexport/internal/export"
 )
@@ -64,9 +64,7 @@ func (x *xmlWriter) empty(name string) {
 func (x *xmlWriter) str(name, v string) {
 	x.indent()
 	x.buf.WriteString("<" + name + ">")
-	// EscapeText never fails on a bytes.Buffer; it also replaces bytes that
-	// are not valid XML characters with U+FFFD.
-	_ = xml.EscapeText(&x.buf, []byte(v))
+	x.escape(v)
 	x.buf.WriteString("</" + name + ">\n")
 }
 
@@ -75,6 +73,45 @@ func (x *xmlWriter) optStr(name, v string) {
 	if v != "" {
 		x.str(name, v)
 	}
+}
+
+// escape writes v as XML character data: the markup characters become
+// entities, a carriage return becomes &#xD; so that parsers do not
+// normalise it away, and anything that is not a valid XML character
+// (invalid UTF-8, most C0 controls) becomes U+FFFD.
+func (x *xmlWriter) escape(v string) {
+	last := 0
+	for i := 0; i < len(v); {
+		r, size := utf8.DecodeRuneInString(v[i:])
+		var rep string
+		switch {
+		case r == '&':
+			rep = "&amp;"
+		case r == '<':
+			rep = "&lt;"
+		case r == '>':
+			rep = "&gt;"
+		case r == '\r':
+			rep = "&#xD;"
+		case r == utf8.RuneError && size == 1, !isXMLChar(r):
+			rep = "\uFFFD"
+		}
+		if rep != "" {
+			x.buf.WriteString(v[last:i])
+			x.buf.WriteString(rep)
+			last = i + size
+		}
+		i += size
+	}
+	x.buf.WriteString(v[last:])
+}
+
+// isXMLChar reports whether r is allowed by the Char production of XML 1.0.
+func isXMLChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD ||
+		r >= 0x10000 && r <= 0x10FFFF
 }
 
 func (x *xmlWriter) int(name string, v int64) {

@@ -1,0 +1,425 @@
+package awsquery_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rdsexport/rdsexport/internal/awsquery"
+	"github.com/rdsexport/rdsexport/internal/export"
+	"github.com/rdsexport/rdsexport/internal/service"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+const testRequestID = "4f3c2d1e-0b1a-4c5d-8e9f-0123456789ab"
+
+// fakeService returns canned results or errors and records the last input
+// it received.
+type fakeService struct {
+	mu        sync.Mutex
+	err       error
+	panicWith any
+	task      *export.Task
+	tasks     *service.DescribeExportTasksOutput
+	clusters  *service.DescribeDBClustersOutput
+	instances *service.DescribeDBInstancesOutput
+	got       any
+}
+
+var _ awsquery.Service = (*fakeService)(nil)
+
+func (f *fakeService) record(in any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.got = in
+	if f.panicWith != nil {
+		panic(f.panicWith)
+	}
+	return f.err
+}
+
+func (f *fakeService) input() any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.got
+}
+
+func (f *fakeService) StartExportTask(_ context.Context, in service.StartExportTaskInput) (*export.Task, error) {
+	if err := f.record(in); err != nil {
+		return nil, err
+	}
+	return f.task, nil
+}
+
+func (f *fakeService) DescribeExportTasks(_ context.Context, in service.DescribeExportTasksInput) (*service.DescribeExportTasksOutput, error) {
+	if err := f.record(in); err != nil {
+		return nil, err
+	}
+	return f.tasks, nil
+}
+
+func (f *fakeService) CancelExportTask(_ context.Context, id string) (*export.Task, error) {
+	if err := f.record(id); err != nil {
+		return nil, err
+	}
+	return f.task, nil
+}
+
+func (f *fakeService) DescribeDBClusters(_ context.Context, in service.DescribeDBClustersInput) (*service.DescribeDBClustersOutput, error) {
+	if err := f.record(in); err != nil {
+		return nil, err
+	}
+	return f.clusters, nil
+}
+
+func (f *fakeService) DescribeDBInstances(_ context.Context, in service.DescribeDBInstancesInput) (*service.DescribeDBInstancesOutput, error) {
+	if err := f.record(in); err != nil {
+		return nil, err
+	}
+	return f.instances, nil
+}
+
+var (
+	t0 = time.Date(2024, 1, 2, 3, 4, 5, 123_000_000, time.UTC)
+	t1 = time.Date(2024, 1, 2, 3, 10, 0, 0, time.UTC)
+	t2 = time.Date(2024, 1, 2, 3, 40, 12, 345_000_000, time.FixedZone("CET", 3600))
+)
+
+func startingTask() *export.Task {
+	return &export.Task{
+		Identifier:    "my-exp",
+		AccountID:     "123456789012",
+		Region:        "us-east-1",
+		SourceArn:     "arn:aws:rds:us-east-1:123456789012:snapshot:s1",
+		SourceType:    export.SourceTypeSnapshot,
+		ExportOnly:    []string{"db1", "db2.public.t1"},
+		S3Bucket:      "bkt",
+		S3Prefix:      "p/q",
+		IamRoleArn:    "arn:aws:iam::123456789012:role/r",
+		KmsKeyID:      "k",
+		Status:        export.StatusStarting,
+		SnapshotTime:  t0,
+		TaskStartTime: t1,
+	}
+}
+
+func completeTask() *export.Task {
+	t := startingTask()
+	t.Identifier = "done-exp"
+	t.ExportOnly = nil
+	t.S3Prefix = ""
+	t.Status = export.StatusComplete
+	t.PercentProgress = 100
+	t.ExtractedBytes = 3*export.GiB + export.GiB/2
+	t.TaskEndTime = t2
+	return t
+}
+
+func failedTask() *export.Task {
+	t := startingTask()
+	t.Identifier = "bad-exp"
+	t.Status = export.StatusFailed
+	t.PercentProgress = 40
+	t.TaskEndTime = t2
+	t.FailureCause = "The source & target <differ>."
+	t.WarningMessage = `{"skipped":["db1.t\"1"]}`
+	return t
+}
+
+func clusterTask() *export.Task {
+	t := startingTask()
+	t.Identifier = "live-exp"
+	t.SourceArn = "arn:aws:rds:us-east-1:123456789012:cluster:c1"
+	t.SourceType = export.SourceTypeCluster
+	t.ExportOnly = []string{}
+	t.Status = export.StatusInProgress
+	t.PercentProgress = 12
+	return t
+}
+
+func testClusters() []export.DBCluster {
+	return []export.DBCluster{{
+		Identifier:     "pg-main",
+		AccountID:      "123456789012",
+		Engine:         "aurora-postgresql",
+		EngineVersion:  "16.4",
+		Status:         "available",
+		Endpoint:       "127.0.0.1",
+		Port:           5432,
+		MasterUsername: "postgres",
+		DatabaseName:   "app",
+		CreateTime:     t0,
+		ResourceID:     "cluster-ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+	}}
+}
+
+func testInstances() []export.DBInstance {
+	return []export.DBInstance{{
+		Identifier:       "my-mysql",
+		AccountID:        "123456789012",
+		Engine:           "mysql",
+		EngineVersion:    "8.0.36",
+		Status:           "available",
+		Address:          "127.0.0.1",
+		Port:             3306,
+		MasterUsername:   "root",
+		DBName:           "shop",
+		CreateTime:       t0,
+		ResourceID:       "db-ABCDEFGHIJKLMNOPQRSTUVWXY",
+		AllocatedStorage: 20,
+	}, {
+		Identifier:        "pg-main-1",
+		Engine:            "aurora-postgresql",
+		EngineVersion:     "16.4",
+		Status:            "available",
+		Address:           "127.0.0.1",
+		Port:              5432,
+		MasterUsername:    "postgres",
+		DBName:            "app",
+		CreateTime:        t1,
+		ResourceID:        "db-ZYXWVUTSRQPONMLKJIHGFEDCBA",
+		ClusterIdentifier: "pg-main",
+	}}
+}
+
+// newHandler returns a handler over f with a fixed request ID and a logger
+// writing into logs.
+func newHandler(f *fakeService, logs *bytes.Buffer) *awsquery.Handler {
+	h := &awsquery.Handler{
+		Service:      f,
+		NewRequestID: func() string { return testRequestID },
+	}
+	if logs != nil {
+		h.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	}
+	return h
+}
+
+// serve runs one form POST through h with a caller in the context.
+func serve(h http.Handler, body string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	r = r.WithContext(export.WithCaller(r.Context(), export.Caller{
+		AccessKeyID: "AKIDEXAMPLE", AccountID: "123456789012", Region: "us-east-1",
+	}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// checkGolden compares got with testdata/<dir>/<name>.xml, or rewrites the
+// file with -update.
+func checkGolden(t *testing.T, dir, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", dir, name+".xml")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run with -update to create it): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the response:\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+type goldenCase struct {
+	dir, name string
+	body      string
+	setup     func(f *fakeService)
+	status    int
+}
+
+func errCase(dir, query string, code, msg string, status int) goldenCase {
+	return goldenCase{
+		dir: dir, name: code, body: query, status: status,
+		setup: func(f *fakeService) { f.err = export.Errorf(code, "%s", msg) },
+	}
+}
+
+const (
+	startQuery    = "Action=StartExportTask&Version=2014-10-31&ExportTaskIdentifier=my-exp&SourceArn=arn%3Aaws%3Ards%3Aus-east-1%3A123456789012%3Asnapshot%3As1&S3BucketName=bkt&IamRoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&KmsKeyId=k&S3Prefix=p%2Fq&ExportOnly.member.1=db1&ExportOnly.member.2=db2.public.t1"
+	describeQuery = "Action=DescribeExportTasks&Version=2014-10-31"
+	cancelQuery   = "Action=CancelExportTask&Version=2014-10-31&ExportTaskIdentifier=my-exp"
+	clustersQuery = "Action=DescribeDBClusters&Version=2014-10-31"
+	instanceQuery = "Action=DescribeDBInstances&Version=2014-10-31"
+)
+
+func goldenCases() []goldenCase {
+	cs := []goldenCase{
+		{dir: "StartExportTask", name: "OK", body: startQuery, status: 200,
+			setup: func(f *fakeService) { f.task = startingTask() }},
+		{dir: "DescribeExportTasks", name: "OK", body: describeQuery, status: 200,
+			setup: func(f *fakeService) {
+				f.tasks = &service.DescribeExportTasksOutput{ExportTasks: []*export.Task{
+					startingTask(), completeTask(), failedTask(), clusterTask(),
+				}}
+			}},
+		{dir: "DescribeExportTasks", name: "Marker", body: describeQuery + "&MaxRecords=20", status: 200,
+			setup: func(f *fakeService) {
+				f.tasks = &service.DescribeExportTasksOutput{ExportTasks: []*export.Task{completeTask()}, Marker: "eyJrIjoibXktZXhwIn0"}
+			}},
+		{dir: "DescribeExportTasks", name: "Empty", body: describeQuery + "&ExportTaskIdentifier=nothing", status: 200,
+			setup: func(f *fakeService) { f.tasks = &service.DescribeExportTasksOutput{} }},
+		{dir: "DescribeExportTasks", name: "InvalidParameterValue-MaxRecords", body: describeQuery + "&MaxRecords=many", status: 400},
+		{dir: "CancelExportTask", name: "OK", body: cancelQuery, status: 200,
+			setup: func(f *fakeService) {
+				t := startingTask()
+				t.Status = export.StatusCanceling
+				f.task = t
+			}},
+		{dir: "DescribeDBClusters", name: "OK", body: clustersQuery, status: 200,
+			setup: func(f *fakeService) { f.clusters = &service.DescribeDBClustersOutput{DBClusters: testClusters()} }},
+		{dir: "DescribeDBClusters", name: "Empty", body: clustersQuery, status: 200,
+			setup: func(f *fakeService) { f.clusters = &service.DescribeDBClustersOutput{} }},
+		{dir: "DescribeDBInstances", name: "OK", body: instanceQuery, status: 200,
+			setup: func(f *fakeService) {
+				f.instances = &service.DescribeDBInstancesOutput{DBInstances: testInstances(), Marker: "next"}
+			}},
+		{dir: "Handler", name: "MissingAction", body: "Version=2014-10-31", status: 400},
+		{dir: "Handler", name: "InvalidAction", body: "Action=DeleteDBInstance&Version=2014-10-31", status: 400},
+		{dir: "Handler", name: "InvalidParameterValue-Version", body: "Action=DescribeExportTasks&Version=2013-09-09", status: 400},
+		{dir: "Handler", name: "MalformedQueryString", body: "Action=DescribeExportTasks&Marker=%zz", status: 404},
+		{dir: "Handler", name: "InternalFailure", body: describeQuery, status: 500,
+			setup: func(f *fakeService) { f.err = errors.New("database is on fire: password=hunter2") }},
+		{dir: "Handler", name: "InternalFailure-Panic", body: describeQuery, status: 500,
+			setup: func(f *fakeService) { f.panicWith = "boom" }},
+		errCase("Handler", describeQuery, export.CodeServiceUnavailable, "The service is shutting down.", 503),
+		errCase("Handler", describeQuery, export.CodeThrottling, "Rate exceeded", 400),
+	}
+	for _, e := range []struct {
+		code, msg string
+		status    int
+	}{
+		{export.CodeMissingParameter, "The request must contain the parameter ExportTaskIdentifier", 400},
+		{export.CodeInvalidParameterValue, "The parameter ExportTaskIdentifier is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.", 400},
+		{export.CodeDBSnapshotNotFound, "DBSnapshot s1 not found.", 404},
+		{export.CodeDBClusterSnapshotNotFound, "DBClusterSnapshot cs1 not found.", 404},
+		{export.CodeDBClusterNotFound, "DBCluster c1 not found.", 404},
+		{export.CodeExportTaskAlreadyExists, "The export task with the ID my-exp already exists.", 400},
+		{export.CodeInvalidExportSourceState, "The source snapshot s1 is not in the available state.", 400},
+		{export.CodeInvalidExportOnly, "The ExportOnly entry a.b.c.d is not valid.", 400},
+		{export.CodeInvalidS3Bucket, "The S3 bucket bkt doesn't exist.", 400},
+		{export.CodeIamRoleNotFound, "The IAM role arn:aws:iam::123456789012:role/r is not found.", 404},
+		{export.CodeIamRoleMissingPermissions, "The IAM role lacks the required permissions.", 400},
+		{export.CodeKMSKeyNotAccessible, "The KMS key k is not accessible.", 400},
+	} {
+		cs = append(cs, errCase("StartExportTask", startQuery, e.code, e.msg, e.status))
+	}
+	cs = append(cs,
+		errCase("DescribeExportTasks", describeQuery, export.CodeInvalidParameterValue, "Unrecognized filter name: owner", 400),
+		errCase("DescribeExportTasks", describeQuery, export.CodeExportTaskNotFound, "The export task with the ID my-exp is not found.", 404),
+		errCase("CancelExportTask", cancelQuery, export.CodeExportTaskNotFound, "The export task with the ID my-exp is not found.", 404),
+		errCase("CancelExportTask", cancelQuery, export.CodeInvalidExportTaskState, "Cannot cancel export task my-exp because it is in state COMPLETE.", 400),
+		errCase("CancelExportTask", "Action=CancelExportTask&Version=2014-10-31", export.CodeMissingParameter, "The request must contain the parameter ExportTaskIdentifier", 400),
+		errCase("DescribeDBClusters", clustersQuery, export.CodeDBClusterNotFound, "DBCluster nope not found.", 404),
+		errCase("DescribeDBClusters", clustersQuery, export.CodeInvalidParameterValue, "Invalid value 5 for MaxRecords. Must be between 20 and 100", 400),
+		errCase("DescribeDBInstances", instanceQuery, export.CodeDBInstanceNotFound, "DBInstance nope not found.", 404),
+		errCase("DescribeDBInstances", instanceQuery, export.CodeInvalidParameterValue, "Unrecognized filter name: owner", 400),
+	)
+	return cs
+}
+
+func TestHandler_Golden(t *testing.T) {
+	for _, c := range goldenCases() {
+		t.Run(c.dir+"/"+c.name, func(t *testing.T) {
+			t.Parallel()
+			f := &fakeService{}
+			if c.setup != nil {
+				c.setup(f)
+			}
+			var logs bytes.Buffer
+			w := serve(newHandler(f, &logs), c.body)
+			if w.Code != c.status {
+				t.Errorf("status = %d, want %d", w.Code, c.status)
+			}
+			if got := w.Header().Get("Content-Type"); got != "text/xml" {
+				t.Errorf("Content-Type = %q", got)
+			}
+			if got := w.Header().Get("X-Amzn-Requestid"); got != testRequestID {
+				t.Errorf("x-amzn-RequestId = %q", got)
+			}
+			if strings.Contains(w.Body.String(), "hunter2") || strings.Contains(w.Body.String(), "boom") {
+				t.Error("response leaks an internal error")
+			}
+			if c.status == 500 && !strings.Contains(logs.String(), "request_id="+testRequestID) {
+				t.Errorf("internal failure not logged with request_id: %q", logs.String())
+			}
+			if c.status != 500 && logs.Len() != 0 {
+				t.Errorf("unexpected log output: %q", logs.String())
+			}
+			checkGolden(t, c.dir, c.name, w.Body.Bytes())
+		})
+	}
+}
+
+func TestWriteError(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		err    error
+		status int
+	}{
+		{"MissingAuthenticationToken", export.Errorf(export.CodeMissingAuthenticationToken, "Request is missing Authentication Token"), 403},
+		{"InvalidClientTokenId", export.Errorf(export.CodeInvalidClientTokenID, "The security token included in the request is invalid."), 403},
+		{"SignatureDoesNotMatch", export.Errorf(export.CodeSignatureDoesNotMatch, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."), 403},
+		{"IncompleteSignature", export.Errorf(export.CodeIncompleteSignature, "Authorization header requires 'Signature' parameter."), 400},
+		{"RequestExpired", export.Errorf(export.CodeRequestExpired, "Signature expired: 20240102T030405Z is now earlier than 20240102T032000Z (20240102T033500Z - 15 min.)"), 403},
+		{"InternalFailure", errors.New("secret detail"), 500},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			awsquery.WriteError(w, testRequestID, c.err)
+			if w.Code != c.status {
+				t.Errorf("status = %d, want %d", w.Code, c.status)
+			}
+			if w.Header().Get("X-Amzn-Requestid") != testRequestID {
+				t.Error("missing x-amzn-RequestId")
+			}
+			checkGolden(t, "WriteError", c.name, w.Body.Bytes())
+		})
+	}
+}
+
+func TestStatusCode(t *testing.T) {
+	for code, want := range map[string]int{
+		export.CodeDBClusterNotFound:          404,
+		export.CodeDBClusterSnapshotNotFound:  404,
+		export.CodeDBInstanceNotFound:         404,
+		export.CodeDBSnapshotNotFound:         404,
+		export.CodeExportTaskNotFound:         404,
+		export.CodeIamRoleNotFound:            404,
+		export.CodeMissingAuthenticationToken: 403,
+		export.CodeInvalidClientTokenID:       403,
+		export.CodeSignatureDoesNotMatch:      403,
+		export.CodeRequestExpired:             403,
+		export.CodeIncompleteSignature:        400,
+		export.CodeInternalFailure:            500,
+		export.CodeServiceUnavailable:         503,
+		export.CodeExportTaskAlreadyExists:    400,
+		export.CodeInvalidExportTaskState:     400,
+		export.CodeThrottling:                 400,
+		"SomethingNew":                        400,
+	} {
+		if got := awsquery.StatusCode(code); got != want {
+			t.Errorf("StatusCode(%s) = %d, want %d", code, got, want)
+		}
+	}
+}
