@@ -1,0 +1,208 @@
+package sqlitetaskstore
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/rdsexport/rdsexport/internal/export"
+	"github.com/rdsexport/rdsexport/internal/exporttest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func newTestStore(t testing.TB) *Store {
+	t.Helper()
+	s, err := New(t.Context(), filepath.Join(t.TempDir(), "tasks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestStore(t *testing.T) {
+	exporttest.StoreSuite(t, func(t *testing.T) export.Store { return newTestStore(t) })
+}
+
+func TestNew_Reopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "tasks.db")
+	s, err := New(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := &export.Task{
+		Identifier:    "exp-reopen",
+		AccountID:     "123456789012",
+		Region:        "us-east-1",
+		SourceArn:     "arn:aws:rds:us-east-1:123456789012:snapshot:s",
+		SourceType:    export.SourceTypeSnapshot,
+		ExportOnly:    []string{"db.t"},
+		S3Bucket:      "bucket",
+		IamRoleArn:    "arn:aws:iam::123456789012:role/r",
+		KmsKeyID:      "k",
+		TaskStartTime: time.Date(2024, 1, 2, 3, 4, 5, 6000, time.UTC),
+	}
+	if err := s.CreateTask(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	pct := 40
+	want, err := s.Transition(ctx, task.AccountID, task.Identifier, []export.Status{export.StatusStarting}, export.StatusInProgress, export.TaskUpdate{PercentProgress: &pct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Opening again runs no migration twice and finds the task as it was.
+	s, err = New(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.GetTask(ctx, task.AccountID, task.Identifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != export.StatusInProgress || got.PercentProgress != 40 || got.Seq != want.Seq ||
+		!got.TaskStartTime.Equal(task.TaskStartTime) || len(got.ExportOnly) != 1 {
+		t.Fatalf("after reopen: %+v, want %+v", got, want)
+	}
+	// Seq keeps increasing across reopen.
+	next := *task
+	next.Identifier, next.SourceArn = "exp-next", "arn:aws:rds:us-east-1:123456789012:snapshot:t"
+	if err := s.CreateTask(ctx, &next); err != nil {
+		t.Fatal(err)
+	}
+	if next.Seq <= want.Seq {
+		t.Fatalf("Seq after reopen = %d, want > %d", next.Seq, want.Seq)
+	}
+}
+
+func TestNew_ErrInvalidPath(t *testing.T) {
+	for _, p := range []string{"", ":memory:", "file:x.db", "a?b", filepath.Join(t.TempDir(), "missing", "tasks.db")} {
+		if s, err := New(t.Context(), p); err == nil {
+			s.Close()
+			t.Errorf("New(%q) succeeded", p)
+		}
+	}
+}
+
+func TestNew_ErrNewerSchema(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "tasks.db")
+	s, err := New(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.write.ExecContext(ctx, "PRAGMA user_version = 99"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := New(ctx, path); err == nil {
+		s.Close()
+		t.Fatal("New opened a file with a newer schema")
+	}
+}
+
+// seedTasks inserts n tasks for benchmarks in one transaction, bypassing
+// CreateTask's fsync per task. Tasks spread over 4 accounts, 10 buckets and
+// every status.
+func seedTasks(b *testing.B, s *Store, n int) {
+	b.Helper()
+	ctx := b.Context()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO export_tasks (
+		account_id, identifier, region, source_arn, source_type, export_only,
+		s3_bucket, s3_prefix, iam_role_arn, kms_key_id, status, task_start_time)
+		VALUES (?, ?, 'us-east-1', ?, 'SNAPSHOT', '["db"]', ?, '', 'role', 'key', ?, ?)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stmt.Close()
+	// Only one task per source may be active, so active tasks get their own.
+	statuses := []export.Status{export.StatusComplete, export.StatusFailed, export.StatusCanceled, export.StatusComplete, export.StatusInProgress}
+	for i := range n {
+		st := statuses[i%len(statuses)]
+		arn := fmt.Sprintf("arn:aws:rds:us-east-1:1:snapshot:s%d", i%100)
+		if st.Active() {
+			arn = fmt.Sprintf("arn:aws:rds:us-east-1:1:snapshot:active-%d", i)
+		}
+		if _, err := stmt.ExecContext(ctx, fmt.Sprintf("acct-%d", i%4), fmt.Sprintf("exp-%06d", i),
+			arn, fmt.Sprintf("bucket-%d", i%10), string(st), int64(1_700_000_000_000_000+i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func BenchmarkListTasks(b *testing.B) {
+	s := newTestStore(b)
+	seedTasks(b, s, 100_000)
+	snapshot := export.SourceTypeSnapshot
+	filters := []struct {
+		name string
+		f    export.TaskFilter
+	}{
+		{"All", export.TaskFilter{AccountID: "acct-1"}},
+		{"Status", export.TaskFilter{AccountID: "acct-1", Statuses: []export.Status{export.StatusInProgress}}},
+		{"Bucket", export.TaskFilter{AccountID: "acct-1", Buckets: []string{"bucket-3"}, SourceType: &snapshot}},
+		{"SourceArn", export.TaskFilter{AccountID: "acct-1", SourceArns: []string{"arn:aws:rds:us-east-1:1:snapshot:s1"}}},
+		{"StatusMidway", export.TaskFilter{AccountID: "acct-1", Statuses: []export.Status{export.StatusFailed}, AfterSeq: 50_000}},
+	}
+	for _, bf := range filters {
+		b.Run(bf.name, func(b *testing.B) {
+			f := bf.f
+			f.Limit = 100
+			b.ReportAllocs()
+			for b.Loop() {
+				tasks, err := s.ListTasks(b.Context(), f)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(tasks) == 0 {
+					b.Fatal("empty page")
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkCreateTask(b *testing.B) {
+	s := newTestStore(b)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		task := &export.Task{
+			Identifier:    fmt.Sprintf("exp-%d", i),
+			AccountID:     "123456789012",
+			SourceArn:     fmt.Sprintf("arn:aws:rds:us-east-1:123456789012:snapshot:s%d", i),
+			SourceType:    export.SourceTypeSnapshot,
+			S3Bucket:      "bucket",
+			TaskStartTime: time.Now(),
+		}
+		if err := s.CreateTask(b.Context(), task); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
