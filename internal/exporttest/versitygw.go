@@ -1,0 +1,196 @@
+package exporttest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// VersityGW is a running versitygw process: a third-party S3 server on
+// loopback with a posix backend in a temporary directory.
+type VersityGW struct {
+	// Endpoint is the base URL, http://127.0.0.1:<port>.
+	Endpoint string
+	// AccessKeyID and SecretAccessKey are the root credentials.
+	AccessKeyID     string
+	SecretAccessKey string
+	// Dir is the posix backend's root: one directory per bucket.
+	Dir string
+}
+
+// VersityGWBinary returns the path of the versitygw binary: $VERSITYGW_BIN,
+// else .bin/versitygw at the module root (where scripts/versitygw.sh
+// installs it), else versitygw on PATH. It returns "" when none exists.
+func VersityGWBinary() string {
+	if p := os.Getenv("VERSITYGW_BIN"); p != "" {
+		return p
+	}
+	if root := moduleRoot(); root != "" {
+		p := filepath.Join(root, ".bin", "versitygw")
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		return p
+	}
+	return ""
+}
+
+// moduleRoot walks up from the working directory (the package directory
+// under go test) to the directory holding go.mod.
+func moduleRoot() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// StartVersityGW starts versitygw on a free loopback port with a posix
+// backend in t.TempDir(), waits until it answers S3 requests, and stops it
+// at t.Cleanup. The test is skipped when the binary is missing (run
+// scripts/versitygw.sh), unless CI=true, where it fails.
+func StartVersityGW(t testing.TB) *VersityGW {
+	t.Helper()
+	bin := VersityGWBinary()
+	if bin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("versitygw not found: run scripts/versitygw.sh or set VERSITYGW_BIN")
+		}
+		t.Skip("versitygw not found: run scripts/versitygw.sh or set VERSITYGW_BIN")
+	}
+
+	base := t.TempDir()
+	gw := &VersityGW{
+		AccessKeyID:     "vgwtestaccess",
+		SecretAccessKey: "vgwtestsecret",
+		Dir:             filepath.Join(base, "data"),
+	}
+	sidecar := filepath.Join(base, "meta")
+	for _, d := range []string{gw.Dir, sidecar} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The port is picked by the kernel and released just before versitygw
+	// binds it; a lost race shows up as an early exit, and is retried.
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		addr, err := freeLoopbackAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gw.Endpoint = "http://" + addr
+		lastErr = gw.start(t, bin, addr, sidecar)
+		if lastErr == nil {
+			return gw
+		}
+	}
+	t.Fatalf("start versitygw: %v", lastErr)
+	return nil
+}
+
+func (gw *VersityGW) start(t testing.TB, bin, addr, sidecar string) error {
+	var out syncBuffer
+	// Not CommandContext: the process must outlive the call and is
+	// stopped by Cleanup.
+	cmd := exec.Command(bin, "--port", addr, "--quiet", "posix", "--sidecar", sidecar, gw.Dir)
+	cmd.Env = append(os.Environ(),
+		"ROOT_ACCESS_KEY_ID="+gw.AccessKeyID,
+		"ROOT_SECRET_ACCESS_KEY="+gw.SecretAccessKey,
+	)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		select {
+		case <-exited:
+			return
+		default:
+		}
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	for {
+		// Any HTTP answer (an unsigned request gets 403) means it is up.
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, gw.Endpoint+"/", nil)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			t.Cleanup(func() {
+				stop()
+				if t.Failed() {
+					t.Logf("versitygw output:\n%s", out.String())
+				}
+			})
+			return nil
+		}
+		select {
+		case err := <-exited:
+			exited <- err // for stop
+			return errors.New("versitygw exited: " + strings.TrimSpace(out.String()))
+		case <-ctx.Done():
+			stop()
+			return errors.New("versitygw did not answer in 30s: " + strings.TrimSpace(out.String()))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func freeLoopbackAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// syncBuffer collects a process's output while tests read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

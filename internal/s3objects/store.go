@@ -1,0 +1,280 @@
+// Package s3objects implements engine.ObjectStore on S3-compatible storage
+// with aws-sdk-go-v2: Amazon S3 itself, the embedded s3server, versitygw or
+// any other server that speaks the S3 REST API.
+//
+// It owns the SDK setup (endpoint, addressing style, checksums, retries,
+// credentials) and the streaming multipart upload. It must not import other
+// adapters; engine is its only project import.
+package s3objects
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/rdsexport/rdsexport/internal/engine"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	// DefaultRegion is used when Config.Region is empty. S3-compatible
+	// servers ignore it but SigV4 needs one.
+	DefaultRegion = "us-east-1"
+
+	// DefaultPartSize is the size of one multipart upload part, and so the
+	// unit of buffering: Put holds at most (Concurrency+1) parts in memory.
+	DefaultPartSize = 8 << 20
+
+	// MinPartSize is the smallest part S3 accepts (except for the last one).
+	MinPartSize = 5 << 20
+
+	// DefaultConcurrency is the number of parts uploaded at once.
+	DefaultConcurrency = 2
+
+	// DefaultMaxAttempts bounds the attempts of one request, retries included.
+	DefaultMaxAttempts = 3
+
+	// abortTimeout bounds the clean-up of a failed multipart upload, which
+	// runs on a fresh context so that it also happens after ctx is cancelled.
+	abortTimeout = 30 * time.Second
+)
+
+// Config holds what New needs. Zero fields take the defaults above.
+type Config struct {
+	// Endpoint is the base URL of an S3-compatible server
+	// (http://127.0.0.1:9000). Empty means Amazon S3 for Region.
+	Endpoint string
+
+	// Region signs the requests; DefaultRegion when empty.
+	Region string
+
+	// AccessKeyID and SecretAccessKey are static credentials. When both are
+	// empty, requests are sent anonymously (unsigned).
+	AccessKeyID     string
+	SecretAccessKey string
+
+	// PartSize is the multipart part size in bytes, at least MinPartSize.
+	PartSize int64
+
+	// Concurrency is the number of parts in flight during one Put.
+	Concurrency int
+
+	// MaxAttempts bounds the attempts of each request (DefaultMaxAttempts).
+	MaxAttempts int
+
+	// HTTPClient sends the requests; the SDK's default client when nil.
+	HTTPClient *http.Client
+}
+
+// Store is an engine.ObjectStore backed by one S3 client. It is safe for
+// concurrent use. The SDK client is built lazily on first use.
+type Store struct {
+	cfg Config
+
+	mu       sync.Mutex
+	client   *s3.Client
+	transfer *transfermanager.Client
+}
+
+var _ engine.ObjectStore = (*Store)(nil)
+
+// ErrInvalidConfig is returned by New when Config cannot describe a client.
+var ErrInvalidConfig = errors.New("s3objects: invalid config")
+
+// New returns a Store for cfg. It does no I/O. It returns an error wrapping
+// ErrInvalidConfig when PartSize is below MinPartSize, Concurrency or
+// MaxAttempts is negative, or only one of the two credential fields is set.
+func New(cfg Config) (*Store, error) {
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	if cfg.PartSize == 0 {
+		cfg.PartSize = DefaultPartSize
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	switch {
+	case cfg.PartSize < MinPartSize:
+		return nil, fmt.Errorf("%w: part size %d is below %d", ErrInvalidConfig, cfg.PartSize, MinPartSize)
+	case cfg.Concurrency < 0:
+		return nil, fmt.Errorf("%w: negative concurrency %d", ErrInvalidConfig, cfg.Concurrency)
+	case cfg.MaxAttempts < 0:
+		return nil, fmt.Errorf("%w: negative max attempts %d", ErrInvalidConfig, cfg.MaxAttempts)
+	case (cfg.AccessKeyID == "") != (cfg.SecretAccessKey == ""):
+		return nil, fmt.Errorf("%w: access key id and secret access key go together", ErrInvalidConfig)
+	}
+	return &Store{cfg: cfg}, nil
+}
+
+// init builds the SDK clients once. It is cheap and cannot fail; it is lazy
+// so that New stays free of side effects (litestream s3.ReplicaClient.Init).
+func (s *Store) init() (*s3.Client, *transfermanager.Client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client != nil {
+		return s.client, s.transfer
+	}
+
+	opts := s3.Options{
+		Region: s.cfg.Region,
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = s.cfg.MaxAttempts
+		}),
+	}
+	if s.cfg.HTTPClient != nil {
+		opts.HTTPClient = s.cfg.HTTPClient
+	}
+	if s.cfg.AccessKeyID != "" {
+		opts.Credentials = credentials.NewStaticCredentialsProvider(s.cfg.AccessKeyID, s.cfg.SecretAccessKey, "")
+	}
+	if s.cfg.Endpoint != "" {
+		opts.BaseEndpoint = aws.String(s.cfg.Endpoint)
+		// Virtual-host addressing needs DNS for <bucket>.<host>; local and
+		// self-hosted servers are reached by path.
+		opts.UsePathStyle = true
+		// Since SDK v1.73 of service/s3 (Jan 2025) every request carries a
+		// CRC32 checksum, and uploads are sent aws-chunked with a trailer;
+		// many S3-compatible servers reject or mis-store those. Only send
+		// checksums where the API requires them (litestream #597, #608;
+		// aws-sdk-go-v2 #2960).
+		opts.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		opts.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	}
+	s.client = s3.New(opts)
+
+	s.transfer = transfermanager.New(s.client, func(o *transfermanager.Options) {
+		o.PartSizeBytes = s.cfg.PartSize
+		// The first read is buffered whole up to this threshold: keep it at
+		// one part so that memory stays bounded by the part pool.
+		o.MultipartUploadThreshold = s.cfg.PartSize
+		o.Concurrency = s.cfg.Concurrency
+		// A fresh context for AbortMultipartUpload, so a cancelled ctx
+		// still aborts (feature/s3/manager aborts on the dead ctx and
+		// leaves the upload behind).
+		o.FailTimeout = abortTimeout
+		if s.cfg.Endpoint != "" {
+			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		}
+	})
+	return s.client, s.transfer
+}
+
+// Put stores everything read from r as bucket/key. A body shorter than one
+// part is sent with a single PutObject; a longer one with a multipart upload
+// holding at most (Concurrency+1)*PartSize bytes in memory. When ctx ends or
+// r fails, Put returns an error (wrapping ctx's error or r's error), no
+// object is created and the multipart upload is aborted.
+func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader) error {
+	_, tm := s.init()
+	_, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
+		Bucket: aws.String(bucket),
+		Key:    aws.String(key),
+		Body:   &ctxReader{ctx: ctx, r: r},
+	})
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			return fmt.Errorf("put s3://%s/%s: %w (%v)", bucket, key, ctx.Err(), err)
+		}
+		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
+// ctxReader stops reading once ctx is done, so that a cancelled Put does
+// not keep draining a slow source until the next network call notices.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// List returns the keys under prefix in lexical (byte) order, following
+// ListObjectsV2 pages. It returns an error wrapping the SDK's error, e.g.
+// *types.NoSuchBucket when bucket does not exist.
+func (s *Store) List(ctx context.Context, bucket, prefix string) ([]string, error) {
+	client, _ := s.init()
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket)}
+	if prefix != "" {
+		in.Prefix = aws.String(prefix)
+	}
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(client, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	// S3 returns UTF-8 binary order already; sorting guards against
+	// servers that do not.
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// BucketExists reports whether bucket exists and is reachable with the
+// configured credentials. A missing (404) or forbidden (403) bucket is
+// (false, nil); any other failure is returned as an error.
+func (s *Store) BucketExists(ctx context.Context, bucket string) (bool, error) {
+	client, _ := s.init()
+	_, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	if err == nil {
+		return true, nil
+	}
+	if isNotFoundOrForbidden(err) {
+		return false, nil
+	}
+	return false, fmt.Errorf("head bucket %s: %w", bucket, err)
+}
+
+// isNotFoundOrForbidden is the one place where an S3 error becomes "no such
+// bucket". HeadBucket has no body, so the SDK only knows the status code:
+// it reports types.NotFound for 404 and a generic "Forbidden" API error for
+// 403.
+func isNotFoundOrForbidden(err error) bool {
+	var nf *types.NotFound
+	var nsb *types.NoSuchBucket
+	if errors.As(err, &nf) || errors.As(err, &nsb) {
+		return true
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "NotFound", "NoSuchBucket", "Forbidden", "AccessDenied":
+			return true
+		}
+	}
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		switch re.HTTPStatusCode() {
+		case http.StatusNotFound, http.StatusForbidden:
+			return true
+		}
+	}
+	return false
+}
