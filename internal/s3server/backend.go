@@ -112,7 +112,7 @@ func openDiskBackend(dir string, now func() time.Time) (*diskBackend, error) {
 	return b, nil
 }
 
-func (b *diskBackend) tmpDir() string              { return filepath.Join(b.root, "tmp") }
+func (b *diskBackend) tmpDir() string               { return filepath.Join(b.root, "tmp") }
 func (b *diskBackend) bucketDir(name string) string { return filepath.Join(b.root, "buckets", name) }
 func (b *diskBackend) uploadDir(id gofakes3.UploadID) string {
 	return filepath.Join(b.root, "uploads", string(id))

@@ -162,12 +162,12 @@ func (b *checksumBody) Close() error { return b.c.Close() }
 
 // chunkedBody decodes an aws-chunked body.
 type chunkedBody struct {
-	br      *bufio.Reader
-	c       io.Closer
-	want    int64 // x-amz-decoded-content-length
-	got     int64
-	left    int64 // bytes left in the current chunk
-	err     error // sticky
+	br   *bufio.Reader
+	c    io.Closer
+	want int64 // x-amz-decoded-content-length
+	got  int64
+	left int64 // bytes left in the current chunk
+	err  error // sticky
 
 	sumName string
 	sumWant string
