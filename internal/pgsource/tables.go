@@ -87,7 +87,7 @@ func (s *snapshot) Tables(ctx context.Context) ([]engine.Table, engine.Warnings,
 
 const relationsSQL = `
 SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpersistence, c.relispartition,
-       COALESCE(CASE WHEN c.relispartition THEN pg_catalog.pg_partition_root(c.oid) END, 0)
+       COALESCE(CASE WHEN c.relispartition THEN pg_catalog.pg_partition_root(c.oid)::oid END, 0::oid)
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p')
