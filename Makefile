@@ -1,0 +1,47 @@
+# rdsexport — `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+GOTESTFLAGS ?=
+
+.PHONY: help build run demo test test-unit lint golden bench db-up db-down ci clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/rdsexport
+	$(GO) build -o bin/rdsexport ./cmd/rdsexport
+
+demo: ## run the server against a demo database in the local PostgreSQL, embedded S3 in ./data
+	$(GO) run ./cmd/rdsexport demo
+
+db-up: ## check the local PostgreSQL and MariaDB; start or install them if needed
+	scripts/dev-db.sh up
+
+db-down: ## stop the local databases
+	scripts/dev-db.sh down
+
+lint: ## gofmt, go vet, go mod tidy check
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+test-unit: ## fast tests that need no database
+	$(GO) test -short $(GOTESTFLAGS) ./...
+
+test: db-up ## everything CI runs: lint, all tests against real PostgreSQL, MariaDB, S3 servers, the AWS CLI and boto3, one pass of every benchmark
+	scripts/versitygw.sh
+	$(MAKE) lint
+	$(GO) test -count=1 -timeout 30m $(GOTESTFLAGS) ./...
+	scripts/cli-test.sh
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./... > /dev/null
+
+golden: ## rewrite the golden XML files (review the diff!)
+	$(GO) test ./internal/awsquery -update
+
+bench: ## micro-benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+ci: test ## same as test
+
+clean: ## remove build output
+	rm -rf bin .bin data
