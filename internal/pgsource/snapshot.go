@@ -40,10 +40,10 @@ type snapshot struct {
 
 	readers chan struct{} // one token per concurrent reader
 
-	mu      sync.Mutex
-	closed  bool
-	nOpen   int // reader connections open (idle or busy)
-	plans   map[string]*tablePlan
+	mu     sync.Mutex
+	closed bool
+	nOpen  int // reader connections open (idle or busy)
+	plans  map[string]*tablePlan
 }
 
 var _ engine.Snapshot = (*snapshot)(nil)
