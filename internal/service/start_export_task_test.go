@@ -127,9 +127,13 @@ func TestService_StartExportTask(t *testing.T) {
 			export.CodeMissingParameter, "The request must contain the parameter IamRoleArn"},
 		{"MissingKms", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.KmsKeyId = "" },
 			export.CodeMissingParameter, "The request must contain the parameter KmsKeyId"},
-		{"MissingSeveral", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.KmsKeyId, in.SourceArn = "", "" },
+		{"MissingSeveral", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.KmsKeyId, in.SourceArn = "", ""
+		},
 			export.CodeMissingParameter, "The request must contain the parameter SourceArn"},
-		{"MissingBeatsBadIdentifier", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.ExportTaskIdentifier, in.IamRoleArn = "1x", "" },
+		{"MissingBeatsBadIdentifier", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.ExportTaskIdentifier, in.IamRoleArn = "1x", ""
+		},
 			export.CodeMissingParameter, "The request must contain the parameter IamRoleArn"},
 
 		// 2. Identifier syntax.
@@ -147,7 +151,9 @@ func TestService_StartExportTask(t *testing.T) {
 			export.CodeInvalidParameterValue, identifierMessage},
 		{"IdentifierSpace", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.ExportTaskIdentifier = " a" },
 			export.CodeInvalidParameterValue, identifierMessage},
-		{"IdentifierTooLong", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.ExportTaskIdentifier = "x" + strings.Repeat("1", 60) },
+		{"IdentifierTooLong", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.ExportTaskIdentifier = "x" + strings.Repeat("1", 60)
+		},
 			export.CodeInvalidParameterValue, identifierMessage},
 
 		// 3. SourceArn and S3Prefix syntax.
@@ -210,20 +216,26 @@ func TestService_StartExportTask(t *testing.T) {
 		// 6. Source state.
 		{"UnsupportedEngine", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.SourceArn = clusterARN("ora") },
 			export.CodeInvalidExportSourceState, ""},
-		{"ClusterNotAvailable", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.SourceArn = clusterARN("busy-pg") },
+		{"ClusterNotAvailable", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.SourceArn = clusterARN("busy-pg")
+		},
 			export.CodeInvalidExportSourceState, ""},
 		{"SourceStateBeatsExportOnly", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
 			in.SourceArn, in.ExportOnly = clusterARN("busy-pg"), []string{"a-b"}
 		}, export.CodeInvalidExportSourceState, ""},
 
 		// 7. ExportOnly.
-		{"ExportOnlyBadName", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.ExportOnly = []string{"db", "my-db"} },
+		{"ExportOnlyBadName", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.ExportOnly = []string{"db", "my-db"}
+		},
 			export.CodeInvalidExportOnly, ""},
 		{"ExportOnlyEmptyPart", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.ExportOnly = []string{"db..t"} },
 			export.CodeInvalidExportOnly, ""},
 		{"ExportOnlyEmptyEntry", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.ExportOnly = []string{""} },
 			export.CodeInvalidExportOnly, ""},
-		{"ExportOnlyFourPartsPostgres", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.ExportOnly = []string{"a.b.c.d"} },
+		{"ExportOnlyFourPartsPostgres", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.ExportOnly = []string{"a.b.c.d"}
+		},
 			export.CodeInvalidExportOnly, ""},
 		{"ExportOnlyThreePartsMySQL", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
 			in.SourceArn, in.ExportOnly = clusterARN("my-main"), []string{"db.s.t"}
@@ -241,21 +253,33 @@ func TestService_StartExportTask(t *testing.T) {
 		// 8. Bucket.
 		{"BucketMissing", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.S3BucketName = "missing" },
 			export.CodeInvalidS3Bucket, "The S3 bucket missing isn't valid. Either it isn't located in the current AWS Region or it doesn't exist. Review your S3 bucket name and retry the export."},
-		{"BucketError", func(t *testing.T, in *service.StartExportTaskInput, b *testBundle) { b.buckets.err = errors.New("connection refused") },
+		{"BucketError", func(t *testing.T, in *service.StartExportTaskInput, b *testBundle) {
+			b.buckets.err = errors.New("connection refused")
+		},
 			export.CodeInvalidS3Bucket, ""},
-		{"BucketBeatsRole", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.S3BucketName, in.IamRoleArn = "missing", "role" },
+		{"BucketBeatsRole", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.S3BucketName, in.IamRoleArn = "missing", "role"
+		},
 			export.CodeInvalidS3Bucket, ""},
 
 		// 9. Role.
 		{"RoleNotArn", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.IamRoleArn = "rds-s3-export" },
 			export.CodeIamRoleNotFound, "IAM role rds-s3-export not found."},
-		{"RoleShortAccount", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.IamRoleArn = "arn:aws:iam::1234:role/r" },
+		{"RoleShortAccount", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.IamRoleArn = "arn:aws:iam::1234:role/r"
+		},
 			export.CodeIamRoleNotFound, ""},
-		{"RoleUser", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.IamRoleArn = "arn:aws:iam::123456789012:user/r" },
+		{"RoleUser", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.IamRoleArn = "arn:aws:iam::123456789012:user/r"
+		},
 			export.CodeIamRoleNotFound, ""},
-		{"RoleEmptyName", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.IamRoleArn = "arn:aws:iam::123456789012:role/" },
+		{"RoleEmptyName", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.IamRoleArn = "arn:aws:iam::123456789012:role/"
+		},
 			export.CodeIamRoleNotFound, ""},
-		{"RoleBeatsKms", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.IamRoleArn, in.KmsKeyId = "r", " " },
+		{"RoleBeatsKms", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.IamRoleArn, in.KmsKeyId = "r", " "
+		},
 			export.CodeIamRoleNotFound, ""},
 
 		// 10. KMS key.
