@@ -45,7 +45,6 @@ func newSDKClient(t *testing.T, f *fakeService) *rds.Client {
 	})
 }
 
-
 func checkTask(t *testing.T, got *types.ExportTask, want *export.Task) {
 	t.Helper()
 	if got == nil {
