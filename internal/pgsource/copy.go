@@ -81,6 +81,8 @@ type column struct {
 	i64  *array.Int64Builder
 	f32  *array.Float32Builder
 	f64  *array.Float64Builder
+
+	dataLen int // value bytes of the previous batch (string and binary)
 }
 
 // decoder is an io.Writer for PgConn.CopyTo that parses COPY text format
@@ -149,8 +151,14 @@ func (d *decoder) release() {
 }
 
 func (d *decoder) reserveRows() {
+	// Sizing the builders like the previous batch avoids regrowing them
+	// while the next one fills.
 	for i := range d.cols {
-		d.cols[i].b.Reserve(d.reserve)
+		c := &d.cols[i]
+		c.b.Reserve(d.reserve)
+		if c.bin != nil && c.dataLen > 0 {
+			c.bin.ReserveData(c.dataLen)
+		}
 	}
 }
 
@@ -314,7 +322,11 @@ func (d *decoder) flush() error {
 		return nil
 	}
 	for i := range d.cols {
-		d.arraysBuf[i] = d.cols[i].b.NewArray()
+		c := &d.cols[i]
+		if c.bin != nil {
+			c.dataLen = c.bin.DataLen()
+		}
+		d.arraysBuf[i] = c.b.NewArray()
 	}
 	rec := array.NewRecordBatch(d.schema, d.arraysBuf, int64(d.rows))
 	for i, a := range d.arraysBuf {
