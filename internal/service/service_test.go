@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rdsexport/rdsexport/internal/export"
 	"github.com/rdsexport/rdsexport/internal/service"
+	"github.com/rdsexport/rdsexport/internal/sqlitetaskstore"
 )
 
 const (
@@ -110,8 +112,17 @@ func testInstances() []export.DBInstance {
 
 func setup(t *testing.T) (*service.Service, *testBundle) {
 	t.Helper()
+	store, err := sqlitetaskstore.New(t.Context(), filepath.Join(t.TempDir(), "tasks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := store.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
 	b := &testBundle{
-		store:  newMemStore(),
+		store:  store,
 		runner: &runner{},
 		catalog: &catalog{
 			clusters: map[string][]export.DBCluster{
@@ -122,7 +133,6 @@ func setup(t *testing.T) (*service.Service, *testBundle) {
 		},
 		buckets: &buckets{names: map[string]bool{"bkt": true, "other-bkt": true}},
 	}
-	t.Cleanup(func() { b.store.Close() })
 	s := service.New(service.Params{
 		Store:   b.store,
 		Runner:  b.runner,
