@@ -44,10 +44,8 @@ func FuzzParseAuthorization(f *testing.F) {
 			if !errors.As(err, &e) || e.Code != export.CodeIncompleteSignature {
 				t.Fatalf("error %v", err)
 			}
-			if strings.Contains(e.Message, "Signature=") && len(e.Message) > 0 {
-				if i := strings.Index(h, "Signature="); i >= 0 && len(h) > i+30 && strings.Contains(e.Message, h[i:i+30]) {
-					t.Fatalf("message %q echoes the signature", e.Message)
-				}
+			if _, rest, ok := strings.Cut(h, "Signature="); ok && len(rest) > 24 && strings.Contains(e.Message, rest[:24]) {
+				t.Fatalf("message %q echoes the signature", e.Message)
 			}
 			return
 		}

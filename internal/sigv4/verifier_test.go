@@ -301,7 +301,7 @@ func TestVerifier_Verify_Errors(t *testing.T) {
 			return r, []byte(body)
 		}},
 		{name: "WrongService", code: export.CodeIncompleteSignature,
-			verify: &sigv4.Verifier{Credentials: keys{testKey: testSecret}, Now: func() time.Time { return signTime }, Service: "s3"},
+			verify:  &sigv4.Verifier{Credentials: keys{testKey: testSecret}, Now: func() time.Time { return signTime }, Service: "s3"},
 			request: func() (*http.Request, []byte) { return signedPost(t, body, creds, signTime), []byte(body) }},
 		{name: "BadContentSha256", code: export.CodeIncompleteSignature, request: func() (*http.Request, []byte) {
 			r := signedPost(t, body, creds, signTime)
