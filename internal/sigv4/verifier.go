@@ -281,11 +281,15 @@ func expectedSignature(r *http.Request, a authorization, presigned bool, payload
 		}
 	}
 
+	// A fresh signer per request: the signer caches derived keys by access
+	// key, region and day but not by secret, so a shared one would keep
+	// accepting a rotated-out secret until midnight.
 	signer := v4.NewSigner(func(o *v4.SignerOptions) {
+		// The client already decided which headers went into a presigned
+		// query.
+		o.DisableHeaderHoisting = true
 		// S3 signs the path as sent; every other service escapes it again.
 		o.DisableURIPathEscaping = a.Service == "s3"
-		// The client already decided which headers went into the query.
-		o.DisableHeaderHoisting = true
 	})
 	ctx := context.Background()
 	if presigned {

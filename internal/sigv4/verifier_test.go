@@ -417,3 +417,18 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// TestVerifier_Verify_SecretRotation checks that a secret replaced in the
+// CredentialLookup stops verifying at once.
+func TestVerifier_Verify_SecretRotation(t *testing.T) {
+	lookup := keys{testKey: testSecret}
+	v := &sigv4.Verifier{Credentials: lookup, Now: func() time.Time { return signTime }}
+	r := signedPost(t, "Action=X", creds, signTime)
+	if _, err := v.Verify(r, []byte("Action=X")); err != nil {
+		t.Fatal(err)
+	}
+	lookup[testKey] = "rotated"
+	r = signedPost(t, "Action=X", creds, signTime)
+	_, err := v.Verify(r, []byte("Action=X"))
+	checkCode(t, err, export.CodeSignatureDoesNotMatch)
+}
