@@ -3,6 +3,7 @@ package sqlitetaskstore
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,7 +121,7 @@ func TestNew_ErrNewerSchema(t *testing.T) {
 
 // seedTasks inserts n tasks for benchmarks in one transaction, bypassing
 // CreateTask's fsync per task. Tasks spread over 4 accounts, 10 buckets and
-// every status.
+// every status but CANCELING.
 func seedTasks(b *testing.B, s *Store, n int) {
 	b.Helper()
 	ctx := b.Context()
@@ -137,12 +138,15 @@ func seedTasks(b *testing.B, s *Store, n int) {
 		b.Fatal(err)
 	}
 	defer stmt.Close()
-	// Only one task per source may be active, so active tasks get their own.
-	statuses := []export.Status{export.StatusComplete, export.StatusFailed, export.StatusCanceled, export.StatusComplete, export.StatusInProgress}
+	// As in a long-running server, nearly all tasks are finished; only the
+	// newest few are active, each with its own source (spec §6.5).
+	terminal := []export.Status{export.StatusComplete, export.StatusFailed, export.StatusCanceled, export.StatusComplete}
+	active := []export.Status{export.StatusStarting, export.StatusInProgress}
 	for i := range n {
-		st := statuses[i%len(statuses)]
+		st := terminal[i%len(terminal)]
 		arn := fmt.Sprintf("arn:aws:rds:us-east-1:1:snapshot:s%d", i%100)
-		if st.Active() {
+		if i >= n-40 {
+			st = active[i%len(active)]
 			arn = fmt.Sprintf("arn:aws:rds:us-east-1:1:snapshot:active-%d", i)
 		}
 		if _, err := stmt.ExecContext(ctx, fmt.Sprintf("acct-%d", i%4), fmt.Sprintf("exp-%06d", i),
@@ -164,9 +168,13 @@ func BenchmarkListTasks(b *testing.B) {
 		f    export.TaskFilter
 	}{
 		{"All", export.TaskFilter{AccountID: "acct-1"}},
-		{"Status", export.TaskFilter{AccountID: "acct-1", Statuses: []export.Status{export.StatusInProgress}}},
+		{"Status", export.TaskFilter{AccountID: "acct-1", Statuses: []export.Status{export.StatusFailed}}},
 		{"Bucket", export.TaskFilter{AccountID: "acct-1", Buckets: []string{"bucket-3"}, SourceType: &snapshot}},
 		{"SourceArn", export.TaskFilter{AccountID: "acct-1", SourceArns: []string{"arn:aws:rds:us-east-1:1:snapshot:s1"}}},
+		{"Active", export.TaskFilter{AccountID: "acct-1", Statuses: export.ActiveStatuses()}},
+		{"ActiveOne", export.TaskFilter{AccountID: "acct-1", Statuses: []export.Status{export.StatusInProgress}}},
+		{"Terminal", export.TaskFilter{AccountID: "acct-1", Statuses: []export.Status{export.StatusComplete, export.StatusFailed, export.StatusCanceled}}},
+		{"Identifiers", export.TaskFilter{AccountID: "acct-1", Identifiers: []string{"exp-099997", "exp-000001", "exp-050001"}}},
 		{"StatusMidway", export.TaskFilter{AccountID: "acct-1", Statuses: []export.Status{export.StatusFailed}, AfterSeq: 50_000}},
 	}
 	for _, bf := range filters {
@@ -204,5 +212,87 @@ func BenchmarkCreateTask(b *testing.B) {
 		if err := s.CreateTask(b.Context(), task); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestNew_Pragmas(t *testing.T) {
+	s := newTestStore(t)
+	ctx := t.Context()
+	for _, tc := range []struct {
+		db     string
+		pragma string
+		want   string
+	}{
+		{"write", "journal_mode", "wal"},
+		{"write", "synchronous", "2"}, // FULL
+		{"write", "busy_timeout", "5000"},
+		{"write", "foreign_keys", "1"},
+		{"write", "user_version", "1"},
+		{"read", "journal_mode", "wal"},
+		{"read", "query_only", "1"},
+		{"read", "busy_timeout", "5000"},
+	} {
+		db := s.write
+		if tc.db == "read" {
+			db = s.read
+		}
+		var got string
+		if err := db.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("%s PRAGMA %s = %s, want %s", tc.db, tc.pragma, got, tc.want)
+		}
+	}
+}
+
+// TestListTasks_UsesIndex guards the indexes that keep a filtered page fast
+// on a large table: every plan searches an index of the account, and a
+// filter known to match few rows uses its own index.
+func TestListTasks_UsesIndex(t *testing.T) {
+	s := newTestStore(t)
+	cluster := export.SourceTypeCluster
+	tests := []struct {
+		name  string
+		f     export.TaskFilter
+		index string
+	}{
+		{"All", export.TaskFilter{}, "export_tasks_account_seq"},
+		{"Status", export.TaskFilter{Statuses: []export.Status{export.StatusFailed}}, "export_tasks_account_status"},
+		{"Active", export.TaskFilter{Statuses: export.ActiveStatuses()}, "export_tasks_account_status"},
+		{"SourceArn", export.TaskFilter{SourceArns: []string{"x"}}, "export_tasks_account_source"},
+		{"Bucket", export.TaskFilter{Buckets: []string{"x"}, SourceType: &cluster}, "export_tasks_account_bucket"},
+		{"Identifiers", export.TaskFilter{Identifiers: []string{"x", "y"}, Statuses: export.ActiveStatuses()}, "export_tasks_account_identifier"},
+		{"Terminal", export.TaskFilter{Statuses: []export.Status{export.StatusComplete, export.StatusFailed}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := tt.f
+			f.AccountID, f.AfterSeq, f.Limit = "a", 10, 100
+			query, args := listQuery(f)
+			rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, notused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if len(plan) == 0 || !strings.HasPrefix(plan[0], "SEARCH export_tasks USING") || !strings.Contains(plan[0], "account_id=?") {
+				t.Fatalf("plan does not search an account index: %v", plan)
+			}
+			if tt.index != "" && !strings.Contains(plan[0], " "+tt.index+" ") {
+				t.Fatalf("plan %v, want index %s", plan, tt.index)
+			}
+		})
 	}
 }
