@@ -179,8 +179,9 @@ func (s *Store) init() (*s3.Client, *transfermanager.Client) {
 // Put stores everything read from r as bucket/key. A body shorter than one
 // part is sent with a single PutObject; a longer one with a multipart upload
 // holding at most (Concurrency+1)*PartSize bytes in memory. When ctx ends or
-// r fails, Put returns an error (wrapping ctx's error or r's error), no
-// object is created and the multipart upload is aborted.
+// r fails, Put returns an error wrapping context.Cause(ctx) or r's error;
+// no object is created and the multipart upload is aborted (on a fresh
+// context bounded to 30s, so this holds after a cancel too).
 func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader) error {
 	_, tm := s.init()
 	_, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
@@ -189,8 +190,10 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader) error 
 		Body:   &ctxReader{ctx: ctx, r: r},
 	})
 	if err != nil {
-		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-			return fmt.Errorf("put s3://%s/%s: %w (%v)", bucket, key, ctx.Err(), err)
+		if ctx.Err() != nil {
+			// Keep the cancel cause (export.ErrTaskCanceled from the
+			// engine) visible to errors.Is beside context.Canceled.
+			return fmt.Errorf("put s3://%s/%s: %w: %w", bucket, key, context.Cause(ctx), err)
 		}
 		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
 	}

@@ -285,6 +285,23 @@ func TestServer_AWSChunked(t *testing.T) {
 		}
 	})
 
+	t.Run("ErrBadDigestHeader", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPut, endpoint+"/chunk/badheader", bytes.NewReader(content))
+		req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+		req.Header.Set("X-Amz-Checksum-Crc32", "AAAAAA==")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("status %d, want 400", resp.StatusCode)
+		}
+		if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("chunk"), Key: aws.String("badheader")}); err == nil {
+			t.Fatal("object stored despite a bad checksum header")
+		}
+	})
+
 	t.Run("ErrTruncated", func(t *testing.T) {
 		body := encode(false, good)
 		resp := put("short", "STREAMING-UNSIGNED-PAYLOAD-TRAILER", body[:len(body)/2], true)
