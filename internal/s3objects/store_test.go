@@ -198,3 +198,16 @@ func BenchmarkPut(b *testing.B) {
 		}
 	}
 }
+
+func TestStore_Put(t *testing.T) {
+	t.Run("ErrCancelCause", func(t *testing.T) {
+		s, bucket := newStoreWithBucket(t, s3objects.Config{Endpoint: embedded(t), AccessKeyID: "test", SecretAccessKey: "test"})
+		errStop := errors.New("task canceled")
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(errStop)
+		err := s.Put(ctx, bucket, "k", strings.NewReader("x"))
+		if !errors.Is(err, errStop) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("Put = %v, want errors wrapping the cause and context.Canceled", err)
+		}
+	})
+}
