@@ -130,8 +130,8 @@ func New(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// Close closes both connection pools. Calls after the first return nil or
-// the pools' own errors; the Store must not be used afterwards.
+// Close closes both connection pools and returns their errors joined. It
+// is idempotent; the Store must not be used afterwards.
 func (s *Store) Close() error {
 	return errors.Join(s.read.Close(), s.write.Close())
 }
