@@ -44,7 +44,7 @@ type Store interface {
 // TaskFilter selects tasks for ListTasks. Nil or empty fields match all;
 // within a slice any value matches; fields combine with AND.
 type TaskFilter struct {
-	AccountID   string // required
+	AccountID   string // "" means every account (the engine's view)
 	Identifiers []string
 	SourceArns  []string
 	Buckets     []string

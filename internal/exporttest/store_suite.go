@@ -46,6 +46,7 @@ func StoreSuite(t *testing.T, newStore func(t *testing.T) export.Store) {
 		run(t, "Order", storeListOrder)
 		run(t, "Paging", storeListPaging)
 		run(t, "Filters", storeListFilters)
+		run(t, "EveryAccount", storeListEveryAccount)
 	})
 	t.Run("Transition", func(t *testing.T) {
 		run(t, "OK", storeTransitionOK)
@@ -897,5 +898,28 @@ func storeRoundTripClone(t *testing.T, s export.Store) {
 	e := export.Task{ExportOnly: []string{}}
 	if e.Clone().ExportOnly == nil {
 		t.Fatal("Clone turned empty ExportOnly into nil")
+	}
+}
+
+// storeListEveryAccount: an empty AccountID lists the tasks of all accounts
+// in Seq order (the engine's view), still honouring the other filters.
+func storeListEveryAccount(t *testing.T, s export.Store) {
+	a := mustCreate(t, s, newSuiteTask(suiteAccount, "exp-a", snapshotArn(suiteAccount, "a")))
+	b := mustCreate(t, s, newSuiteTask(suiteOtherAccount, "exp-b", snapshotArn(suiteOtherAccount, "b")))
+	c := mustCreate(t, s, newSuiteTask(suiteAccount, "exp-c", snapshotArn(suiteAccount, "c")))
+	moveTo(t, s, c, export.StatusFailed)
+	all, err := s.ListTasks(t.Context(), export.TaskFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 3 || all[0].Seq != a.Seq || all[1].Seq != b.Seq || all[2].Seq != c.Seq {
+		t.Fatalf("every account: got %d tasks %v", len(all), all)
+	}
+	active, err := s.ListTasks(t.Context(), export.TaskFilter{Statuses: export.ActiveStatuses()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(active) != 2 || active[0].Identifier != "exp-a" || active[1].Identifier != "exp-b" {
+		t.Fatalf("active in every account: %v", active)
 	}
 }

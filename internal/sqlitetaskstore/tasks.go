@@ -118,7 +118,8 @@ func (s *Store) getTask(ctx context.Context, db queryRower, accountID, identifie
 	return t, nil
 }
 
-// ListTasks returns the tasks of f.AccountID matching f, ordered by Seq,
+// ListTasks returns the tasks of f.AccountID (every account when empty)
+// matching f, ordered by Seq,
 // after f.AfterSeq, at most f.Limit of them (no limit when f.Limit <= 0).
 // Errors come from SQLite.
 func (s *Store) ListTasks(ctx context.Context, f export.TaskFilter) ([]*export.Task, error) {
@@ -151,14 +152,22 @@ func listQuery(f export.TaskFilter) (string, []any) {
 	// few match. Two filters are known to match few rows: identifiers (at
 	// most one task each) and active statuses (only running tasks, while
 	// finished ones pile up). For those, read the matches and sort them.
+	allActive := len(f.Statuses) > 0 && !slices.ContainsFunc(f.Statuses, func(st export.Status) bool { return !st.Active() })
 	switch {
+	case f.AccountID == "" && allActive:
+		b.WriteString(` INDEXED BY export_tasks_status`)
+	case f.AccountID == "":
 	case len(f.Identifiers) > 0:
 		b.WriteString(` INDEXED BY export_tasks_account_identifier`)
-	case len(f.Statuses) > 1 && !slices.ContainsFunc(f.Statuses, func(st export.Status) bool { return !st.Active() }):
+	case len(f.Statuses) > 1 && allActive:
 		b.WriteString(` INDEXED BY export_tasks_account_status`)
 	}
-	b.WriteString(` WHERE account_id = ? AND seq > ?`)
-	args := []any{f.AccountID, f.AfterSeq}
+	b.WriteString(` WHERE seq > ?`)
+	args := []any{f.AfterSeq}
+	if f.AccountID != "" {
+		b.WriteString(` AND account_id = ?`)
+		args = append(args, f.AccountID)
+	}
 	in := func(col string, values []string) {
 		if len(values) == 0 {
 			return

@@ -36,6 +36,8 @@ CREATE INDEX export_tasks_account_seq ON export_tasks (account_id, seq);
 CREATE INDEX export_tasks_account_status ON export_tasks (account_id, status, seq);
 CREATE INDEX export_tasks_account_source ON export_tasks (account_id, source_arn, seq);
 CREATE INDEX export_tasks_account_bucket ON export_tasks (account_id, s3_bucket, seq);
+-- The engine scans active tasks of every account.
+CREATE INDEX export_tasks_status ON export_tasks (status, seq);
 
 -- At most one active export per source and account (spec §6.5). CreateTask
 -- checks this first to report ExportTaskAlreadyExists; the index is the
