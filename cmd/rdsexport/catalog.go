@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rdsexport/rdsexport/internal/engine"
+	"github.com/rdsexport/rdsexport/internal/export"
+	"github.com/rdsexport/rdsexport/internal/pgsource"
+)
+
+// catalog is the configured sources: it answers DescribeDBClusters and
+// DescribeDBInstances and resolves a task's SourceArn to its Source.
+type catalog struct {
+	accountID string
+	started   time.Time
+	clusters  []*entry
+	instances []*entry
+}
+
+type entry struct {
+	cfg    SourceConfig
+	source engine.Source
+
+	mu      sync.Mutex
+	version string
+}
+
+func newCatalog(cfg Config, started time.Time) *catalog {
+	c := &catalog{accountID: cfg.AccountID, started: started.UTC()}
+	build := func(list []SourceConfig) []*entry {
+		var out []*entry
+		for _, s := range list {
+			out = append(out, &entry{cfg: s, source: pgsource.New(s.URL, pgsource.Options{})})
+		}
+		slices.SortFunc(out, func(a, b *entry) int {
+			return strings.Compare(strings.ToLower(a.cfg.Identifier), strings.ToLower(b.cfg.Identifier))
+		})
+		return out
+	}
+	c.clusters, c.instances = build(cfg.Clusters), build(cfg.Instances)
+	return c
+}
+
+// engineVersion asks the server once; until it answers, the version is
+// unknown and omitted.
+func (e *entry) engineVersion(ctx context.Context) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.version == "" {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if v, err := e.source.Version(ctx); err == nil {
+			e.version = v
+		}
+	}
+	return e.version
+}
+
+// endpoint returns host and port of the source URL without credentials.
+func (e *entry) endpoint() (string, int, string, string) {
+	u, err := url.Parse(e.cfg.URL)
+	if err != nil {
+		return "", 0, "", ""
+	}
+	port, _ := strconv.Atoi(u.Port())
+	if port == 0 {
+		port = 5432
+	}
+	return u.Hostname(), port, u.User.Username(), strings.TrimPrefix(u.Path, "/")
+}
+
+// resourceID is a stable id derived from the identifier, shaped like AWS's.
+func resourceID(prefix, id string) string {
+	h := sha256.Sum256([]byte(strings.ToLower(id)))
+	return prefix + strings.ToUpper(hex.EncodeToString(h[:13]))
+}
+
+// Clusters implements service.Catalog.
+func (c *catalog) Clusters(ctx context.Context, accountID string) ([]export.DBCluster, error) {
+	if accountID != c.accountID {
+		return nil, nil
+	}
+	out := make([]export.DBCluster, 0, len(c.clusters))
+	for _, e := range c.clusters {
+		host, port, user, db := e.endpoint()
+		out = append(out, export.DBCluster{
+			Identifier:     e.cfg.Identifier,
+			AccountID:      c.accountID,
+			Engine:         e.cfg.Engine,
+			EngineVersion:  e.engineVersion(ctx),
+			Status:         "available",
+			Endpoint:       host,
+			Port:           port,
+			MasterUsername: user,
+			DatabaseName:   db,
+			CreateTime:     c.started,
+			ResourceID:     resourceID("cluster-", e.cfg.Identifier),
+		})
+	}
+	return out, nil
+}
+
+// Instances implements service.Catalog.
+func (c *catalog) Instances(ctx context.Context, accountID string) ([]export.DBInstance, error) {
+	if accountID != c.accountID {
+		return nil, nil
+	}
+	out := make([]export.DBInstance, 0, len(c.instances))
+	for _, e := range c.instances {
+		host, port, user, db := e.endpoint()
+		out = append(out, export.DBInstance{
+			Identifier:       e.cfg.Identifier,
+			AccountID:        c.accountID,
+			Engine:           e.cfg.Engine,
+			EngineVersion:    e.engineVersion(ctx),
+			Status:           "available",
+			Address:          host,
+			Port:             port,
+			MasterUsername:   user,
+			DBName:           db,
+			CreateTime:       c.started,
+			ResourceID:       resourceID("db-", e.cfg.Identifier),
+			AllocatedStorage: 20,
+		})
+	}
+	return out, nil
+}
+
+// resolve is the engine.Resolver: a cluster ARN names a configured cluster.
+func (c *catalog) resolve(_ context.Context, t *export.Task) (engine.Source, error) {
+	i := strings.LastIndex(t.SourceArn, ":cluster:")
+	if t.AccountID == c.accountID && i >= 0 {
+		id := t.SourceArn[i+len(":cluster:"):]
+		for _, e := range c.clusters {
+			if strings.EqualFold(e.cfg.Identifier, id) {
+				return e.source, nil
+			}
+		}
+	}
+	return nil, export.Errorf(export.CodeDBClusterNotFound, "DBCluster %s not found.", t.SourceArn)
+}

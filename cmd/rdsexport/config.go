@@ -1,0 +1,206 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/rdsexport/rdsexport/internal/export"
+)
+
+// Config is everything rdsexport serve reads: defaults, then the YAML file,
+// then RDSEXPORT_* environment variables, then flags.
+type Config struct {
+	// Listen is the address of the one HTTP listener (RDS API and, when
+	// S3.Endpoint is empty, the embedded S3).
+	Listen string `yaml:"listen"`
+	// Region is the region of the ARNs the server mints when a request's
+	// credential scope names none.
+	Region string `yaml:"region"`
+	// AccountID owns every resource (12 digits).
+	AccountID string `yaml:"account_id"`
+	// DataDir holds the task store and the embedded S3 data.
+	DataDir string `yaml:"data_dir"`
+	// Credentials are the SigV4 keys the server accepts.
+	Credentials []Credential `yaml:"credentials"`
+	// S3 is where exports are written.
+	S3 S3Config `yaml:"s3"`
+	// MaxConcurrentExports per account (spec §6.5).
+	MaxConcurrentExports int `yaml:"max_concurrent_exports"`
+	// ExportConnections is the number of source connections per export.
+	ExportConnections int `yaml:"export_connections"`
+	// ExportFileBytes is the compressed size at which a Parquet file is
+	// closed and the next begun (RDS writes files of a few MB).
+	ExportFileBytes int64 `yaml:"export_file_bytes"`
+	// Clusters are live sources exportable with SourceType CLUSTER.
+	Clusters []SourceConfig `yaml:"clusters"`
+	// Instances are DB instances (listed by DescribeDBInstances).
+	Instances []SourceConfig `yaml:"instances"`
+	// LogFormat is "text" (default) or "json"; LogLevel debug|info|warn|error.
+	LogFormat string `yaml:"log_format"`
+	LogLevel  string `yaml:"log_level"`
+}
+
+// Credential is one accepted access key.
+type Credential struct {
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key"`
+}
+
+// S3Config selects the object store: empty Endpoint serves S3 from DataDir
+// on the same listener; otherwise any S3-compatible URL.
+type S3Config struct {
+	Endpoint        string `yaml:"endpoint"`
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key"`
+	Region          string `yaml:"region"`
+}
+
+// SourceConfig is one configured database server.
+type SourceConfig struct {
+	Identifier string `yaml:"identifier"`
+	Engine     string `yaml:"engine"`
+	URL        string `yaml:"url"`
+}
+
+// DefaultConfig is the configuration with no file: the embedded store and
+// S3 under ./data, key test/test, no sources.
+func DefaultConfig() Config {
+	return Config{
+		Listen:               "127.0.0.1:4566",
+		Region:               "us-east-1",
+		AccountID:            "000000000000",
+		DataDir:              "./data",
+		Credentials:          []Credential{{AccessKeyID: "test", SecretAccessKey: "test"}},
+		MaxConcurrentExports: 5,
+		ExportConnections:    2,
+		ExportFileBytes:      8 << 20,
+		LogFormat:            "text",
+		LogLevel:             "info",
+	}
+}
+
+// LoadConfigFile reads a YAML file over c. Unknown keys are errors so that
+// typos do not pass silently.
+func (c *Config) LoadConfigFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	if err := yaml.UnmarshalWithOptions(b, c, yaml.Strict()); err != nil {
+		return fmt.Errorf("parse config %s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadEnv applies RDSEXPORT_LISTEN, RDSEXPORT_REGION, RDSEXPORT_ACCOUNT_ID,
+// RDSEXPORT_DATA_DIR, RDSEXPORT_S3_ENDPOINT, RDSEXPORT_MAX_CONCURRENT_EXPORTS
+// and RDSEXPORT_LOG_LEVEL when set.
+func (c *Config) LoadEnv(getenv func(string) string) error {
+	str := map[string]*string{
+		"RDSEXPORT_LISTEN":      &c.Listen,
+		"RDSEXPORT_REGION":      &c.Region,
+		"RDSEXPORT_ACCOUNT_ID":  &c.AccountID,
+		"RDSEXPORT_DATA_DIR":    &c.DataDir,
+		"RDSEXPORT_S3_ENDPOINT": &c.S3.Endpoint,
+		"RDSEXPORT_LOG_LEVEL":   &c.LogLevel,
+	}
+	for k, p := range str {
+		if v := getenv(k); v != "" {
+			*p = v
+		}
+	}
+	if v := getenv("RDSEXPORT_MAX_CONCURRENT_EXPORTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("RDSEXPORT_MAX_CONCURRENT_EXPORTS: %w", err)
+		}
+		c.MaxConcurrentExports = n
+	}
+	return nil
+}
+
+var (
+	accountRe    = regexp.MustCompile(`^\d{12}$`)
+	regionRe     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	identifierRe = regexp.MustCompile(`^[A-Za-z](?:-?[A-Za-z0-9])*$`)
+)
+
+// Validate reports every problem of c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen %q: %v", c.Listen, err)
+	}
+	if !regionRe.MatchString(c.Region) {
+		bad("region %q is not a region name like us-east-1", c.Region)
+	}
+	if !accountRe.MatchString(c.AccountID) {
+		bad("account_id %q must be 12 digits", c.AccountID)
+	}
+	if c.DataDir == "" {
+		bad("data_dir is empty")
+	}
+	if len(c.Credentials) == 0 {
+		bad("credentials: at least one key is needed (every request is signed)")
+	}
+	keys := map[string]bool{}
+	for i, k := range c.Credentials {
+		if k.AccessKeyID == "" || k.SecretAccessKey == "" {
+			bad("credentials[%d]: access_key_id and secret_access_key are required", i)
+		}
+		if keys[k.AccessKeyID] {
+			bad("credentials[%d]: duplicate access_key_id %q", i, k.AccessKeyID)
+		}
+		keys[k.AccessKeyID] = true
+	}
+	if c.MaxConcurrentExports < 1 {
+		bad("max_concurrent_exports must be at least 1")
+	}
+	if c.ExportConnections < 1 {
+		bad("export_connections must be at least 1")
+	}
+	if c.ExportFileBytes < 64<<10 {
+		bad("export_file_bytes must be at least 65536")
+	}
+	if c.S3.Endpoint != "" && !strings.HasPrefix(c.S3.Endpoint, "http://") && !strings.HasPrefix(c.S3.Endpoint, "https://") {
+		bad("s3.endpoint %q must be an http(s) URL", c.S3.Endpoint)
+	}
+	for kind, list := range map[string][]SourceConfig{"clusters": c.Clusters, "instances": c.Instances} {
+		seen := map[string]bool{}
+		for i, s := range list {
+			id := strings.ToLower(s.Identifier)
+			switch {
+			case !identifierRe.MatchString(s.Identifier) || len(s.Identifier) > 63:
+				bad("%s[%d]: identifier %q: letters, digits and single hyphens, starting with a letter, at most 63", kind, i, s.Identifier)
+			case seen[id]:
+				bad("%s[%d]: duplicate identifier %q", kind, i, s.Identifier)
+			}
+			seen[id] = true
+			if export.EngineFamily(s.Engine) != "postgres" {
+				bad("%s[%d] %s: engine %q is not supported (postgres, aurora-postgresql)", kind, i, s.Identifier, s.Engine)
+			}
+			if s.URL == "" {
+				bad("%s[%d] %s: url is empty", kind, i, s.Identifier)
+			}
+		}
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("log_format %q: text or json", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level %q: debug, info, warn or error", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+
+	"github.com/rdsexport/rdsexport/internal/exporttest"
+)
+
+// process is the rdsexport binary running `serve`.
+type process struct {
+	cmd *exec.Cmd
+	url string
+}
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "rdsexport")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func startProcess(t *testing.T, bin, config string) *process {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--config", config)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = testLogWriter{t}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "rdsexport listening on ") {
+				lines <- sc.Text()
+			}
+		}
+		close(lines)
+	}()
+	select {
+	case line, ok := <-lines:
+		if !ok {
+			t.Fatal("server exited before listening")
+		}
+		url := strings.Fields(strings.TrimPrefix(line, "rdsexport listening on "))[0]
+		return &process{cmd: cmd, url: url}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not start")
+	}
+	return nil
+}
+
+// TestRestart_KillMidExport kills the server with SIGKILL while an export
+// runs, starts it again on the same data_dir: the interrupted task ends
+// FAILED with a cause (never stuck), and finished tasks are still listed.
+func TestRestart_KillMidExport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and exports 2M rows")
+	}
+	db := exporttest.NewPostgresDB(t, bigTableSQL+"CREATE TABLE small (id int); INSERT INTO small VALUES (1);")
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	config := filepath.Join(dir, "rdsexport.yaml")
+	yaml := fmt.Sprintf(`listen: 127.0.0.1:0
+region: us-east-1
+account_id: "000000000000"
+data_dir: %s
+credentials:
+  - {access_key_id: test, secret_access_key: test}
+s3: {endpoint: ""}
+max_concurrent_exports: 5
+export_connections: 1
+export_file_bytes: 1048576
+clusters:
+  - {identifier: pg, engine: aurora-postgresql, url: "%s"}
+instances: []
+`, filepath.Join(dir, "data"), db.URL)
+	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	p := startProcess(t, bin, config)
+	s := &testServer{RDS: rdsClient(p.url, Credential{"test", "test"}), Bucket: testBucket}
+	// The embedded S3 needs the bucket: create it through the S3 API.
+	createBucketVia(t, p.url, testBucket)
+
+	s.startExport(t, "done-before", db.Name+".public.small")
+	s.waitStatus(t, "done-before", time.Minute, "COMPLETE")
+	s.startExport(t, "killed", db.Name+".public.big")
+	s.waitStatus(t, "killed", time.Minute, "IN_PROGRESS")
+	time.Sleep(300 * time.Millisecond) // let it write something
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+
+	p = startProcess(t, bin, config)
+	s.RDS = rdsClient(p.url, Credential{"test", "test"})
+	task := s.describe(t, "killed")
+	if aws.ToString(task.Status) != "FAILED" || aws.ToString(task.FailureCause) == "" || task.TaskEndTime == nil {
+		t.Errorf("after restart: status %s cause %q end %v", aws.ToString(task.Status), aws.ToString(task.FailureCause), task.TaskEndTime)
+	}
+	if got := aws.ToString(s.describe(t, "done-before").Status); got != "COMPLETE" {
+		t.Errorf("finished task after restart: %s", got)
+	}
+	all, err := s.RDS.DescribeExportTasks(t.Context(), &rds.DescribeExportTasksInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all.ExportTasks) != 2 {
+		t.Errorf("%d tasks listed after restart, want 2", len(all.ExportTasks))
+	}
+	// A new export of the same source is accepted: the killed one no
+	// longer holds it.
+	s.startExport(t, "after-restart", db.Name+".public.small")
+	s.waitStatus(t, "after-restart", time.Minute, "COMPLETE")
+}

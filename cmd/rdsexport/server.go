@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rdsexport/rdsexport/internal/awsquery"
+	"github.com/rdsexport/rdsexport/internal/engine"
+	"github.com/rdsexport/rdsexport/internal/s3objects"
+	"github.com/rdsexport/rdsexport/internal/s3server"
+	"github.com/rdsexport/rdsexport/internal/service"
+	"github.com/rdsexport/rdsexport/internal/sigv4"
+	"github.com/rdsexport/rdsexport/internal/sqlitetaskstore"
+)
+
+// Main is the running server: every adapter built from Config and wired
+// together. Tests run it on 127.0.0.1:0.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+	// CreateBuckets are created in the object store at start (demo, tests).
+	CreateBuckets []string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	ln      net.Listener
+	http    *http.Server
+	store   *sqlitetaskstore.Store
+	engine  *engine.Engine
+	objects *s3objects.Store
+	served  chan error
+}
+
+// Open builds everything, recovers unfinished tasks and starts serving.
+// It returns once the listener accepts connections.
+func (m *Main) Open(ctx context.Context) (err error) {
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.DiscardHandler)
+	}
+	if m.Now == nil {
+		m.Now = time.Now
+	}
+	cfg := m.Config
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data_dir: %w", err)
+	}
+	if m.store, err = sqlitetaskstore.New(ctx, filepath.Join(cfg.DataDir, "tasks.db")); err != nil {
+		return fmt.Errorf("open task store: %w", err)
+	}
+	if m.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+
+	// Object store: our own embedded S3 on this listener, or an external one.
+	var s3h http.Handler
+	s3cfg := s3objects.Config{
+		Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region,
+		AccessKeyID: cfg.S3.AccessKeyID, SecretAccessKey: cfg.S3.SecretAccessKey,
+	}
+	if cfg.S3.Endpoint == "" {
+		srv, err := s3server.New(filepath.Join(cfg.DataDir, "s3"), s3server.WithLogger(m.Logger.With("component", "s3")), s3server.WithNow(m.Now))
+		if err != nil {
+			return fmt.Errorf("open embedded S3: %w", err)
+		}
+		s3h = srv
+		s3cfg = s3objects.Config{
+			Endpoint: "http://" + m.ln.Addr().String(), Region: cfg.Region,
+			AccessKeyID: cfg.Credentials[0].AccessKeyID, SecretAccessKey: cfg.Credentials[0].SecretAccessKey,
+		}
+	}
+	if m.objects, err = s3objects.New(s3cfg); err != nil {
+		return fmt.Errorf("object store: %w", err)
+	}
+
+	cat := newCatalog(cfg, m.Now())
+	m.engine = engine.New(engine.Params{
+		Store:                m.store,
+		Objects:              m.objects,
+		Resolve:              cat.resolve,
+		Logger:               m.Logger.With("component", "engine"),
+		Now:                  m.Now,
+		MaxConcurrentExports: cfg.MaxConcurrentExports,
+		Connections:          cfg.ExportConnections,
+		FileBytes:            cfg.ExportFileBytes,
+	})
+	svc := service.New(service.Params{
+		Store: m.store, Runner: m.engine, Catalog: cat, Buckets: m.objects,
+		Logger: m.Logger.With("component", "service"), Now: m.Now,
+	})
+	rds := &awsquery.Handler{
+		Service: svc, Logger: m.Logger.With("component", "awsquery"),
+		Region: cfg.Region, AccountID: cfg.AccountID,
+	}
+	creds := credentialTable{account: cfg.AccountID, keys: map[string]Credential{}}
+	for _, c := range cfg.Credentials {
+		creds.keys[c.AccessKeyID] = c
+	}
+	r := newRouter(&sigv4.Verifier{Credentials: creds, Now: m.Now}, rds, s3h, m.Logger)
+	m.http = &http.Server{
+		Handler:           r,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute, // S3 part uploads can be large
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.http.Serve(m.ln) }()
+
+	for _, b := range m.CreateBuckets {
+		ok, err := m.objects.BucketExists(ctx, b)
+		if err == nil && !ok {
+			err = m.objects.CreateBucket(ctx, b)
+		}
+		if err != nil {
+			return fmt.Errorf("create bucket %s: %w", b, err)
+		}
+	}
+	if err := m.engine.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start engine: %w", err)
+	}
+	m.Logger.Info("rdsexport started", "listen", m.Addr(), "account", cfg.AccountID, "region", cfg.Region, "data_dir", cfg.DataDir)
+	return nil
+}
+
+// Addr is the address the server listens on.
+func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// URL is the endpoint URL clients use.
+func (m *Main) URL() string { return "http://" + m.Addr() }
+
+// Close stops accepting requests, stops running exports (they are recorded
+// as FAILED with a cause) and closes the store.
+func (m *Main) Close() error {
+	var errs []error
+	if m.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		// Exports write to the embedded S3 through this listener: stop them
+		// before the listener goes away.
+		if m.engine != nil {
+			m.engine.Stop()
+		}
+		if err := m.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	} else if m.ln != nil {
+		m.ln.Close()
+	}
+	if m.store != nil {
+		if err := m.store.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// credentialTable is the sigv4.CredentialLookup of the configured keys.
+type credentialTable struct {
+	account string
+	keys    map[string]Credential
+}
+
+func newRequestID() string { return uuid.NewString() }
