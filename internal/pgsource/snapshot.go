@@ -63,8 +63,15 @@ type database struct {
 // Open lists the server's databases, narrows them by p.ExportOnly and
 // exports one snapshot per involved database, all before returning so that
 // their moments are as close as possible. Databases that vanish meanwhile
-// or refuse CONNECT become warnings. Errors are ErrInvalidURL, connection
-// and server errors (without the password), or ctx's error.
+// or refuse CONNECT become warnings.
+//
+// The snapshot holds one coordinator connection per database for its whole
+// life (the exporting transaction must stay open for others to import its
+// snapshot) and opens reader connections on demand, at most
+// p.Connections at once across databases.
+//
+// Errors are ErrInvalidURL, connection and server errors (without the
+// password), or ctx's error.
 func (s *Source) Open(ctx context.Context, p engine.OpenParams) (_ engine.Snapshot, err error) {
 	if _, err := s.config(); err != nil {
 		return nil, err

@@ -486,3 +486,38 @@ func TestSnapshot_Progress(t *testing.T) {
 		t.Errorf("batch sizes %v", sizes)
 	}
 }
+
+// TestSnapshot_Databases reads two databases alternately with one reader
+// connection, which moves between them, and checks each keeps its own
+// snapshot.
+func TestSnapshot_Databases(t *testing.T) {
+	t.Parallel()
+	a := newTestDB(t, `CREATE TABLE ta AS SELECT generate_series(1, 10) AS x`)
+	b := newTestDB(t, `CREATE TABLE tb AS SELECT generate_series(1, 20) AS x`)
+	alloc := checkedAlloc(t)
+	snap := open(t, a, 1, alloc, a.Name, b.Name)
+	a.exec(t, `INSERT INTO ta VALUES (11)`)
+	b.exec(t, `DELETE FROM tb`)
+	byTarget, all, _ := tables(t, snap)
+	if len(all) != 2 {
+		t.Fatalf("tables %v", all)
+	}
+	ta, tb := byTarget[a.Name+".public.ta"], byTarget[b.Name+".public.tb"]
+	for range 2 {
+		if n := len(readRows(t, snap, ta, 0)); n != 10 {
+			t.Errorf("ta: %d rows, want 10", n)
+		}
+		if n := len(readRows(t, snap, tb, 0)); n != 20 {
+			t.Errorf("tb: %d rows, want 20", n)
+		}
+	}
+	var conns int
+	if err := a.Conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'rdsexport' AND datname IN ($1, $2)`, a.Name, b.Name).Scan(&conns); err != nil {
+		t.Fatal(err)
+	}
+	// One coordinator per database plus the one reader.
+	if conns != 3 {
+		t.Errorf("%d connections, want 3", conns)
+	}
+}
