@@ -22,7 +22,8 @@ INSERT INTO shop.customers
 	SELECT i, 'customer ' || i, 'c' || i || '@example.com', timestamptz '2024-01-01' + i * interval '1 hour', i % 10 = 0
 	FROM generate_series(1, 1000) i;
 CREATE TABLE shop.orders (
-	id bigint PRIMARY KEY, customer_id bigint, state shop.order_state, total numeric(12,2), items jsonb, placed date)
+	id bigint, customer_id bigint, state shop.order_state, total numeric(12,2), items jsonb, placed date,
+	PRIMARY KEY (id, placed))
 	PARTITION BY RANGE (placed);
 CREATE TABLE shop.orders_2024 PARTITION OF shop.orders FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
 CREATE TABLE shop.orders_2025 PARTITION OF shop.orders FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
@@ -60,13 +61,22 @@ func createDemoDatabase(ctx context.Context, serverURL string) (string, error) {
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		return "", fmt.Errorf("demo: create database: %w", err)
 	}
-	db, err := pgx.Connect(ctx, u.String())
+	if err := fillDemo(ctx, u.String()); err != nil {
+		// Leave no half-filled database behind for the next run to trust.
+		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		return "", err
+	}
+	return u.String(), nil
+}
+
+func fillDemo(ctx context.Context, url string) error {
+	db, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return "", fmt.Errorf("demo: connect to %s: %w", name, err)
+		return fmt.Errorf("demo: connect: %w", err)
 	}
 	defer db.Close(ctx)
 	if _, err := db.Exec(ctx, demoSQL); err != nil {
-		return "", fmt.Errorf("demo: fill database: %w", err)
+		return fmt.Errorf("demo: fill database: %w", err)
 	}
-	return u.String(), nil
+	return nil
 }
