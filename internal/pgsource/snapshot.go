@@ -263,12 +263,12 @@ func (s *snapshot) release(db *database, conn *pgx.Conn) {
 
 // Close ends every transaction and closes every connection, using its own
 // bounded context so that it works after the caller's context ended. It
-// returns nil, or ErrClosed when called twice.
+// always returns nil; calling it again does nothing.
 func (s *snapshot) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return ErrClosed
+		return nil
 	}
 	s.closed = true
 	var conns []*pgx.Conn
