@@ -50,10 +50,9 @@ func (r *taskRun) exportBatch(ctx context.Context, snap Snapshot, t Table, batch
 			file.abort()
 		}
 	}()
-	emit := func(rec arrow.RecordBatch) error {
-		if rec.NumRows() == 0 {
-			return nil
-		}
+	// write appends rows to the current file, starting one when needed and
+	// closing it once it reaches FileBytes.
+	write := func(rec arrow.RecordBatch) error {
 		if file == nil {
 			f, err := r.newObjectFile(ctx, fmt.Sprintf("%s-c%03d.gz.parquet", stem, seq), t.Schema)
 			if err != nil {
@@ -68,6 +67,19 @@ func (r *taskRun) exportBatch(ctx context.Context, snap Snapshot, t Table, batch
 			f := file
 			file = nil
 			return f.close()
+		}
+		return nil
+	}
+	// Batches are cut into slices so that a file ends near FileBytes
+	// whatever the batch size of the source.
+	emit := func(rec arrow.RecordBatch) error {
+		for off := int64(0); off < rec.NumRows(); off += sliceRows {
+			s := rec.NewSlice(off, min(off+sliceRows, rec.NumRows()))
+			err := write(s)
+			s.Release()
+			if err != nil {
+				return err
+			}
 		}
 		return nil
 	}
@@ -87,6 +99,9 @@ func (r *taskRun) exportBatch(ctx context.Context, snap Snapshot, t Table, batch
 	}
 	return read, nil
 }
+
+// sliceRows is how many rows are written between two file size checks.
+const sliceRows = 16384
 
 // objectFile is a Parquet file being uploaded as it is written: the encoder
 // writes into a pipe whose other end is the body of ObjectStore.Put.

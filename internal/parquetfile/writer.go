@@ -73,8 +73,12 @@ func NewWriter(w io.Writer, schema *arrow.Schema, opts Options) (*Writer, error)
 	return &Writer{fw: fw, cw: cw, opts: opts}, nil
 }
 
-// Write appends the rows of rec. It does not keep rec.
+// Write appends the rows of rec. It does not keep rec. After an error of
+// the underlying writer it returns that error; call Close to release memory.
 func (w *Writer) Write(rec arrow.RecordBatch) error {
+	if w.cw.err != nil {
+		return fmt.Errorf("write parquet rows: %w", w.cw.err)
+	}
 	if err := w.fw.WriteBuffered(rec); err != nil {
 		return fmt.Errorf("write parquet rows: %w", err)
 	}
@@ -93,22 +97,37 @@ func (w *Writer) Size() int64 { return w.cw.n + w.fw.RowGroupTotalCompressedByte
 // Rows is the number of rows written so far.
 func (w *Writer) Rows() int { return w.fw.NumRows() }
 
-// Close flushes the last row group and the footer. The underlying writer is
-// not closed.
+// Close flushes the last row group and the footer and releases the
+// encoder's memory, also after an error. It returns the first error of the
+// underlying writer, which is not closed.
 func (w *Writer) Close() error {
 	if err := w.fw.Close(); err != nil {
 		return fmt.Errorf("close parquet file: %w", err)
 	}
+	if w.cw.err != nil {
+		return fmt.Errorf("close parquet file: %w", w.cw.err)
+	}
 	return nil
 }
 
+// countingWriter counts bytes and absorbs the first write error: after it,
+// writes are discarded and reported as successful, so that the encoder can
+// still run its Close and release its memory (it keeps buffers when its
+// sink fails). Writer reports the error itself.
 type countingWriter struct {
-	w io.Writer
-	n int64
+	w   io.Writer
+	n   int64
+	err error
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return len(p), nil
+	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
-	return n, err
+	if err != nil {
+		c.err = err
+	}
+	return len(p), nil
 }

@@ -2,6 +2,7 @@ package parquetfile_test
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -186,4 +187,47 @@ func TestWriter_Types(t *testing.T) {
 			t.Errorf("all-NULL rows = %d, want 1", nulls)
 		}
 	})
+}
+
+// failingWriter fails every write after the first n bytes.
+type failingWriter struct{ n int }
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, os.ErrClosed
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+// TestWriter_SinkFails: when the sink fails, Write and Close report it and
+// no Arrow memory is left behind.
+func TestWriter_SinkFails(t *testing.T) {
+	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer alloc.AssertSize(t, 0)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	b := array.NewRecordBuilder(alloc, schema)
+	defer b.Release()
+	for i := range 50000 {
+		b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("value %d with some padding to fill pages", i))
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+
+	w, err := parquetfile.NewWriter(&failingWriter{n: 100}, schema, parquetfile.Options{Alloc: alloc, MaxRowGroupRows: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var werr error
+	for range 5 {
+		if werr = w.Write(rec); werr != nil {
+			break
+		}
+	}
+	if !errors.Is(werr, os.ErrClosed) {
+		t.Errorf("Write: %v, want the sink's error", werr)
+	}
+	if err := w.Close(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Close: %v, want the sink's error", err)
+	}
 }

@@ -1,0 +1,307 @@
+package engine_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"go.uber.org/goleak"
+
+	"github.com/rdsexport/rdsexport/internal/engine"
+	"github.com/rdsexport/rdsexport/internal/export"
+	"github.com/rdsexport/rdsexport/internal/exporttest"
+	"github.com/rdsexport/rdsexport/internal/pgsource"
+	"github.com/rdsexport/rdsexport/internal/s3objects"
+	"github.com/rdsexport/rdsexport/internal/s3server"
+	"github.com/rdsexport/rdsexport/internal/sqlitetaskstore"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+	)
+}
+
+const (
+	account = "000000000000"
+	bucket  = "exports"
+)
+
+// bundle is an engine wired to real parts: PostgreSQL, the embedded S3
+// server on httptest, and a SQLite store.
+type bundle struct {
+	engine  *engine.Engine
+	store   *sqlitetaskstore.Store
+	objects *s3objects.Store
+	alloc   *memory.CheckedAllocator
+	sources map[string]engine.Source
+}
+
+func setup(t *testing.T, mod func(*engine.Params)) *bundle {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := sqlitetaskstore.New(t.Context(), filepath.Join(dir, "tasks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	srv, err := s3server.New(filepath.Join(dir, "s3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	objects, err := s3objects.New(s3objects.Config{Endpoint: hs.URL, AccessKeyID: "k", SecretAccessKey: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := objects.CreateBucket(t.Context(), bucket); err != nil {
+		t.Fatal(err)
+	}
+	b := &bundle{store: store, objects: objects, alloc: memory.NewCheckedAllocator(memory.NewGoAllocator()), sources: map[string]engine.Source{}}
+	p := engine.Params{
+		Store:   store,
+		Objects: objects,
+		Resolve: func(_ context.Context, task *export.Task) (engine.Source, error) {
+			src, ok := b.sources[task.SourceArn]
+			if !ok {
+				return nil, export.Errorf(export.CodeDBClusterNotFound, "DBCluster %s not found.", task.SourceArn)
+			}
+			return src, nil
+		},
+		Alloc:            b.alloc,
+		ProgressInterval: 50 * time.Millisecond,
+		PollInterval:     50 * time.Millisecond,
+	}
+	if mod != nil {
+		mod(&p)
+	}
+	b.engine = engine.New(p)
+	return b
+}
+
+func (b *bundle) start(t *testing.T) {
+	t.Helper()
+	if err := b.engine.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.engine.Stop)
+}
+
+func (b *bundle) addSource(t *testing.T, id string, db *exporttest.PostgresDB) string {
+	arn := "arn:aws:rds:us-east-1:" + account + ":cluster:" + id
+	b.sources[arn] = pgsource.New(db.URL, pgsource.Options{})
+	return arn
+}
+
+func (b *bundle) create(t *testing.T, id, arn string, exportOnly ...string) {
+	t.Helper()
+	now := time.Now().UTC()
+	task := &export.Task{
+		Identifier: id, AccountID: account, Region: "us-east-1", SourceArn: arn, SourceType: export.SourceTypeCluster,
+		ExportOnly: exportOnly, S3Bucket: bucket, IamRoleArn: "arn:aws:iam::000000000000:role/r", KmsKeyID: "k",
+		Status: export.StatusStarting, SnapshotTime: now, TaskStartTime: now,
+	}
+	if err := b.store.CreateTask(t.Context(), task); err != nil {
+		t.Fatal(err)
+	}
+	b.engine.Wake()
+}
+
+// wait polls the task until it is in one of want.
+func (b *bundle) wait(t *testing.T, id string, timeout time.Duration, want ...export.Status) *export.Task {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		task, err := b.store.GetTask(t.Context(), account, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(want, task.Status) {
+			return task
+		}
+		if task.Status.Terminal() {
+			t.Fatalf("task %s ended %s (%q), want %v", id, task.Status, task.FailureCause, want)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s still %s after %s", id, task.Status, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+const fixture = `
+CREATE TABLE t (id bigint, s text, f real, b bytea, ok boolean);
+INSERT INTO t SELECT i, 'row ' || i, i / 3.0, decode(md5(i::text), 'hex'), i % 2 = 0 FROM generate_series(1, 50000) i;
+CREATE TABLE p (id int, d date) PARTITION BY RANGE (d);
+CREATE TABLE p1 PARTITION OF p FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+CREATE TABLE p2 PARTITION OF p FOR VALUES FROM ('2021-01-01') TO ('2022-01-01');
+INSERT INTO p SELECT i, date '2020-01-01' + i % 700 FROM generate_series(1, 1000) i;
+CREATE TABLE e (id int);
+`
+
+// TestEngine_Export runs a whole export with small files and row groups
+// and checks the objects, the final task, and that every Arrow buffer was
+// released.
+func TestEngine_Export(t *testing.T) {
+	db := exporttest.NewPostgresDB(t, fixture)
+	b := setup(t, func(p *engine.Params) {
+		p.FileBytes = 256 << 10
+		p.Parquet.MaxRowGroupRows = 10000
+	})
+	arn := b.addSource(t, "pg", db)
+	b.start(t)
+	b.create(t, "exp", arn, db.Name+".public")
+	task := b.wait(t, "exp", time.Minute, export.StatusComplete)
+	if task.PercentProgress != 100 || task.TaskEndTime.IsZero() || task.ExtractedBytes == 0 || task.FailureCause != "" {
+		t.Errorf("complete task: %+v", task)
+	}
+	keys, err := b.objects.List(t.Context(), bucket, "exp/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(prefix string) (files, successes int) {
+		for _, k := range keys {
+			if len(k) > len(prefix) && k[:len(prefix)] == prefix {
+				if filepath.Base(k) == "_SUCCESS" {
+					successes++
+				} else {
+					files++
+				}
+			}
+		}
+		return
+	}
+	if files, ok := count("exp/" + db.Name + "/public.t/1/"); files < 2 || ok != 1 {
+		t.Errorf("public.t: %d files %d _SUCCESS, want several files (rollover) and one marker", files, ok)
+	}
+	for _, batch := range []string{"1", "2"} {
+		if files, ok := count("exp/" + db.Name + "/public.p/" + batch + "/"); files != 1 || ok != 1 {
+			t.Errorf("public.p batch %s: %d files %d _SUCCESS", batch, files, ok)
+		}
+	}
+	if files, ok := count("exp/" + db.Name + "/public.e/1/"); files != 0 || ok != 1 {
+		t.Errorf("empty table: %d files %d _SUCCESS", files, ok)
+	}
+	if files, _ := count("exp/export_"); files != 2 {
+		t.Errorf("%d manifests, want 2", files)
+	}
+	b.engine.Stop()
+	b.alloc.AssertSize(t, 0)
+}
+
+// TestEngine_ConcurrencyLimit: with a limit of one, a second task waits in
+// STARTING until the first ends, then runs.
+func TestEngine_ConcurrencyLimit(t *testing.T) {
+	db1 := exporttest.NewPostgresDB(t, fixture)
+	db2 := exporttest.NewPostgresDB(t, fixture)
+	b := setup(t, func(p *engine.Params) { p.MaxConcurrentExports = 1 })
+	arn1, arn2 := b.addSource(t, "one", db1), b.addSource(t, "two", db2)
+	b.start(t)
+	b.create(t, "first", arn1)
+	b.create(t, "second", arn2)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		tasks, err := b.store.ListTasks(t.Context(), export.TaskFilter{AccountID: account})
+		if err != nil {
+			t.Fatal(err)
+		}
+		running := 0
+		for _, task := range tasks {
+			if task.Status == export.StatusInProgress {
+				running++
+			}
+		}
+		if running > 1 {
+			t.Fatalf("%d tasks IN_PROGRESS with a limit of 1", running)
+		}
+		if tasks[0].Status == export.StatusComplete && tasks[1].Status == export.StatusComplete {
+			if !tasks[1].TaskEndTime.After(tasks[0].TaskEndTime) {
+				t.Errorf("second ended %s, before first %s", tasks[1].TaskEndTime, tasks[0].TaskEndTime)
+			}
+			break
+		}
+		if tasks[0].Status.Terminal() && tasks[0].Status != export.StatusComplete {
+			t.Fatalf("first ended %s: %s", tasks[0].Status, tasks[0].FailureCause)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not both complete: %s %s", tasks[0].Status, tasks[1].Status)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestEngine_Recover ends what a previous process left running.
+func TestEngine_Recover(t *testing.T) {
+	db := exporttest.NewPostgresDB(t, "CREATE TABLE t (id int); INSERT INTO t VALUES (1);")
+	b := setup(t, nil)
+	arn := b.addSource(t, "pg", db)
+	for _, id := range []string{"was-running", "was-canceling", "was-waiting"} {
+		b.create(t, id, arn+"-"+id) // distinct sources: one active export each
+	}
+	b.sources[arn+"-was-waiting"] = b.sources[arn]
+	move := func(id string, to ...export.Status) {
+		from := export.StatusStarting
+		for _, s := range to {
+			if _, err := b.store.Transition(t.Context(), account, id, []export.Status{from}, s, export.TaskUpdate{}); err != nil {
+				t.Fatal(err)
+			}
+			from = s
+		}
+	}
+	move("was-running", export.StatusInProgress)
+	move("was-canceling", export.StatusInProgress, export.StatusCanceling)
+	b.start(t)
+
+	task := b.wait(t, "was-running", time.Second, export.StatusFailed)
+	if task.FailureCause != "An unknown internal error occurred." || task.TaskEndTime.IsZero() {
+		t.Errorf("was-running: %+v", task)
+	}
+	if task := b.wait(t, "was-canceling", time.Second, export.StatusCanceled); task.TaskEndTime.IsZero() {
+		t.Errorf("was-canceling has no end time")
+	}
+	b.wait(t, "was-waiting", time.Minute, export.StatusComplete)
+}
+
+// TestEngine_StopMidExport: a server shutdown ends a running export FAILED
+// with a cause, and leaves no multipart upload.
+func TestEngine_StopMidExport(t *testing.T) {
+	db := exporttest.NewPostgresDB(t, `CREATE TABLE big AS SELECT i AS id, md5(i::text) AS s FROM generate_series(1, 1000000) i;`)
+	b := setup(t, func(p *engine.Params) { p.FileBytes = 512 << 10 })
+	arn := b.addSource(t, "pg", db)
+	b.start(t)
+	b.create(t, "stopped", arn)
+	b.wait(t, "stopped", time.Minute, export.StatusInProgress)
+	for {
+		keys, err := b.objects.List(t.Context(), bucket, "stopped/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.engine.Stop()
+	task, err := b.store.GetTask(t.Context(), account, "stopped")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Status != export.StatusFailed || task.FailureCause == "" {
+		t.Errorf("after Stop: %s %q", task.Status, task.FailureCause)
+	}
+	uploads, err := b.objects.ListMultipartUploads(t.Context(), bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(uploads) != 0 {
+		t.Errorf("uploads left: %v", uploads)
+	}
+	b.alloc.AssertSize(t, 0)
+}
