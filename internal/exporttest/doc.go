@@ -3,6 +3,7 @@
 // the suites for sources and object stores. Each implementation's test calls
 // its suite, so all of them are held to one contract.
 //
-// It is imported only by _test files. It depends on export and the standard
-// library's testing package, never on an adapter.
+// It is imported only by _test files. It depends on export and engine (the
+// seams it checks), pgx for PostgreSQL test databases, and the versitygw
+// binary for a third-party S3 server; never on one of our adapters.
 package exporttest
