@@ -1,0 +1,137 @@
+package export
+
+import (
+	"context"
+	"time"
+)
+
+// SnapshotKind tells a DB snapshot (of a DB instance) from a DB cluster
+// snapshot (of a DB cluster). They live in separate namespaces and answer
+// different error codes.
+type SnapshotKind string
+
+const (
+	SnapshotKindDB      SnapshotKind = "db"
+	SnapshotKindCluster SnapshotKind = "cluster"
+)
+
+// Snapshot statuses, lowercase as RDS sends them (spec §1.6 waiters).
+const (
+	SnapshotCreating  = "creating"
+	SnapshotAvailable = "available"
+	SnapshotFailed    = "failed"
+	SnapshotDeleted   = "deleted"
+)
+
+// Snapshot types (SnapshotType).
+const (
+	SnapshotTypeManual    = "manual"
+	SnapshotTypeAutomated = "automated"
+)
+
+// Tag is a resource tag.
+type Tag struct {
+	Key   string
+	Value string
+}
+
+// Snapshot is a DB snapshot or DB cluster snapshot: a copy of a source's
+// data at one moment, kept by rdsexport so that it can be exported later
+// whatever happens to the source.
+type Snapshot struct {
+	Kind SnapshotKind
+	// Identifier is stored lowercase (spec §2.3); automated snapshots have
+	// identifiers of the form rds:<source>-<yyyy-mm-dd-hh-mm>.
+	Identifier string
+	AccountID  string
+	Region     string
+	// SourceIdentifier is the DBInstanceIdentifier or DBClusterIdentifier.
+	SourceIdentifier string
+	Engine           string
+	EngineVersion    string
+	Status           string
+	PercentProgress  int
+	Type             string
+	// CreateTime is SnapshotCreateTime: the moment of the data. Zero until
+	// the copy has begun.
+	CreateTime time.Time
+	// SourceCreateTime is the InstanceCreateTime / ClusterCreateTime.
+	SourceCreateTime time.Time
+	AllocatedStorage int
+	Port             int
+	MasterUsername   string
+	Tags             []Tag
+	// SourceResourceID is the DbiResourceId / DbClusterResourceId of the source.
+	SourceResourceID string
+	// Location names the stored copy (opaque outside the snapshot storage).
+	Location string
+	// SizeBytes is the size of the stored copy.
+	SizeBytes int64
+	// FailureReason says why a snapshot is failed (logged, not on the wire).
+	FailureReason string
+	// Seq orders snapshots by creation; assigned by the store.
+	Seq int64
+}
+
+// SnapshotFilter selects snapshots for ListSnapshots. Empty fields match
+// all; within a slice any value matches; fields combine with AND.
+type SnapshotFilter struct {
+	AccountID         string // "" means every account
+	Kind              SnapshotKind
+	Identifiers       []string
+	SourceIdentifiers []string // compared case-insensitively
+	Types             []string
+	Engines           []string
+	Statuses          []string
+	AfterSeq          int64
+	Limit             int
+}
+
+// SnapshotUpdate carries the fields written with a snapshot status change.
+// Nil fields are left unchanged.
+type SnapshotUpdate struct {
+	PercentProgress *int
+	CreateTime      *time.Time
+	Location        *string
+	SizeBytes       *int64
+	FailureReason   *string
+	EngineVersion   *string
+}
+
+// SnapshotStore keeps snapshot records durable.
+//
+// Not-found is an *Error with DBSnapshotNotFound or
+// DBClusterSnapshotNotFoundFault (by kind); a duplicate identifier is
+// DBSnapshotAlreadyExists or DBClusterSnapshotAlreadyExistsFault; a failed
+// compare-and-set wraps ErrStatusConflict.
+type SnapshotStore interface {
+	// CreateSnapshot inserts s (status as given, normally creating) and
+	// assigns s.Seq. Identifiers are unique per account and kind.
+	CreateSnapshot(ctx context.Context, s *Snapshot) error
+	// GetSnapshot returns one snapshot.
+	GetSnapshot(ctx context.Context, accountID string, kind SnapshotKind, identifier string) (*Snapshot, error)
+	// ListSnapshots returns the matching snapshots ordered by Seq.
+	ListSnapshots(ctx context.Context, f SnapshotFilter) ([]*Snapshot, error)
+	// UpdateSnapshot sets status `to` (and u) only if the current status is
+	// one of from; `to` may equal a from status to record progress.
+	UpdateSnapshot(ctx context.Context, accountID string, kind SnapshotKind, identifier string, from []string, to string, u SnapshotUpdate) (*Snapshot, error)
+	// DeleteSnapshot removes the record if its status is one of from and
+	// returns it as it was.
+	DeleteSnapshot(ctx context.Context, accountID string, kind SnapshotKind, identifier string, from []string) (*Snapshot, error)
+}
+
+// SnapshotNotFound returns the not-found error of the snapshot kind.
+func SnapshotNotFound(kind SnapshotKind, id string) *Error {
+	if kind == SnapshotKindCluster {
+		return Errorf(CodeDBClusterSnapshotNotFound, "DBClusterSnapshot %s not found.", id)
+	}
+	return Errorf(CodeDBSnapshotNotFound, "DBSnapshot %s not found.", id)
+}
+
+// SnapshotAlreadyExists returns the duplicate error of the snapshot kind.
+func SnapshotAlreadyExists(kind SnapshotKind, id string) *Error {
+	if kind == SnapshotKindCluster {
+		return Errorf(CodeDBClusterSnapshotAlreadyExists, "Cannot create the cluster snapshot because one with the identifier %s already exists.", id)
+	}
+	return Errorf(CodeDBSnapshotAlreadyExists, "Cannot create the snapshot because a snapshot with the identifier %s already exists.", id)
+}
