@@ -1,0 +1,544 @@
+package mysqlsource
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/rdsexport/rdsexport/internal/engine"
+)
+
+// Batch limits: a record batch is emitted when either is reached.
+const (
+	batchRows  = 64 << 10
+	batchBytes = 16 << 20
+)
+
+// ErrUnknownTable is returned (wrapped) by ReadBatch for a table that the
+// snapshot's Tables did not return, or a batch index out of range.
+var ErrUnknownTable = errors.New("table not listed by this snapshot")
+
+// ErrTableGone is returned (wrapped) by ReadBatch when the table or
+// partition no longer exists, or was created or rebuilt (ALTER, TRUNCATE)
+// after the snapshot's moment so that the snapshot cannot read it. The
+// engine reports such a table as a warning instead of failing the export.
+var ErrTableGone = errors.New("table dropped or changed after the snapshot")
+
+// ReadBatch streams batch (0-based) of t, the whole table or one
+// partition (`SELECT cols FROM db.t PARTITION (p)`), on an idle reader of
+// the snapshot, decoding the text protocol's raw values straight into
+// Arrow builders and emitting a record batch every 64Ki rows or 16 MiB,
+// then a final partial one (none for an empty batch). progress receives
+// the bytes of row data read. Values with no Parquet equivalent (zero or
+// impossible dates) are written as NULL and counted for ReadWarnings.
+//
+// When ctx ends the driver closes the reader's connection, which stops
+// the query at once; that reader (like one whose emit failed) is lost to
+// the snapshot (see ErrSnapshotLost).
+//
+// Errors: ErrUnknownTable, ErrClosed, ErrSnapshotLost, ErrTableGone, the
+// first error of emit, ctx's error, server errors naming the server's
+// address. Row data never appears in an error.
+func (s *snapshot) ReadBatch(ctx context.Context, t engine.Table, batch int, emit func(arrow.RecordBatch) error, progress func(bytes int64)) (err error) {
+	s.mu.Lock()
+	plan, closed := s.plans[t.Target], s.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if plan == nil || batch < 0 || batch >= max(len(plan.parts), 1) {
+		return fmt.Errorf("read %s batch %d: %w", t.Target, batch, ErrUnknownTable)
+	}
+	c, err := s.acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", t.Target, err)
+	}
+	discard := false
+	defer func() { s.release(c, discard) }()
+
+	q := "SELECT " + plan.cols + " FROM " + plan.from
+	if plan.parts != nil {
+		q += " PARTITION (" + plan.parts[batch] + ")"
+	}
+	dec := newDecoder(s.alloc, plan, emit, progress)
+	defer func() {
+		dec.release()
+		if dec.invalid > 0 {
+			s.mu.Lock()
+			s.invalid[t.Target] += dec.invalid
+			s.mu.Unlock()
+		}
+	}()
+	rows, err := c.q.QueryContext(ctx, q, nil)
+	if err != nil {
+		return s.readErr(ctx, t, err)
+	}
+	dest := make([]driver.Value, len(rows.Columns()))
+	if len(dest) != len(dec.cols) {
+		_ = rows.Close()
+		return fmt.Errorf("read %s: %d columns, want %d: %w", t.Target, len(dest), len(dec.cols), ErrTableGone)
+	}
+	for {
+		err := rows.Next(dest)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			_ = rows.Close()
+			return s.readErr(ctx, t, err)
+		}
+		if err := dec.row(dest); err != nil {
+			// Draining the rest of the result could take long; closing
+			// the connection stops the query.
+			discard = true
+			_ = rows.Close()
+			return err
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return s.readErr(ctx, t, err)
+	}
+	return dec.finish()
+}
+
+func (s *snapshot) readErr(ctx context.Context, t engine.Table, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("read %s: %w", t.Target, ctx.Err())
+	case isMySQLError(err, erNoSuchTable, erTableDefChanged, erUnknownPartition):
+		return fmt.Errorf("read %s: %w (%s)", t.Target, ErrTableGone, s.src.redact(err))
+	}
+	return fmt.Errorf("read %s from %s: %w", t.Target, s.src.addr, s.src.redact(err))
+}
+
+// column is one Arrow builder with its decoding.
+type column struct {
+	kind  colKind
+	scale int32
+	b     array.Builder
+	bin   *array.BinaryBuilder // kindString, kindDate (the StringBuilder's), kindBinary
+	i16   *array.Int16Builder
+	i32   *array.Int32Builder
+	i64   *array.Int64Builder
+	f64   *array.Float64Builder
+	dec   *array.Decimal128Builder
+	ts    *array.TimestampBuilder
+
+	dataLen int // value bytes of the previous batch (string and binary)
+}
+
+// decoder turns rows of driver values into record batches.
+type decoder struct {
+	schema   *arrow.Schema
+	cols     []column
+	emit     func(arrow.RecordBatch) error
+	progress func(int64)
+
+	rows      int   // rows in the builders
+	bytes     int   // row bytes in the builders
+	reserve   int   // rows to reserve for the next batch
+	invalid   int64 // values written as NULL
+	scratch   []byte
+	arraysBuf []arrow.Array
+}
+
+func newDecoder(alloc memory.Allocator, plan *tablePlan, emit func(arrow.RecordBatch) error, progress func(int64)) *decoder {
+	d := &decoder{schema: plan.schema, emit: emit, progress: progress, reserve: 1024}
+	d.cols = make([]column, len(plan.kinds))
+	for i, k := range plan.kinds {
+		c := &d.cols[i]
+		c.kind, c.scale = k, plan.scales[i]
+		dt := plan.schema.Field(i).Type
+		switch k {
+		case kindString, kindDate:
+			sb := array.NewStringBuilder(alloc)
+			c.b, c.bin = sb, sb.BinaryBuilder
+		case kindBinary:
+			bb := array.NewBinaryBuilder(alloc, arrow.BinaryTypes.Binary)
+			c.b, c.bin = bb, bb
+		case kindInt16:
+			c.i16 = array.NewInt16Builder(alloc)
+			c.b = c.i16
+		case kindInt32:
+			c.i32 = array.NewInt32Builder(alloc)
+			c.b = c.i32
+		case kindInt64:
+			c.i64 = array.NewInt64Builder(alloc)
+			c.b = c.i64
+		case kindUint64, kindDecimal:
+			c.dec = array.NewDecimal128Builder(alloc, dt.(*arrow.Decimal128Type))
+			c.b = c.dec
+		case kindFloat64:
+			c.f64 = array.NewFloat64Builder(alloc)
+			c.b = c.f64
+		case kindDatetime:
+			c.ts = array.NewTimestampBuilder(alloc, dt.(*arrow.TimestampType))
+			c.b = c.ts
+		}
+	}
+	d.arraysBuf = make([]arrow.Array, len(d.cols))
+	d.reserveRows()
+	return d
+}
+
+func (d *decoder) release() {
+	for i := range d.cols {
+		d.cols[i].b.Release()
+	}
+	for i, a := range d.arraysBuf {
+		if a != nil {
+			a.Release()
+			d.arraysBuf[i] = nil
+		}
+	}
+}
+
+func (d *decoder) reserveRows() {
+	// Sizing the builders like the previous batch avoids regrowing them
+	// while the next one fills.
+	for i := range d.cols {
+		c := &d.cols[i]
+		c.b.Reserve(d.reserve)
+		if c.bin != nil && c.dataLen > 0 {
+			c.bin.ReserveData(c.dataLen)
+		}
+	}
+}
+
+// errValue reports an undecodable value without quoting it (row data
+// stays out of errors).
+var errValue = errors.New("unexpected value from the server")
+
+// row appends one row.
+func (d *decoder) row(vals []driver.Value) error {
+	for i, v := range vals {
+		n, err := d.value(&d.cols[i], v)
+		if err != nil {
+			return fmt.Errorf("column %q: %w", d.schema.Field(i).Name, err)
+		}
+		d.bytes += n
+	}
+	d.rows++
+	if d.rows >= batchRows || d.bytes >= batchBytes {
+		return d.flush()
+	}
+	return nil
+}
+
+// value appends v and returns its size in bytes.
+func (d *decoder) value(c *column, v driver.Value) (int, error) {
+	if v == nil {
+		c.b.AppendNull()
+		return 1, nil
+	}
+	switch c.kind {
+	case kindString, kindBinary:
+		b, ok := v.([]byte)
+		if !ok {
+			// Numbers in a text column cannot happen; format anyway.
+			d.scratch = appendValue(d.scratch[:0], v)
+			b = d.scratch
+		}
+		c.bin.Append(b)
+		return len(b), nil
+	case kindDate:
+		b, ok := v.([]byte)
+		if !ok {
+			return 0, errValue
+		}
+		if len(b) != 10 || !validDate(b) {
+			d.invalid++
+			c.b.AppendNull()
+		} else {
+			c.bin.Append(b)
+		}
+		return len(b), nil
+	case kindDatetime:
+		b, ok := v.([]byte)
+		if !ok {
+			return 0, errValue
+		}
+		us, ok := parseDateTime(b)
+		if !ok {
+			d.invalid++
+			c.b.AppendNull()
+		} else {
+			c.ts.Append(arrow.Timestamp(us))
+		}
+		return len(b), nil
+	case kindFloat64:
+		switch x := v.(type) {
+		case float64:
+			c.f64.Append(x)
+		case float32:
+			// Widen what the server printed, not the binary float32:
+			// FLOAT 0.1 becomes 0.1, not 0.10000000149011612.
+			d.scratch = strconv.AppendFloat(d.scratch[:0], float64(x), 'g', -1, 32)
+			f, err := strconv.ParseFloat(unsafeString(d.scratch), 64)
+			if err != nil {
+				return 0, errValue
+			}
+			c.f64.Append(f)
+		default:
+			return 0, errValue
+		}
+		return 8, nil
+	case kindUint64:
+		switch x := v.(type) {
+		case uint64:
+			c.dec.Append(decimal128.FromU64(x))
+		case int64:
+			c.dec.Append(decimal128.FromI64(x))
+		default:
+			return 0, errValue
+		}
+		return 8, nil
+	case kindDecimal:
+		b, ok := v.([]byte)
+		if !ok {
+			return 0, errValue
+		}
+		n, err := parseDecimal(b, c.scale)
+		if err != nil {
+			return 0, err
+		}
+		c.dec.Append(n)
+		return len(b), nil
+	}
+	x, ok := v.(int64)
+	if !ok {
+		return 0, errValue
+	}
+	switch c.kind {
+	case kindInt16:
+		c.i16.Append(int16(x))
+	case kindInt32:
+		c.i32.Append(int32(x))
+	case kindInt64:
+		c.i64.Append(x)
+	}
+	return 8, nil
+}
+
+func appendValue(dst []byte, v driver.Value) []byte {
+	switch x := v.(type) {
+	case int64:
+		return strconv.AppendInt(dst, x, 10)
+	case uint64:
+		return strconv.AppendUint(dst, x, 10)
+	case float64:
+		return strconv.AppendFloat(dst, x, 'g', -1, 64)
+	case float32:
+		return strconv.AppendFloat(dst, float64(x), 'g', -1, 32)
+	case string:
+		return append(dst, x...)
+	}
+	return fmt.Appendf(dst, "%v", v)
+}
+
+// finish emits the last partial batch.
+func (d *decoder) finish() error {
+	return d.flush()
+}
+
+// flush emits the builders' rows as one record batch and reports
+// progress.
+func (d *decoder) flush() error {
+	if d.rows == 0 {
+		return nil
+	}
+	for i := range d.cols {
+		c := &d.cols[i]
+		if c.bin != nil {
+			c.dataLen = c.bin.DataLen()
+		}
+		d.arraysBuf[i] = c.b.NewArray()
+	}
+	rec := array.NewRecordBatch(d.schema, d.arraysBuf, int64(d.rows))
+	for i, a := range d.arraysBuf {
+		a.Release()
+		d.arraysBuf[i] = nil
+	}
+	if d.progress != nil {
+		d.progress(int64(d.bytes))
+	}
+	d.reserve = d.rows
+	d.rows, d.bytes = 0, 0
+	err := d.emit(rec)
+	rec.Release()
+	if err != nil {
+		return err
+	}
+	d.reserveRows()
+	return nil
+}
+
+// unsafeString views b as a string for parsers that do not retain it.
+func unsafeString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+var pow10u64 = func() (p [19]uint64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+// parseDecimal parses the server's DECIMAL text ("-123.4500": optional
+// sign, digits, optional fraction) as an unscaled Decimal128 of scale.
+func parseDecimal(b []byte, scale int32) (decimal128.Num, error) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg || len(b) > 0 && b[0] == '+' {
+		b = b[1:]
+	}
+	var (
+		n              decimal128.Num
+		chunk          uint64
+		chunkDigits    int
+		digits, frac   int
+		seenDot, dirty bool
+	)
+	for _, ch := range b {
+		if ch == '.' {
+			if seenDot {
+				return n, errValue
+			}
+			seenDot = true
+			continue
+		}
+		if ch < '0' || ch > '9' {
+			return n, errValue
+		}
+		chunk = chunk*10 + uint64(ch-'0')
+		chunkDigits++
+		digits++
+		if seenDot {
+			frac++
+		}
+		if chunkDigits == 18 {
+			n = n.Mul(decimal128.FromU64(pow10u64[18])).Add(decimal128.FromU64(chunk))
+			chunk, chunkDigits, dirty = 0, 0, true
+		}
+	}
+	if digits == 0 || digits > 38 || frac > int(scale) {
+		return n, errValue
+	}
+	if chunkDigits > 0 {
+		if dirty {
+			n = n.Mul(decimal128.FromU64(pow10u64[chunkDigits]))
+		}
+		n = n.Add(decimal128.FromU64(chunk))
+	}
+	for rest := int(scale) - frac; rest > 0; rest -= 18 {
+		n = n.Mul(decimal128.FromU64(pow10u64[min(rest, 18)]))
+	}
+	if neg {
+		n = n.Negate()
+	}
+	return n, nil
+}
+
+// validDate reports whether b ("YYYY-MM-DD") is a calendar date; zero
+// dates and dates with a zero month or day (which MySQL accepts) are not.
+func validDate(b []byte) bool {
+	_, ok := parseDate(b)
+	return ok
+}
+
+// parseDate returns the days since 1970-01-01 of "YYYY-MM-DD".
+func parseDate(b []byte) (int64, bool) {
+	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
+		return 0, false
+	}
+	y, ok1 := atoi(b[0:4])
+	m, ok2 := atoi(b[5:7])
+	d, ok3 := atoi(b[8:10])
+	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+		return 0, false
+	}
+	return daysFromCivil(y, m, d), true
+}
+
+// parseDateTime returns the microseconds since the Unix epoch of
+// "YYYY-MM-DD HH:MM:SS[.ffffff]" (read as UTC).
+func parseDateTime(b []byte) (int64, bool) {
+	if len(b) < 19 || b[10] != ' ' || b[13] != ':' || b[16] != ':' {
+		return 0, false
+	}
+	days, ok := parseDate(b[:10])
+	if !ok {
+		return 0, false
+	}
+	h, ok1 := atoi(b[11:13])
+	mi, ok2 := atoi(b[14:16])
+	s, ok3 := atoi(b[17:19])
+	if !ok1 || !ok2 || !ok3 || h > 23 || mi > 59 || s > 59 {
+		return 0, false
+	}
+	var us int64
+	if len(b) > 19 {
+		f := b[20:]
+		if b[19] != '.' || len(f) == 0 || len(f) > 6 {
+			return 0, false
+		}
+		v, ok := atoi(f)
+		if !ok {
+			return 0, false
+		}
+		us = v * int64(pow10u64[6-len(f)])
+	}
+	return ((days*24+h)*60+mi)*60*1_000_000 + s*1_000_000 + us, true
+}
+
+func atoi(b []byte) (int64, bool) {
+	var v int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	return v, len(b) > 0
+}
+
+func daysIn(y, m int64) int64 {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil is the proleptic Gregorian day number relative to
+// 1970-01-01 (H. Hinnant's algorithm), valid for years 0..9999.
+func daysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y
+	if era < 0 {
+		era -= 399
+	}
+	era /= 400
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}

@@ -1,0 +1,297 @@
+package mysqlsource
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/rdsexport/rdsexport/internal/engine"
+)
+
+// ErrInvalidURL is returned (wrapped) by Version and Open when the source
+// URL cannot be parsed. The URL itself is never part of the error text,
+// because it may contain a password.
+var ErrInvalidURL = errors.New("invalid MySQL source URL")
+
+// Options configures a Source. The zero value is usable.
+type Options struct {
+	// ConnectTimeout bounds each connection attempt; 0 means 30 seconds.
+	// A timeout parameter in the URL takes precedence.
+	ConnectTimeout time.Duration
+}
+
+// Source is a MySQL or MariaDB server reached through one URL (see the
+// package documentation for its form). A Source is safe for concurrent
+// use and holds no connection between calls.
+type Source struct {
+	url  string
+	opts Options
+
+	once      sync.Once
+	connector driver.Connector
+	addr      string
+	password  string
+	cfgErr    error
+}
+
+var _ engine.Source = (*Source)(nil)
+
+// New returns a Source for url. It does not connect; a malformed URL is
+// reported by the first Version or Open call.
+func New(url string, opts Options) *Source {
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 30 * time.Second
+	}
+	return &Source{url: url, opts: opts}
+}
+
+// parseURL turns the source URL into a driver configuration. Its errors
+// never quote the URL.
+func parseURL(raw string, connectTimeout time.Duration) (*mysql.Config, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, ErrInvalidURL
+	}
+	if u.Scheme != "mysql" || u.Host == "" || u.Opaque != "" {
+		return nil, ErrInvalidURL
+	}
+	cfg := mysql.NewConfig()
+	if u.User != nil {
+		cfg.User = u.User.Username()
+		cfg.Passwd, _ = u.User.Password()
+	}
+	host, port := u.Hostname(), u.Port()
+	if host == "" {
+		return nil, ErrInvalidURL
+	}
+	if port == "" {
+		port = "3306"
+	}
+	cfg.Net = "tcp"
+	cfg.Addr = net.JoinHostPort(host, port)
+	cfg.Timeout = connectTimeout
+	for k, vs := range u.Query() {
+		v := vs[len(vs)-1]
+		switch k {
+		case "tls":
+			switch v {
+			case "true", "false", "skip-verify", "preferred":
+				cfg.TLSConfig = v
+			default:
+				return nil, fmt.Errorf("%w: tls must be true, false, skip-verify or preferred", ErrInvalidURL)
+			}
+		case "timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("%w: bad timeout", ErrInvalidURL)
+			}
+			cfg.Timeout = d
+		default:
+			return nil, fmt.Errorf("%w: unknown parameter %q", ErrInvalidURL, k)
+		}
+	}
+	// Values are decoded from the text protocol's raw bytes (read.go):
+	// no time parsing, no client-side interpolation.
+	cfg.ParseTime = false
+	cfg.InterpolateParams = false
+	if err := cfg.Apply(mysql.Charset("utf8mb4", "utf8mb4_general_ci")); err != nil {
+		return nil, ErrInvalidURL
+	}
+	cfg.Params = map[string]string{
+		// TIMESTAMP values are converted to the session time zone.
+		"time_zone": "'+00:00'",
+		// A slow consumer (an S3 upload) may leave a streamed result
+		// unread for a while; the default 60 s would abort the read.
+		"net_write_timeout": "3600",
+	}
+	// The driver would log network errors (a cancelled read) to stderr.
+	cfg.Logger = &mysql.NopLogger{}
+	return cfg, nil
+}
+
+func (s *Source) config() error {
+	s.once.Do(func() {
+		cfg, err := parseURL(s.url, s.opts.ConnectTimeout)
+		if err != nil {
+			s.cfgErr = err
+			return
+		}
+		s.addr, s.password = cfg.Addr, cfg.Passwd
+		c, err := mysql.NewConnector(cfg)
+		if err != nil {
+			s.cfgErr = ErrInvalidURL
+			return
+		}
+		s.connector = c
+	})
+	return s.cfgErr
+}
+
+// conn is one driver connection. Queries use the text protocol, whose
+// rows arrive as raw bytes (numbers are parsed by the driver).
+type conn struct {
+	c driver.Conn
+	q driver.QueryerContext
+	e driver.ExecerContext
+}
+
+// connect opens one connection. Errors name the server's address and
+// never contain the password.
+func (s *Source) connect(ctx context.Context) (*conn, error) {
+	if err := s.config(); err != nil {
+		return nil, err
+	}
+	c, err := s.connector.Connect(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, fmt.Errorf("connect to %s: %w", s.addr, s.redact(err))
+	}
+	q, okQ := c.(driver.QueryerContext)
+	e, okE := c.(driver.ExecerContext)
+	if !okQ || !okE {
+		_ = c.Close()
+		return nil, errors.New("mysql driver connection lacks QueryerContext")
+	}
+	return &conn{c: c, q: q, e: e}, nil
+}
+
+// exec runs one statement without arguments.
+func (c *conn) exec(ctx context.Context, query string) error {
+	_, err := c.e.ExecContext(ctx, query, nil)
+	return err
+}
+
+// query runs query and calls f for each row; the values (int64, uint64,
+// float32, float64, []byte or nil) are only valid during the call.
+func (c *conn) query(ctx context.Context, query string, f func(row []driver.Value) error) error {
+	rows, err := c.q.QueryContext(ctx, query, nil)
+	if err != nil {
+		return err
+	}
+	dest := make([]driver.Value, len(rows.Columns()))
+	for {
+		err := rows.Next(dest)
+		if err == io.EOF {
+			break
+		}
+		if err == nil {
+			err = f(dest)
+		}
+		if err != nil {
+			_ = rows.Close()
+			return err
+		}
+	}
+	return rows.Close()
+}
+
+// valid reports whether the connection can still be used (the driver
+// closes it when a query is cancelled or the network fails).
+func (c *conn) valid() bool {
+	v, ok := c.c.(driver.Validator)
+	return !ok || v.IsValid()
+}
+
+// close closes the connection; its transaction, if any, is rolled back by
+// the server.
+func (c *conn) close() { _ = c.c.Close() }
+
+// Version returns the server's version without a distribution suffix:
+// "10.11.9" for "10.11.9-MariaDB-0+deb12u1", "8.0.39" for "8.0.39-log".
+// Errors are ErrInvalidURL or connection failures naming the server's
+// address, never containing the password.
+func (s *Source) Version(ctx context.Context) (string, error) {
+	c, err := s.connect(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer c.close()
+	var v string
+	err = c.query(ctx, "SELECT VERSION()", func(row []driver.Value) error {
+		v = asString(row[0])
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("server version from %s: %w", s.addr, s.redact(err))
+	}
+	return cleanVersion(v), nil
+}
+
+// cleanVersion keeps the leading version number of a VERSION() text
+// (MariaDB 10.x may prefix "5.5.5-" when seen through the handshake,
+// never through VERSION()).
+func cleanVersion(v string) string {
+	v = strings.TrimSpace(v)
+	if i := strings.IndexFunc(v, func(r rune) bool { return r != '.' && (r < '0' || r > '9') }); i >= 0 {
+		v = v[:i]
+	}
+	return strings.TrimRight(v, ".")
+}
+
+func asString(v driver.Value) string {
+	switch x := v.(type) {
+	case []byte:
+		return string(x)
+	case string:
+		return x
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+// redact makes sure err's text does not contain the password. The driver
+// does not put it in errors, but a server or network error could echo
+// it; when it does, the error is flattened (keeping context errors).
+func (s *Source) redact(err error) error {
+	if err == nil || s.password == "" || !strings.Contains(err.Error(), s.password) {
+		return err
+	}
+	return &redactedError{
+		msg: strings.ReplaceAll(err.Error(), s.password, "xxxxx"),
+		ctx: contextErr(err),
+	}
+}
+
+func contextErr(err error) error {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return context.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+type redactedError struct {
+	msg string
+	ctx error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.ctx }
+
+// isMySQLError reports whether err is a server error with one of codes.
+func isMySQLError(err error, codes ...uint16) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	for _, c := range codes {
+		if me.Number == c {
+			return true
+		}
+	}
+	return false
+}

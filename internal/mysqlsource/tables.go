@@ -1,0 +1,354 @@
+package mysqlsource
+
+import (
+	"cmp"
+	"context"
+	"database/sql/driver"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/rdsexport/rdsexport/internal/engine"
+)
+
+// systemDatabases are never exported.
+var systemDatabases = map[string]bool{
+	"mysql": true, "sys": true, "information_schema": true, "performance_schema": true,
+}
+
+// tablePlan is what ReadBatch needs to read one exported table.
+type tablePlan struct {
+	from   string   // quoted `db`.`table`
+	parts  []string // quoted partition per batch; nil for one whole-table batch
+	cols   string   // quoted SELECT list
+	schema *arrow.Schema
+	kinds  []colKind
+	scales []int32 // decimal scale per column
+}
+
+// baseTable is one row of information_schema.TABLES.
+type baseTable struct {
+	db, name string
+	size     int64
+}
+
+// columnInfo is one row of information_schema.COLUMNS.
+type columnInfo struct {
+	name    string
+	typ     mysqlType
+	charMax int64
+	dtPrec  int64
+}
+
+// Tables lists the base tables of every non-system database (mysql, sys,
+// information_schema and performance_schema are never exported) narrowed
+// by ExportOnly, in database and table name order (byte order), with the
+// skipped tables (spec §10), the ExportOnly entries that matched nothing
+// and the warnings of Open. Errors are server errors or ctx's error;
+// ErrClosed after Close.
+func (s *snapshot) Tables(ctx context.Context) ([]engine.Table, engine.Warnings, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, engine.Warnings{}, ErrClosed
+	}
+	var (
+		tables []engine.Table
+		warn   engine.Warnings
+		plans  map[string]*tablePlan
+	)
+	err := s.withMeta(func(c *conn) error {
+		var err error
+		tables, warn, plans, err = listTables(ctx, c, s.exportOnly)
+		return err
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, engine.Warnings{}, fmt.Errorf("list tables on %s: %w", s.src.addr, s.src.redact(err))
+	}
+	w := s.warnings
+	w.General = slices.Clone(w.General)
+	w.Merge(warn)
+	s.mu.Lock()
+	for k, v := range plans {
+		s.plans[k] = v
+	}
+	s.mu.Unlock()
+	return tables, w, nil
+}
+
+func listTables(ctx context.Context, c *conn, exportOnly []string) ([]engine.Table, engine.Warnings, map[string]*tablePlan, error) {
+	var warn engine.Warnings
+	var lctn int64
+	err := c.query(ctx, "SELECT @@lower_case_table_names", func(row []driver.Value) error {
+		lctn = asInt64(row[0])
+		return nil
+	})
+	if err != nil {
+		return nil, warn, nil, err
+	}
+	var dbs []string
+	err = c.query(ctx, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA", func(row []driver.Value) error {
+		if n := asString(row[0]); !systemDatabases[strings.ToLower(n)] {
+			dbs = append(dbs, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, warn, nil, err
+	}
+	sel := newSelection(exportOnly, lctn != 0)
+	dbs = slices.DeleteFunc(dbs, func(db string) bool { return !sel.wantsDB(db) })
+	slices.Sort(dbs)
+	if len(dbs) == 0 {
+		warn.SkippedObjectives = sel.notFound(nil, nil)
+		return nil, warn, nil, nil
+	}
+	in := inList(dbs)
+
+	var all []baseTable
+	q := "SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(DATA_LENGTH, 0) FROM information_schema.TABLES " +
+		"WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA IN (" + in + ")"
+	err = c.query(ctx, q, func(row []driver.Value) error {
+		all = append(all, baseTable{db: asString(row[0]), name: asString(row[1]), size: asInt64(row[2])})
+		return nil
+	})
+	if err != nil {
+		return nil, warn, nil, err
+	}
+	// The IN list compares case-insensitively; keep the exact databases.
+	all = slices.DeleteFunc(all, func(t baseTable) bool { _, ok := slices.BinarySearch(dbs, t.db); return !ok })
+	slices.SortFunc(all, func(a, b baseTable) int {
+		return cmp.Or(strings.Compare(a.db, b.db), strings.Compare(a.name, b.name))
+	})
+	warn.SkippedObjectives = sel.notFound(dbs, all)
+	all = slices.DeleteFunc(all, func(t baseTable) bool { return !sel.wants(t.db, t.name) })
+	if len(all) == 0 {
+		return nil, warn, nil, nil
+	}
+
+	cols := make(map[[2]string][]columnInfo)
+	q = "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, " +
+		"NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION FROM information_schema.COLUMNS " +
+		"WHERE TABLE_SCHEMA IN (" + in + ") ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION"
+	err = c.query(ctx, q, func(row []driver.Value) error {
+		k := [2]string{asString(row[0]), asString(row[1])}
+		cols[k] = append(cols[k], columnInfo{
+			name: asString(row[2]),
+			typ: mysqlType{
+				dataType:   strings.ToLower(asString(row[3])),
+				columnType: asString(row[4]),
+				precision:  asInt64(row[6]),
+				scale:      asInt64(row[7]),
+			},
+			charMax: asInt64(row[5]),
+			dtPrec:  asInt64(row[8]),
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, warn, nil, err
+	}
+
+	parts := make(map[[2]string][]string)
+	q = "SELECT TABLE_SCHEMA, TABLE_NAME, PARTITION_NAME, SUBPARTITION_NAME FROM information_schema.PARTITIONS " +
+		"WHERE PARTITION_NAME IS NOT NULL AND TABLE_SCHEMA IN (" + in + ") " +
+		"ORDER BY TABLE_SCHEMA, TABLE_NAME, PARTITION_ORDINAL_POSITION, SUBPARTITION_ORDINAL_POSITION"
+	err = c.query(ctx, q, func(row []driver.Value) error {
+		k := [2]string{asString(row[0]), asString(row[1])}
+		p := asString(row[2])
+		if row[3] != nil {
+			// Subpartitions are the leaves; PARTITION (sp) reads one.
+			p = asString(row[3])
+		}
+		parts[k] = append(parts[k], quoteName(p))
+		return nil
+	})
+	if err != nil {
+		return nil, warn, nil, err
+	}
+
+	plans := make(map[string]*tablePlan)
+	var tables []engine.Table
+	for _, t := range all {
+		target := t.db + "." + t.name
+		skip := func(reason string) {
+			warn.SkippedTables = append(warn.SkippedTables, engine.Skipped{Target: target, Reason: reason})
+		}
+		if strings.Contains(t.name, "/") {
+			skip(engine.ReasonUnsupportedTableName)
+			continue
+		}
+		k := [2]string{t.db, t.name}
+		tc := cols[k]
+		if len(tc) == 0 {
+			// Dropped since it was listed, or no privilege on any column.
+			continue
+		}
+		if slices.ContainsFunc(tc, func(c columnInfo) bool { return badColumnName(c.name) }) {
+			skip(engine.ReasonUnsupportedColumnName)
+			continue
+		}
+		plan := &tablePlan{from: quoteName(t.db) + "." + quoteName(t.name), parts: parts[k]}
+		fields := make([]arrow.Field, len(tc))
+		columns := make([]engine.Column, len(tc))
+		names := make([]string, len(tc))
+		for i, c := range tc {
+			kind, dt, expected := typeMapping(c.typ)
+			fields[i] = arrow.Field{Name: c.name, Type: dt, Nullable: true}
+			plan.kinds = append(plan.kinds, kind)
+			plan.scales = append(plan.scales, int32(c.typ.scale))
+			names[i] = quoteName(c.name)
+			columns[i] = engine.Column{
+				Name:                 c.name,
+				OriginalType:         c.typ.dataType,
+				ExpectedExportedType: expected,
+				CharMaxLength:        c.charMax,
+				NumPrecision:         c.typ.precision,
+				DateTimePrecision:    c.dtPrec,
+			}
+		}
+		plan.cols = strings.Join(names, ", ")
+		plan.schema = arrow.NewSchema(fields, nil)
+		plans[target] = plan
+		tables = append(tables, engine.Table{
+			Target:         target,
+			Database:       folderName(t.db),
+			Folder:         folderName(target),
+			Schema:         plan.schema,
+			Columns:        columns,
+			Batches:        max(len(plan.parts), 1),
+			EstimatedBytes: t.size,
+		})
+	}
+	return tables, warn, plans, nil
+}
+
+// selection is the ExportOnly list (spec §7.4): "db" or "db.table".
+// Names are compared exactly, or case-insensitively when the server's
+// lower_case_table_names is 1 or 2.
+type selection struct {
+	all        bool
+	foldCase   bool
+	dbs        map[string]bool      // whole databases
+	tables     map[[2]string]bool   // db.table entries
+	dbTables   map[string]bool      // databases with db.table entries
+	objectives []string             // distinct entries in input order
+	keys       map[string][2]string // objective → normalised [db, table]
+}
+
+func newSelection(exportOnly []string, foldCase bool) *selection {
+	s := &selection{
+		all: len(exportOnly) == 0, foldCase: foldCase,
+		dbs: map[string]bool{}, tables: map[[2]string]bool{}, dbTables: map[string]bool{},
+		keys: map[string][2]string{},
+	}
+	seen := make(map[[2]string]bool)
+	for _, raw := range exportOnly {
+		db, table, _ := strings.Cut(raw, ".")
+		k := [2]string{s.norm(db), s.norm(table)}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		s.objectives = append(s.objectives, raw)
+		s.keys[raw] = k
+		if table == "" {
+			s.dbs[k[0]] = true
+		} else {
+			s.tables[k] = true
+			s.dbTables[k[0]] = true
+		}
+	}
+	return s
+}
+
+func (s *selection) norm(name string) string {
+	if s.foldCase {
+		return strings.ToLower(name)
+	}
+	return name
+}
+
+func (s *selection) wantsDB(db string) bool {
+	db = s.norm(db)
+	return s.all || s.dbs[db] || s.dbTables[db]
+}
+
+func (s *selection) wants(db, table string) bool {
+	db = s.norm(db)
+	return s.all || s.dbs[db] || s.tables[[2]string{db, s.norm(table)}]
+}
+
+// notFound returns the entries that match none of databases (for "db")
+// or no base table of all (for "db.table"), in input order.
+func (s *selection) notFound(databases []string, all []baseTable) []engine.Skipped {
+	dbs := make(map[string]bool)
+	tables := make(map[[2]string]bool)
+	for _, db := range databases {
+		dbs[s.norm(db)] = true
+	}
+	for _, t := range all {
+		tables[[2]string{s.norm(t.db), s.norm(t.name)}] = true
+	}
+	var out []engine.Skipped
+	for _, raw := range s.objectives {
+		k := s.keys[raw]
+		found := tables[k]
+		if k[1] == "" {
+			found = dbs[k[0]]
+		}
+		if !found {
+			out = append(out, engine.Skipped{Target: raw, Reason: engine.ReasonNotFound})
+		}
+	}
+	return out
+}
+
+// inList renders names as a SQL list of string literals (hex, so that no
+// quoting or sql_mode question arises).
+func inList(names []string) string {
+	var b strings.Builder
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("_utf8mb4 X'")
+		b.WriteString(hex.EncodeToString([]byte(n)))
+		b.WriteString("'")
+	}
+	return b.String()
+}
+
+// folderName applies spec §8.1: `\`, backtick, `"` and space become `_`
+// in generated S3 paths.
+func folderName(s string) string {
+	return folderReplacer.Replace(s)
+}
+
+var folderReplacer = strings.NewReplacer(`\`, "_", "`", "_", `"`, "_", " ", "_")
+
+// badColumnName reports a column name that spec §10 cannot export.
+func badColumnName(name string) bool {
+	return strings.ContainsAny(name, ",;{}()\n\t= ")
+}
+
+func asInt64(v driver.Value) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case uint64:
+		return int64(min(x, 1<<63-1))
+	case []byte:
+		n, _ := strconv.ParseInt(string(x), 10, 64)
+		return n
+	}
+	return 0
+}
