@@ -35,6 +35,10 @@ func TestStore(t *testing.T) {
 	exporttest.StoreSuite(t, func(t *testing.T) export.Store { return newTestStore(t) })
 }
 
+func TestSnapshotStore(t *testing.T) {
+	exporttest.SnapshotStoreSuite(t, func(t *testing.T) export.SnapshotStore { return newTestStore(t) })
+}
+
 func TestNew_Reopen(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "tasks.db")
@@ -227,7 +231,7 @@ func TestNew_Pragmas(t *testing.T) {
 		{"write", "synchronous", "2"}, // FULL
 		{"write", "busy_timeout", "5000"},
 		{"write", "foreign_keys", "1"},
-		{"write", "user_version", "1"},
+		{"write", "user_version", "2"},
 		{"read", "journal_mode", "wal"},
 		{"read", "query_only", "1"},
 		{"read", "busy_timeout", "5000"},

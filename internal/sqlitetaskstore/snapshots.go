@@ -1,0 +1,301 @@
+package sqlitetaskstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/rdsexport/rdsexport/internal/export"
+)
+
+var _ export.SnapshotStore = (*Store)(nil)
+
+// snapshotColumns is the column list every snapshot query returns, in
+// scanSnapshot order.
+const snapshotColumns = `seq, account_id, kind, identifier, region, source_identifier,
+	engine, engine_version, status, percent_progress, snapshot_type,
+	create_time, source_create_time, allocated_storage, port, master_username,
+	tags, source_resource_id, location, size_bytes, failure_reason`
+
+// CreateSnapshot inserts s with the status it carries and sets s.Seq. It
+// returns an *export.Error with code DBSnapshotAlreadyExists or
+// DBClusterSnapshotAlreadyExistsFault (by s.Kind), leaving s unchanged, when
+// the account already has a snapshot of that kind with s.Identifier in any
+// status. A kind or status the schema does not know, and other SQLite
+// failures, are plain errors.
+func (s *Store) CreateSnapshot(ctx context.Context, snap *export.Snapshot) error {
+	tags, err := encodeTags(snap.Tags)
+	if err != nil {
+		return fmt.Errorf("create snapshot %s: %w", snap.Identifier, err)
+	}
+	// One statement: the unique index decides, so two concurrent creations
+	// of one identifier cannot both succeed, in this process or another.
+	var seq int64
+	err = s.write.QueryRowContext(ctx, `INSERT INTO snapshots (
+			account_id, kind, identifier, region, source_identifier,
+			engine, engine_version, status, percent_progress, snapshot_type,
+			create_time, source_create_time, allocated_storage, port, master_username,
+			tags, source_resource_id, location, size_bytes, failure_reason
+		) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account_id, kind, identifier) DO NOTHING
+		RETURNING seq`,
+		snap.AccountID, string(snap.Kind), snap.Identifier, snap.Region, snap.SourceIdentifier,
+		snap.Engine, snap.EngineVersion, snap.Status, snap.PercentProgress, snap.Type,
+		encodeTime(snap.CreateTime), encodeTime(snap.SourceCreateTime), snap.AllocatedStorage, snap.Port, snap.MasterUsername,
+		tags, snap.SourceResourceID, snap.Location, snap.SizeBytes, snap.FailureReason,
+	).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return export.SnapshotAlreadyExists(snap.Kind, snap.Identifier)
+	}
+	if err != nil {
+		return fmt.Errorf("create snapshot %s: %w", snap.Identifier, err)
+	}
+	snap.Seq = seq
+	return nil
+}
+
+// GetSnapshot returns the snapshot of the account and kind with that
+// identifier (compared exactly; callers pass it lowercase). It returns an
+// *export.Error with code DBSnapshotNotFound or
+// DBClusterSnapshotNotFoundFault (by kind) when there is none. Other errors
+// come from SQLite.
+func (s *Store) GetSnapshot(ctx context.Context, accountID string, kind export.SnapshotKind, identifier string) (*export.Snapshot, error) {
+	return getSnapshot(ctx, s.read, accountID, kind, identifier)
+}
+
+func getSnapshot(ctx context.Context, db queryRower, accountID string, kind export.SnapshotKind, identifier string) (*export.Snapshot, error) {
+	snap, err := scanSnapshot(db.QueryRowContext(ctx,
+		`SELECT `+snapshotColumns+` FROM snapshots WHERE account_id = ? AND kind = ? AND identifier = ?`,
+		accountID, string(kind), identifier))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, export.SnapshotNotFound(kind, identifier)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get snapshot %s: %w", identifier, err)
+	}
+	return snap, nil
+}
+
+// ListSnapshots returns the snapshots matching f ordered by Seq, after
+// f.AfterSeq, at most f.Limit of them (no limit when f.Limit <= 0). An empty
+// f.AccountID matches every account and an empty f.Kind both kinds;
+// SourceIdentifiers compare case-insensitively (ASCII), the other lists
+// exactly. It returns an empty result, not an error, when nothing matches.
+// Errors come from SQLite.
+func (s *Store) ListSnapshots(ctx context.Context, f export.SnapshotFilter) ([]*export.Snapshot, error) {
+	query, args := snapshotListQuery(f)
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	defer rows.Close()
+	var out []*export.Snapshot
+	for rows.Next() {
+		snap, err := scanSnapshot(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list snapshots: %w", err)
+		}
+		out = append(out, snap)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	return out, nil
+}
+
+// snapshotListQuery builds the SELECT for ListSnapshots.
+func snapshotListQuery(f export.SnapshotFilter) (string, []any) {
+	var b strings.Builder
+	b.WriteString(`SELECT ` + snapshotColumns + ` FROM snapshots`)
+	// Without statistics the planner prefers walking the account in seq
+	// order, which avoids a sort but reads every snapshot of the account
+	// when few match. Identifiers match at most one row each, and creating
+	// snapshots are few while available ones pile up; for those, read the
+	// matches through their own index and sort them.
+	onlyCreating := len(f.Statuses) > 0 && !slices.ContainsFunc(f.Statuses, func(st string) bool { return st != export.SnapshotCreating })
+	switch {
+	case f.AccountID == "" && onlyCreating:
+		b.WriteString(` INDEXED BY snapshots_status`)
+	case f.AccountID == "" || f.Kind == "":
+	case len(f.Identifiers) > 0:
+		b.WriteString(` INDEXED BY snapshots_account_kind_identifier`)
+	case len(f.SourceIdentifiers) > 0:
+		b.WriteString(` INDEXED BY snapshots_account_kind_source`)
+	}
+	b.WriteString(` WHERE seq > ?`)
+	args := []any{f.AfterSeq}
+	if f.AccountID != "" {
+		b.WriteString(` AND account_id = ?`)
+		args = append(args, f.AccountID)
+	}
+	if f.Kind != "" {
+		b.WriteString(` AND kind = ?`)
+		args = append(args, string(f.Kind))
+	}
+	in := func(col string, values []string) {
+		if len(values) == 0 {
+			return
+		}
+		b.WriteString(" AND " + col + " IN (" + placeholders(len(values)) + ")")
+		for _, v := range values {
+			args = append(args, v)
+		}
+	}
+	in("identifier", f.Identifiers)
+	// The column's NOCASE collation makes this IN case-insensitive.
+	in("source_identifier", f.SourceIdentifiers)
+	in("snapshot_type", f.Types)
+	in("engine", f.Engines)
+	in("status", f.Statuses)
+	b.WriteString(" ORDER BY seq")
+	if f.Limit > 0 {
+		b.WriteString(" LIMIT ?")
+		args = append(args, f.Limit)
+	}
+	return b.String(), args
+}
+
+// UpdateSnapshot sets the snapshot's status to `to` and applies the non-nil
+// fields of u in the same UPDATE, only if its current status is one of from,
+// and returns the updated snapshot. `to` may be one of from, to record
+// progress.
+//
+// When the status is not in from it changes nothing and returns the current
+// snapshot with an error wrapping export.ErrStatusConflict. It returns an
+// *export.Error with code DBSnapshotNotFound or
+// DBClusterSnapshotNotFoundFault (by kind) for an unknown snapshot, and a
+// plain error when from is empty. Other errors come from SQLite.
+func (s *Store) UpdateSnapshot(ctx context.Context, accountID string, kind export.SnapshotKind, identifier string, from []string, to string, u export.SnapshotUpdate) (*export.Snapshot, error) {
+	if len(from) == 0 {
+		return nil, fmt.Errorf("update snapshot %s: no from status", identifier)
+	}
+	set, setArgs := snapshotUpdateSet(u)
+	query := `UPDATE snapshots SET status = ?` + set +
+		` WHERE account_id = ? AND kind = ? AND identifier = ? AND status IN (` + placeholders(len(from)) + `)
+		RETURNING ` + snapshotColumns
+	args := append([]any{to}, setArgs...)
+	args = append(args, accountID, string(kind), identifier)
+	for _, f := range from {
+		args = append(args, f)
+	}
+	return s.casSnapshot(ctx, "update", query, args, accountID, kind, identifier, from)
+}
+
+// DeleteSnapshot removes the snapshot only if its status is one of from and
+// returns it as it was just before (its last status, not deleted).
+//
+// When the status is not in from it removes nothing and returns the
+// current snapshot with an error wrapping export.ErrStatusConflict. It
+// returns an *export.Error with code DBSnapshotNotFound or
+// DBClusterSnapshotNotFoundFault (by kind) for an unknown snapshot, and a
+// plain error when from is empty. Other errors come from SQLite.
+func (s *Store) DeleteSnapshot(ctx context.Context, accountID string, kind export.SnapshotKind, identifier string, from []string) (*export.Snapshot, error) {
+	if len(from) == 0 {
+		return nil, fmt.Errorf("delete snapshot %s: no from status", identifier)
+	}
+	query := `DELETE FROM snapshots WHERE account_id = ? AND kind = ? AND identifier = ?
+		AND status IN (` + placeholders(len(from)) + `) RETURNING ` + snapshotColumns
+	args := []any{accountID, string(kind), identifier}
+	for _, f := range from {
+		args = append(args, f)
+	}
+	return s.casSnapshot(ctx, "delete", query, args, accountID, kind, identifier, from)
+}
+
+// casSnapshot runs a conditional UPDATE or DELETE ... RETURNING on the
+// write connection. When it touches no row it reads the snapshot back to
+// tell not-found from a status conflict.
+func (s *Store) casSnapshot(ctx context.Context, op, query string, args []any, accountID string, kind export.SnapshotKind, identifier string, from []string) (*export.Snapshot, error) {
+	for range maxTransitionAttempts {
+		snap, err := scanSnapshot(s.write.QueryRowContext(ctx, query, args...))
+		if err == nil {
+			return snap, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("%s snapshot %s: %w", op, identifier, err)
+		}
+		cur, err := getSnapshot(ctx, s.write, accountID, kind, identifier)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(from, cur.Status) {
+			return cur, fmt.Errorf("%s snapshot %s from %v: status is %s: %w",
+				op, identifier, from, cur.Status, export.ErrStatusConflict)
+		}
+		// Another process moved the snapshot into from between the two
+		// statements; try again.
+	}
+	return nil, fmt.Errorf("%s snapshot %s: status keeps changing", op, identifier)
+}
+
+// snapshotUpdateSet returns ", col = ?" for each non-nil field of u, and
+// the values.
+func snapshotUpdateSet(u export.SnapshotUpdate) (string, []any) {
+	var b strings.Builder
+	var args []any
+	add := func(col string, v any) {
+		b.WriteString(", " + col + " = ?")
+		args = append(args, v)
+	}
+	if u.PercentProgress != nil {
+		add("percent_progress", *u.PercentProgress)
+	}
+	if u.CreateTime != nil {
+		add("create_time", encodeTime(*u.CreateTime))
+	}
+	if u.Location != nil {
+		add("location", *u.Location)
+	}
+	if u.SizeBytes != nil {
+		add("size_bytes", *u.SizeBytes)
+	}
+	if u.FailureReason != nil {
+		add("failure_reason", *u.FailureReason)
+	}
+	if u.EngineVersion != nil {
+		add("engine_version", *u.EngineVersion)
+	}
+	return b.String(), args
+}
+
+func scanSnapshot(r rowScanner) (*export.Snapshot, error) {
+	var (
+		snap                         export.Snapshot
+		kind                         string
+		createTime, sourceCreateTime sql.NullInt64
+		tags                         sql.NullString
+	)
+	err := r.Scan(&snap.Seq, &snap.AccountID, &kind, &snap.Identifier, &snap.Region, &snap.SourceIdentifier,
+		&snap.Engine, &snap.EngineVersion, &snap.Status, &snap.PercentProgress, &snap.Type,
+		&createTime, &sourceCreateTime, &snap.AllocatedStorage, &snap.Port, &snap.MasterUsername,
+		&tags, &snap.SourceResourceID, &snap.Location, &snap.SizeBytes, &snap.FailureReason)
+	if err != nil {
+		return nil, err
+	}
+	snap.Kind = export.SnapshotKind(kind)
+	snap.CreateTime = decodeTime(createTime)
+	snap.SourceCreateTime = decodeTime(sourceCreateTime)
+	if tags.Valid {
+		snap.Tags = []export.Tag{}
+		if err := json.Unmarshal([]byte(tags.String), &snap.Tags); err != nil {
+			return nil, fmt.Errorf("decode tags of snapshot %s: %w", snap.Identifier, err)
+		}
+	}
+	return &snap, nil
+}
+
+// encodeTags keeps nil (no tags given) apart from an empty list.
+func encodeTags(tags []export.Tag) (any, error) {
+	if tags == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(tags)
+	if err != nil {
+		return nil, fmt.Errorf("encode tags: %w", err)
+	}
+	return string(b), nil
+}
