@@ -39,14 +39,34 @@ type Buckets interface {
 	BucketExists(ctx context.Context, bucket string) (bool, error)
 }
 
+// Snapshotter keeps the data of DB snapshots and DB cluster snapshots.
+type Snapshotter interface {
+	// CreateSnapshot begins copying the data of the snapshot's source in
+	// the background. The caller has already stored s in status creating;
+	// the Snapshotter moves it on (to available or failed) through the
+	// export.SnapshotStore. s is the Snapshotter's own copy.
+	CreateSnapshot(s *export.Snapshot)
+	// DeleteSnapshotData removes the stored copy of a snapshot whose record
+	// has already been deleted. An error means data may be left behind.
+	DeleteSnapshotData(ctx context.Context, s *export.Snapshot) error
+}
+
+// DefaultSnapshotQuota is the number of manual snapshots of each kind an
+// account may keep when Params.SnapshotQuota is 0 (the RDS default quotas
+// "Manual DB instance snapshots" and "Manual DB cluster snapshots").
+const DefaultSnapshotQuota = 100
+
 // Service runs the operations. Create it with New.
 type Service struct {
-	store   export.Store
-	runner  Runner
-	catalog Catalog
-	buckets Buckets
-	logger  *slog.Logger
-	now     func() time.Time
+	store         export.Store
+	runner        Runner
+	catalog       Catalog
+	buckets       Buckets
+	snapshots     export.SnapshotStore
+	snapshotter   Snapshotter
+	snapshotQuota int
+	logger        *slog.Logger
+	now           func() time.Time
 }
 
 // Params configures New.
@@ -55,19 +75,35 @@ type Params struct {
 	Runner  Runner
 	Catalog Catalog
 	Buckets Buckets
-	Logger  *slog.Logger
+	// Snapshots keeps snapshot records. Without it the snapshot operations
+	// fail with ErrNoSnapshotStore (an internal error) and StartExportTask
+	// finds no snapshots.
+	Snapshots export.SnapshotStore
+	// Snapshotter copies and removes snapshot data. CreateDBSnapshot and
+	// CreateDBClusterSnapshot fail with ErrNoSnapshotter without it.
+	Snapshotter Snapshotter
+	// SnapshotQuota is how many manual snapshots of each kind (DB, DB
+	// cluster) an account may keep: 0 means DefaultSnapshotQuota, a
+	// negative value means no limit.
+	SnapshotQuota int
+	Logger        *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
 // New returns a Service.
 func New(p Params) *Service {
-	s := &Service{store: p.Store, runner: p.Runner, catalog: p.Catalog, buckets: p.Buckets, logger: p.Logger, now: p.Now}
+	s := &Service{store: p.Store, runner: p.Runner, catalog: p.Catalog, buckets: p.Buckets,
+		snapshots: p.Snapshots, snapshotter: p.Snapshotter, snapshotQuota: p.SnapshotQuota,
+		logger: p.Logger, now: p.Now}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.snapshotQuota == 0 {
+		s.snapshotQuota = DefaultSnapshotQuota
 	}
 	return s
 }
@@ -136,4 +172,60 @@ type DescribeDBInstancesInput struct {
 type DescribeDBInstancesOutput struct {
 	DBInstances []export.DBInstance
 	Marker      string
+}
+
+// CreateDBSnapshotInput is the CreateDBSnapshotMessage.
+type CreateDBSnapshotInput struct {
+	DBSnapshotIdentifier string
+	DBInstanceIdentifier string
+	// Tags is nil when absent.
+	Tags []export.Tag
+}
+
+// CreateDBClusterSnapshotInput is the CreateDBClusterSnapshotMessage.
+type CreateDBClusterSnapshotInput struct {
+	DBClusterSnapshotIdentifier string
+	DBClusterIdentifier         string
+	// Tags is nil when absent.
+	Tags []export.Tag
+}
+
+// DescribeDBSnapshotsInput is the DescribeDBSnapshotsMessage.
+type DescribeDBSnapshotsInput struct {
+	DBInstanceIdentifier *string
+	DBSnapshotIdentifier *string
+	SnapshotType         *string
+	Filters              []Filter
+	MaxRecords           *int
+	Marker               *string
+	IncludeShared        *bool
+	IncludePublic        *bool
+	DbiResourceId        *string
+}
+
+// DescribeDBSnapshotsOutput is the DBSnapshotMessage.
+type DescribeDBSnapshotsOutput struct {
+	DBSnapshots []*export.Snapshot
+	// Marker is "" on the last page.
+	Marker string
+}
+
+// DescribeDBClusterSnapshotsInput is the DescribeDBClusterSnapshotsMessage.
+type DescribeDBClusterSnapshotsInput struct {
+	DBClusterIdentifier         *string
+	DBClusterSnapshotIdentifier *string
+	SnapshotType                *string
+	Filters                     []Filter
+	MaxRecords                  *int
+	Marker                      *string
+	IncludeShared               *bool
+	IncludePublic               *bool
+	DbClusterResourceId         *string
+}
+
+// DescribeDBClusterSnapshotsOutput is the DBClusterSnapshotMessage.
+type DescribeDBClusterSnapshotsOutput struct {
+	DBClusterSnapshots []*export.Snapshot
+	// Marker is "" on the last page.
+	Marker string
 }

@@ -22,10 +22,16 @@ import (
 //  4. DBSnapshotNotFound, DBClusterSnapshotNotFoundFault,
 //     DBClusterNotFoundFault: the source does not exist for the caller. A
 //     source ARN naming another account or region is not found either.
+//     Snapshot ids compare with the stored lowercase identifiers;
+//     automated ones (rds:<instance>-<time>) are looked up like any other.
 //  5. ExportTaskAlreadyExists: the identifier is taken (in any status), or
 //     another task of the same source is active.
 //  6. InvalidExportSourceState: the source's engine cannot be exported or
-//     the cluster is not "available".
+//     the snapshot or cluster is not "available".
+//
+// A task of a snapshot has SourceType SNAPSHOT and SnapshotTime the
+// snapshot's SnapshotCreateTime; ExportOnly is checked against the
+// snapshot's engine.
 //  7. InvalidExportOnly: see ParseExportOnly.
 //  8. InvalidS3BucketFault: the bucket does not exist or cannot be reached.
 //  9. IamRoleNotFound: IamRoleArn is not an IAM role ARN.
@@ -71,7 +77,7 @@ func (s *Service) StartExportTask(ctx context.Context, in StartExportTaskInput) 
 	}
 
 	// 4. The source exists.
-	cluster, err := s.lookupSource(ctx, caller, src)
+	source, err := s.lookupSource(ctx, caller, src)
 	if err != nil {
 		return nil, err
 	}
@@ -83,14 +89,14 @@ func (s *Service) StartExportTask(ctx context.Context, in StartExportTaskInput) 
 	}
 
 	// 6. The source can be exported.
-	family := export.EngineFamily(cluster.Engine)
+	family := export.EngineFamily(source.engine)
 	if family == "" {
 		return nil, export.Errorf(export.CodeInvalidExportSourceState,
-			"The engine %s of DBCluster %s doesn't support exporting data to Amazon S3.", cluster.Engine, cluster.Identifier)
+			"The engine %s of %s %s doesn't support exporting data to Amazon S3.", source.engine, source.label, source.id)
 	}
-	if cluster.Status != "available" {
+	if source.status != "available" {
 		return nil, export.Errorf(export.CodeInvalidExportSourceState,
-			"DBCluster %s is not available for export: its status is %s.", cluster.Identifier, cluster.Status)
+			"%s %s is not available for export: its status is %s.", source.label, source.id, source.status)
 	}
 
 	// 7. ExportOnly. The task keeps the list as given; the parsed form only
@@ -134,6 +140,9 @@ func (s *Service) StartExportTask(ctx context.Context, in StartExportTaskInput) 
 		// consistent snapshot is taken (spec §2.1 [R]).
 		SnapshotTime: now,
 	}
+	if !source.snapshotTime.IsZero() {
+		t.SnapshotTime = source.snapshotTime
+	}
 	if err := s.store.CreateTask(ctx, t); err != nil {
 		return nil, storeError(err, "create export task %s", t.Identifier)
 	}
@@ -145,35 +154,65 @@ func (s *Service) StartExportTask(ctx context.Context, in StartExportTaskInput) 
 	return t, nil
 }
 
+// exportSource is what check #6 needs to know of a source.
+type exportSource struct {
+	label  string // DBSnapshot, DBClusterSnapshot, DBCluster
+	id     string
+	engine string
+	status string
+	// snapshotTime is the moment of a snapshot's data; zero for a live
+	// cluster.
+	snapshotTime time.Time
+}
+
 // lookupSource is check #4: the source must exist in the caller's account
-// and region. Snapshots cannot be created in this version, so snapshot ARNs
-// are never found. ARNs of other accounts or regions get the same not-found
-// error as RDS gives for resources the caller cannot see.
-func (s *Service) lookupSource(ctx context.Context, caller export.Caller, src ARN) (export.DBCluster, error) {
+// and region. ARNs of other accounts or regions get the same not-found
+// error as RDS gives for resources the caller cannot see. Snapshot ids
+// compare with the stored lowercase identifiers, automated ones (rds:...)
+// included; without a snapshot store no snapshot exists.
+func (s *Service) lookupSource(ctx context.Context, caller export.Caller, src ARN) (exportSource, error) {
 	name := src.ID
 	if !src.ownedBy(caller) {
 		name = src.String()
 	}
 	switch src.ResourceType {
-	case ResourceSnapshot:
-		return export.DBCluster{}, export.Errorf(export.CodeDBSnapshotNotFound, "DBSnapshot %s not found.", name)
-	case ResourceClusterSnapshot:
-		return export.DBCluster{}, export.Errorf(export.CodeDBClusterSnapshotNotFound, "DBClusterSnapshot %s not found.", name)
+	case ResourceSnapshot, ResourceClusterSnapshot:
+		k := dbSnapshotKind
+		if src.ResourceType == ResourceClusterSnapshot {
+			k = clusterSnapshotKind
+		}
+		if !src.ownedBy(caller) || s.snapshots == nil {
+			return exportSource{}, k.notFound(name)
+		}
+		id := strings.ToLower(src.ID)
+		snap, err := s.snapshots.GetSnapshot(ctx, caller.AccountID, k.kind, id)
+		if err != nil {
+			if export.ErrorCode(err) == export.CodeInternalFailure {
+				return exportSource{}, fmt.Errorf("get snapshot %s: %w", id, err)
+			}
+			return exportSource{}, k.notFound(name)
+		}
+		// Snapshots are regional; identifiers are unique per account.
+		if snap.Region != "" && snap.Region != src.Region {
+			return exportSource{}, k.notFound(name)
+		}
+		return exportSource{label: k.label, id: snap.Identifier, engine: snap.Engine, status: snap.Status,
+			snapshotTime: snap.CreateTime}, nil
 	}
 	notFound := export.Errorf(export.CodeDBClusterNotFound, "DBCluster %s not found.", name)
 	if !src.ownedBy(caller) || s.catalog == nil {
-		return export.DBCluster{}, notFound
+		return exportSource{}, notFound
 	}
 	clusters, err := s.catalog.Clusters(ctx, caller.AccountID)
 	if err != nil {
-		return export.DBCluster{}, fmt.Errorf("list clusters: %w", err)
+		return exportSource{}, fmt.Errorf("list clusters: %w", err)
 	}
 	for _, c := range clusters {
 		if strings.EqualFold(c.Identifier, src.ID) {
-			return c, nil
+			return exportSource{label: "DBCluster", id: c.Identifier, engine: c.Engine, status: c.Status}, nil
 		}
 	}
-	return export.DBCluster{}, notFound
+	return exportSource{}, notFound
 }
 
 // checkNotTaken is check #5: no task with this identifier in any status,

@@ -43,8 +43,13 @@ const maxIdentifierLen = 60
 
 // validIdentifier reports whether s is a valid ExportTaskIdentifier (spec
 // §7.1): ^[A-Za-z](?:-?[A-Za-z0-9])*$, 1 to 60 characters.
-func validIdentifier(s string) bool {
-	if len(s) == 0 || len(s) > maxIdentifierLen || !isLetter(s[0]) || s[len(s)-1] == '-' {
+func validIdentifier(s string) bool { return validIdentifierLen(s, maxIdentifierLen) }
+
+// validIdentifierLen reports whether s matches ^[A-Za-z](?:-?[A-Za-z0-9])*$
+// and has at most maxLen characters: the rule of every RDS identifier
+// (spec §2.3, §7.1), with lengths that differ by resource.
+func validIdentifierLen(s string, maxLen int) bool {
+	if len(s) == 0 || len(s) > maxLen || !isLetter(s[0]) || s[len(s)-1] == '-' {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
