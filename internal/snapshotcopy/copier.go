@@ -1,0 +1,515 @@
+package snapshotcopy
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rdsexport/rdsexport/internal/engine"
+	"github.com/rdsexport/rdsexport/internal/export"
+)
+
+// Failure reasons recorded in Snapshot.FailureReason.
+const (
+	ReasonServerStopped = "the server stopped while the snapshot was being created"
+	reasonDeleted       = "the snapshot was deleted while it was being created"
+)
+
+// cleanupTimeout bounds the work done after a copy's context has ended.
+const cleanupTimeout = 30 * time.Second
+
+// ErrNotRunning is returned by Copier.Create before Start or after Stop.
+var ErrNotRunning = errors.New("snapshot copier is not running")
+
+// errDeleted is the cancel cause of a copy whose snapshot is deleted.
+var errDeleted = errors.New("snapshot deleted")
+
+// Resolver finds the live source a snapshot copies. Errors are
+// *export.Error when the source no longer exists.
+type Resolver func(ctx context.Context, s *export.Snapshot) (engine.Source, error)
+
+// Params configures New.
+type Params struct {
+	Store   export.SnapshotStore
+	Blobs   Blobs
+	Resolve Resolver
+	Logger  *slog.Logger
+	Now     func() time.Time
+	// Connections is the number of source connections (and tables copied
+	// at once) per copy. Default 2.
+	Connections int
+	// Alloc allocates Arrow memory; nil means memory.DefaultAllocator.
+	Alloc memory.Allocator
+	// FileBytes is the compressed size at which a stored file is closed
+	// and the next one begun. Default DefaultFileBytes.
+	FileBytes int64
+	// ProgressInterval is the shortest time between two PercentProgress
+	// updates. Default 1s.
+	ProgressInterval time.Duration
+}
+
+// Copier takes snapshot copies in the background. Create it with New, then
+// Start; Stop waits for every goroutine it started.
+type Copier struct {
+	p      Params
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	ctx     context.Context // the long-lived context owned by Start
+	cancel  context.CancelCauseFunc
+	running map[snapKey]*copyRun
+	wg      sync.WaitGroup
+}
+
+type snapKey struct {
+	account string
+	kind    export.SnapshotKind
+	id      string
+}
+
+func keyOf(s *export.Snapshot) snapKey { return snapKey{s.AccountID, s.Kind, s.Identifier} }
+
+// copyRun is one copy in progress.
+type copyRun struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+}
+
+// New returns a Copier with defaults filled in.
+func New(p Params) *Copier {
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.Connections <= 0 {
+		p.Connections = 2
+	}
+	if p.Alloc == nil {
+		p.Alloc = memory.DefaultAllocator
+	}
+	if p.FileBytes <= 0 {
+		p.FileBytes = DefaultFileBytes
+	}
+	if p.ProgressInterval <= 0 {
+		p.ProgressInterval = time.Second
+	}
+	return &Copier{p: p, logger: p.Logger, running: map[snapKey]*copyRun{}}
+}
+
+// Start runs Recover, then accepts copies, which run on a context derived
+// from ctx (not from any request). Errors are Recover's.
+func (c *Copier) Start(ctx context.Context) error {
+	if err := c.Recover(ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ctx, c.cancel = context.WithCancelCause(ctx)
+	return nil
+}
+
+// Stop cancels the copies in progress with cause export.ErrShutdown and
+// waits until each has removed its partial data and recorded failed.
+func (c *Copier) Stop() {
+	c.mu.Lock()
+	cancel := c.cancel
+	c.ctx, c.cancel = nil, nil
+	c.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel(export.ErrShutdown)
+	c.wg.Wait()
+}
+
+// Running returns the number of copies in progress.
+func (c *Copier) Running() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.running)
+}
+
+// Create starts copying the source of s, a snapshot already stored with
+// status creating, and returns at once; the outcome is recorded in the
+// store (available, or failed with a FailureReason). s is not modified.
+// It returns ErrNotRunning before Start or after Stop, and an error when a
+// copy of the same snapshot is already running.
+func (c *Copier) Create(s *export.Snapshot) error {
+	snap := *s
+	key := keyOf(&snap)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		return ErrNotRunning
+	}
+	if _, dup := c.running[key]; dup {
+		return fmt.Errorf("snapshot %s is already being copied", s.Identifier)
+	}
+	ctx, cancel := context.WithCancelCause(c.ctx)
+	run := &copyRun{cancel: cancel, done: make(chan struct{})}
+	c.running[key] = run
+	c.wg.Go(func() {
+		defer func() {
+			c.mu.Lock()
+			delete(c.running, key)
+			c.mu.Unlock()
+			cancel(nil)
+			close(run.done)
+		}()
+		c.copy(ctx, &snap)
+	})
+	return nil
+}
+
+// Recover ends the copies a previous process left unfinished: every
+// creating snapshot of every account (except those this Copier is copying)
+// loses its partial data and becomes failed with ReasonServerStopped. Data
+// that cannot be deleted is logged and left for Delete. Errors are the
+// store's.
+func (c *Copier) Recover(ctx context.Context) error {
+	snaps, err := c.p.Store.ListSnapshots(ctx, export.SnapshotFilter{Statuses: []string{export.SnapshotCreating}})
+	if err != nil {
+		return fmt.Errorf("list unfinished snapshots: %w", err)
+	}
+	for _, s := range snaps {
+		c.mu.Lock()
+		_, mine := c.running[keyOf(s)]
+		c.mu.Unlock()
+		if mine {
+			continue
+		}
+		logger := c.logger.With("snapshot_id", s.Identifier, "account_id", s.AccountID)
+		if s.Location != "" {
+			if _, err := c.p.Blobs.DeletePrefix(ctx, s.Location+"/"); err != nil {
+				logger.Error("delete partial snapshot copy", "location", s.Location, "err", err)
+			}
+		}
+		reason := ReasonServerStopped
+		_, err := c.p.Store.UpdateSnapshot(ctx, s.AccountID, s.Kind, s.Identifier,
+			[]string{export.SnapshotCreating}, export.SnapshotFailed, export.SnapshotUpdate{FailureReason: &reason})
+		if err != nil && !errors.Is(err, export.ErrStatusConflict) && export.ErrorCode(err) == export.CodeInternalFailure {
+			return fmt.Errorf("recover snapshot %s: %w", s.Identifier, err)
+		}
+		logger.Info("recovered snapshot", "from", export.SnapshotCreating, "to", export.SnapshotFailed)
+	}
+	return nil
+}
+
+// Delete removes the stored data of s. A copy of s that this Copier is
+// still taking is cancelled first (it records failed, if the record still
+// exists). Deleting a snapshot without data is not an error. Errors are
+// the Blobs' or ctx's.
+func (c *Copier) Delete(ctx context.Context, s *export.Snapshot) error {
+	c.mu.Lock()
+	run := c.running[keyOf(s)]
+	c.mu.Unlock()
+	if run != nil {
+		run.cancel(errDeleted)
+		select {
+		case <-run.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if s.Location == "" {
+		return nil
+	}
+	if _, err := c.p.Blobs.DeletePrefix(ctx, s.Location+"/"); err != nil {
+		return fmt.Errorf("delete snapshot copy %s: %w", s.Identifier, err)
+	}
+	return nil
+}
+
+// NewLocation returns a fresh location for a copy of s: readable, unique
+// even when an identifier is reused, and safe as a file path.
+func NewLocation(s *export.Snapshot) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	clean := func(v string) string {
+		return strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+				return r
+			}
+			return '_'
+		}, v)
+	}
+	kind := string(s.Kind)
+	if kind == "" {
+		kind = string(export.SnapshotKindDB)
+	}
+	return fmt.Sprintf("%s/%s/%s-%s", clean(kind), clean(s.AccountID), clean(s.Identifier), hex.EncodeToString(b))
+}
+
+// copyState is the progress of one copy.
+type copyState struct {
+	read       atomic.Int64 // source bytes read
+	stored     atomic.Int64 // bytes of files written
+	total      int64        // estimated bytes of all tables
+	tables     int
+	tablesDone atomic.Int64
+}
+
+func (st *copyState) percent() int {
+	var pct int
+	switch {
+	case st.total > 0:
+		pct = int(st.read.Load() * 100 / st.total)
+	case st.tables > 0:
+		pct = int(st.tablesDone.Load() * 100 / int64(st.tables))
+	}
+	return min(max(pct, 0), 99)
+}
+
+// copy takes one copy to its end and records the outcome; every outcome is
+// a status, so it returns nothing.
+func (c *Copier) copy(ctx context.Context, s *export.Snapshot) {
+	logger := c.logger.With("snapshot_id", s.Identifier, "account_id", s.AccountID)
+	start := c.p.Now()
+	if s.Location == "" {
+		s.Location = NewLocation(s)
+	}
+	logger.Info("snapshot copy started", "source", s.SourceIdentifier, "location", s.Location)
+	var st copyState
+	size, err := c.take(ctx, s, &st, logger)
+	c.finish(ctx, s, size, err, logger)
+	logger.Info("snapshot copy ended", "duration", c.p.Now().Sub(start), "bytes", st.read.Load(), "stored_bytes", size)
+}
+
+// take copies every table and writes the manifest; it returns the stored
+// size.
+func (c *Copier) take(ctx context.Context, s *export.Snapshot, st *copyState, logger *slog.Logger) (int64, error) {
+	src, err := c.p.Resolve(ctx, s)
+	if err != nil {
+		return 0, fmt.Errorf("resolve source: %w", err)
+	}
+	version := s.EngineVersion
+	if version == "" {
+		if version, err = src.Version(ctx); err != nil {
+			return 0, fmt.Errorf("source version: %w", err)
+		}
+	}
+	snap, err := src.Open(ctx, engine.OpenParams{Connections: c.p.Connections, Alloc: c.p.Alloc})
+	if err != nil {
+		return 0, fmt.Errorf("open source: %w", err)
+	}
+	defer func() {
+		if err := snap.Close(); err != nil {
+			logger.Warn("close source snapshot", "err", err)
+		}
+	}()
+	at := snap.Time().UTC()
+	// The location is recorded before any data is written, so that
+	// Recover can find and remove a copy cut short by a crash.
+	zero := 0
+	if _, err := c.p.Store.UpdateSnapshot(ctx, s.AccountID, s.Kind, s.Identifier, []string{export.SnapshotCreating}, export.SnapshotCreating,
+		export.SnapshotUpdate{CreateTime: &at, Location: &s.Location, PercentProgress: &zero, EngineVersion: &version}); err != nil {
+		return 0, fmt.Errorf("record snapshot time: %w", err)
+	}
+
+	tables, warnings, err := snap.Tables(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list tables: %w", err)
+	}
+	st.tables = len(tables)
+	for _, t := range tables {
+		st.total += t.EstimatedBytes
+	}
+	logger.Info("tables selected", "tables", len(tables), "estimated_bytes", st.total)
+
+	stopProgress := c.reportProgress(ctx, s, st, logger)
+	defer stopProgress()
+
+	m := &manifest{
+		FormatVersion:        FormatVersion,
+		Engine:               s.Engine,
+		EngineVersion:        version,
+		SnapshotTime:         at,
+		CaseInsensitiveNames: caseInsensitive(snap, s.Engine),
+		Tables:               make([]manifestTable, len(tables)),
+		Warnings:             warnings,
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.p.Connections)
+	for i, t := range tables {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			mt, err := c.copyTable(gctx, snap, s.Location, i, t, st)
+			if err != nil {
+				return fmt.Errorf("copy table %s: %w", t.Target, err)
+			}
+			m.Tables[i] = mt
+			st.tablesDone.Add(1)
+			logger.Debug("table copied", "table", t.Target)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	if err := context.Cause(ctx); err != nil {
+		return 0, err
+	}
+	m.StoredBytes = st.stored.Load()
+	data, err := json.MarshalIndent(m, "", " ")
+	if err != nil {
+		return 0, fmt.Errorf("encode manifest: %w", err)
+	}
+	if err := c.p.Blobs.Put(ctx, s.Location+"/"+ManifestName, bytes.NewReader(data)); err != nil {
+		return 0, fmt.Errorf("write manifest: %w", err)
+	}
+	return m.StoredBytes + int64(len(data)), nil
+}
+
+// caseInsensitive tells whether ExportOnly must match names of the copy
+// case-insensitively. A live snapshot may say so itself (MySQL knows its
+// lower_case_table_names); otherwise MySQL and MariaDB engines fold and
+// PostgreSQL ones do not.
+func caseInsensitive(snap engine.Snapshot, engineName string) bool {
+	if f, ok := snap.(interface{ CaseInsensitiveNames() bool }); ok {
+		return f.CaseInsensitiveNames()
+	}
+	return mysqlFamily(engineName)
+}
+
+// copyTable stores every batch of t under <location>/t<index>/.
+func (c *Copier) copyTable(ctx context.Context, snap engine.Snapshot, location string, index int, t engine.Table, st *copyState) (manifestTable, error) {
+	schema, err := encodeSchema(t.Schema)
+	if err != nil {
+		return manifestTable{}, err
+	}
+	mt := manifestTable{
+		Target: t.Target, Database: t.Database, Folder: t.Folder,
+		Schema: schema, Columns: t.Columns, EstimatedBytes: t.EstimatedBytes,
+		Batches: make([]manifestBatch, t.Batches),
+	}
+	for b := range t.Batches {
+		w := &batchWriter{
+			blobs: c.p.Blobs, location: location,
+			stem:   fmt.Sprintf("t%05d/b%05d/part", index, b),
+			schema: t.Schema, alloc: c.p.Alloc, fileBytes: c.p.FileBytes,
+		}
+		emit := func(rec arrow.RecordBatch) error { return w.write(ctx, rec) }
+		progress := func(n int64) {
+			w.progress(n)
+			st.read.Add(n)
+		}
+		err := snap.ReadBatch(ctx, t, b, emit, progress)
+		if err == nil {
+			mt.Batches[b], err = w.finish()
+		}
+		st.stored.Add(w.storedBytes())
+		if err != nil {
+			w.abort()
+			return mt, fmt.Errorf("batch %d: %w", b+1, err)
+		}
+	}
+	return mt, nil
+}
+
+// reportProgress saves PercentProgress at most every ProgressInterval,
+// when it changed, until stopped.
+func (c *Copier) reportProgress(ctx context.Context, s *export.Snapshot, st *copyState, logger *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(c.p.ProgressInterval)
+		defer tick.Stop()
+		last := 0
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				pct := st.percent()
+				if pct == last {
+					continue
+				}
+				_, err := c.p.Store.UpdateSnapshot(ctx, s.AccountID, s.Kind, s.Identifier,
+					[]string{export.SnapshotCreating}, export.SnapshotCreating, export.SnapshotUpdate{PercentProgress: &pct})
+				if err != nil && ctx.Err() == nil {
+					logger.Warn("save snapshot progress", "err", err)
+					continue
+				}
+				last = pct
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// finish records the outcome. A copy becomes available only once its
+// manifest exists; otherwise its data is removed before it is marked
+// failed, so a failed snapshot keeps nothing.
+func (c *Copier) finish(ctx context.Context, s *export.Snapshot, size int64, err error, logger *slog.Logger) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	store := c.p.Store
+	creating := []string{export.SnapshotCreating}
+	if err == nil && context.Cause(ctx) == nil {
+		pct := 100
+		_, uerr := store.UpdateSnapshot(cctx, s.AccountID, s.Kind, s.Identifier, creating, export.SnapshotAvailable,
+			export.SnapshotUpdate{PercentProgress: &pct, SizeBytes: &size})
+		if uerr == nil {
+			logger.Info("snapshot available", "stored_bytes", size)
+			return
+		}
+		// Deleted or failed meanwhile: the copy belongs to no record.
+		err = fmt.Errorf("record availability: %w", uerr)
+	}
+	if _, derr := c.p.Blobs.DeletePrefix(cctx, s.Location+"/"); derr != nil {
+		logger.Error("delete partial snapshot copy", "location", s.Location, "err", derr)
+	}
+	reason := failureReason(ctx, err)
+	_, uerr := store.UpdateSnapshot(cctx, s.AccountID, s.Kind, s.Identifier, creating, export.SnapshotFailed,
+		export.SnapshotUpdate{FailureReason: &reason})
+	if uerr != nil {
+		if errors.Is(uerr, export.ErrStatusConflict) || export.ErrorCode(uerr) != export.CodeInternalFailure {
+			logger.Info("snapshot copy abandoned", "reason", reason)
+			return
+		}
+		logger.Error("record snapshot failure", "err", uerr)
+		return
+	}
+	logger.Error("snapshot failed", "err", err, "reason", reason)
+}
+
+// failureReason says why a copy failed, without secrets: sources keep
+// passwords out of their errors (engine.Source contract).
+func failureReason(ctx context.Context, err error) string {
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, export.ErrShutdown):
+		return ReasonServerStopped
+	case errors.Is(cause, errDeleted):
+		return reasonDeleted
+	case err == nil:
+		return "the snapshot copy was cancelled"
+	}
+	var ee *export.Error
+	if errors.As(err, &ee) {
+		return ee.Message
+	}
+	var se *engine.SourceError
+	if errors.As(err, &se) {
+		return se.Error()
+	}
+	return err.Error()
+}
