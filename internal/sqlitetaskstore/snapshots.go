@@ -111,20 +111,25 @@ func (s *Store) ListSnapshots(ctx context.Context, f export.SnapshotFilter) ([]*
 func snapshotListQuery(f export.SnapshotFilter) (string, []any) {
 	var b strings.Builder
 	b.WriteString(`SELECT ` + snapshotColumns + ` FROM snapshots`)
-	// Without statistics the planner prefers walking the account in seq
-	// order, which avoids a sort but reads every snapshot of the account
-	// when few match. Identifiers match at most one row each, and creating
-	// snapshots are few while available ones pile up; for those, read the
-	// matches through their own index and sort them.
+	// Without statistics the planner guesses. Given a status filter it
+	// prefers snapshots_status, which reads that status in every account
+	// (available snapshots pile up); given an account, walking the account
+	// and kind in seq order is bounded by the account's own snapshots.
+	// Identifiers match at most one row each and a source few, so those read
+	// their matches through their own index and sort them. Creating
+	// snapshots are few, so start-up recovery reads them across accounts
+	// through snapshots_status.
 	onlyCreating := len(f.Statuses) > 0 && !slices.ContainsFunc(f.Statuses, func(st string) bool { return st != export.SnapshotCreating })
 	switch {
 	case f.AccountID == "" && onlyCreating:
 		b.WriteString(` INDEXED BY snapshots_status`)
-	case f.AccountID == "" || f.Kind == "":
-	case len(f.Identifiers) > 0:
+	case f.AccountID == "":
+	case f.Kind != "" && len(f.Identifiers) > 0:
 		b.WriteString(` INDEXED BY snapshots_account_kind_identifier`)
-	case len(f.SourceIdentifiers) > 0:
+	case f.Kind != "" && len(f.SourceIdentifiers) > 0:
 		b.WriteString(` INDEXED BY snapshots_account_kind_source`)
+	default:
+		b.WriteString(` INDEXED BY snapshots_account_kind_seq`)
 	}
 	b.WriteString(` WHERE seq > ?`)
 	args := []any{f.AfterSeq}
