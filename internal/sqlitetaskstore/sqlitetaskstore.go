@@ -1,6 +1,7 @@
-// Package sqlitetaskstore implements export.Store in one SQLite file through
-// the pure-Go driver modernc.org/sqlite and database/sql. It is the
-// single-node default: tasks survive restarts without an external database.
+// Package sqlitetaskstore implements export.Store and export.SnapshotStore
+// in one SQLite file through the pure-Go driver modernc.org/sqlite and
+// database/sql. It is the single-node default: tasks and snapshot records
+// survive restarts without an external database.
 //
 // It owns the file's schema (embedded migrations tracked in PRAGMA
 // user_version) and nothing else. It imports export and the SQLite driver;
@@ -29,7 +30,8 @@ import (
 //go:embed migrations/*.sql
 var migrationsFS embed.FS
 
-// Store is an export.Store kept in one SQLite file. It is safe for
+// Store is an export.Store and an export.SnapshotStore kept in one SQLite
+// file. It is safe for
 // concurrent use. Writes go through a single connection, so they never
 // contend for SQLite's write lock inside one process; reads use a separate
 // pool and run concurrently thanks to WAL.
