@@ -75,11 +75,43 @@ func (b *buckets) BucketExists(ctx context.Context, bucket string) (bool, error)
 	return b.names[bucket], nil
 }
 
+// snapshotter records what the service asked of the snapshot storage.
+type snapshotter struct {
+	mu        sync.Mutex
+	created   []*export.Snapshot
+	deleted   []*export.Snapshot
+	deleteErr error
+}
+
+func (s *snapshotter) CreateSnapshot(snap *export.Snapshot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.created = append(s.created, snap)
+}
+
+func (s *snapshotter) DeleteSnapshotData(ctx context.Context, snap *export.Snapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	s.deleted = append(s.deleted, snap)
+	return s.deleteErr
+}
+
+func (s *snapshotter) state() (created, deleted []*export.Snapshot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.created), slices.Clone(s.deleted)
+}
+
 type testBundle struct {
-	store   export.Store
-	runner  *runner
-	catalog *catalog
-	buckets *buckets
+	store       export.Store
+	snapshots   export.SnapshotStore
+	runner      *runner
+	catalog     *catalog
+	buckets     *buckets
+	snapshotter *snapshotter
 }
 
 func testClusters() []export.DBCluster {
@@ -112,6 +144,12 @@ func testInstances() []export.DBInstance {
 
 func setup(t *testing.T) (*service.Service, *testBundle) {
 	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with a chance to change the parameters of the service.
+func setupWith(t *testing.T, edit func(*service.Params)) (*service.Service, *testBundle) {
+	t.Helper()
 	store, err := sqlitetaskstore.New(t.Context(), filepath.Join(t.TempDir(), "tasks.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -122,8 +160,10 @@ func setup(t *testing.T) (*service.Service, *testBundle) {
 		}
 	})
 	b := &testBundle{
-		store:  store,
-		runner: &runner{},
+		store:       store,
+		snapshots:   store,
+		snapshotter: &snapshotter{},
+		runner:      &runner{},
 		catalog: &catalog{
 			clusters: map[string][]export.DBCluster{
 				testAccount:    testClusters(),
@@ -133,14 +173,19 @@ func setup(t *testing.T) (*service.Service, *testBundle) {
 		},
 		buckets: &buckets{names: map[string]bool{"bkt": true, "other-bkt": true}},
 	}
-	s := service.New(service.Params{
-		Store:   b.store,
-		Runner:  b.runner,
-		Catalog: b.catalog,
-		Buckets: b.buckets,
-		Now:     func() time.Time { return testNow },
-	})
-	return s, b
+	p := service.Params{
+		Store:       b.store,
+		Runner:      b.runner,
+		Catalog:     b.catalog,
+		Buckets:     b.buckets,
+		Snapshots:   b.snapshots,
+		Snapshotter: b.snapshotter,
+		Now:         func() time.Time { return testNow },
+	}
+	if edit != nil {
+		edit(&p)
+	}
+	return service.New(p), b
 }
 
 func callerCtx(t *testing.T) context.Context {
