@@ -199,20 +199,28 @@ func TestService_CreateDBSnapshot(t *testing.T) {
 		{"MissingBeatsBadIdentifier", func(t *testing.T, in *service.CreateDBSnapshotInput, _ *testBundle) {
 			in.DBSnapshotIdentifier, in.DBInstanceIdentifier = "1x", ""
 		}, export.CodeMissingParameter, "The request must contain the parameter DBInstanceIdentifier"},
-		{"IdentifierDigitFirst", func(t *testing.T, in *service.CreateDBSnapshotInput, _ *testBundle) { in.DBSnapshotIdentifier = "1snap" },
+		{"IdentifierDigitFirst", func(t *testing.T, in *service.CreateDBSnapshotInput, _ *testBundle) {
+			in.DBSnapshotIdentifier = "1snap"
+		},
 			export.CodeInvalidParameterValue, dbSnapshotIDMessage},
-		{"IdentifierTrailingHyphen", func(t *testing.T, in *service.CreateDBSnapshotInput, _ *testBundle) { in.DBSnapshotIdentifier = "snap-" },
+		{"IdentifierTrailingHyphen", func(t *testing.T, in *service.CreateDBSnapshotInput, _ *testBundle) {
+			in.DBSnapshotIdentifier = "snap-"
+		},
 			export.CodeInvalidParameterValue, dbSnapshotIDMessage},
 		{"IdentifierDoubleHyphen", func(t *testing.T, in *service.CreateDBSnapshotInput, _ *testBundle) { in.DBSnapshotIdentifier = "a--b" },
 			export.CodeInvalidParameterValue, dbSnapshotIDMessage},
 		{"IdentifierUnderscore", func(t *testing.T, in *service.CreateDBSnapshotInput, _ *testBundle) { in.DBSnapshotIdentifier = "a_b" },
 			export.CodeInvalidParameterValue, dbSnapshotIDMessage},
-		{"IdentifierAutomated", func(t *testing.T, in *service.CreateDBSnapshotInput, _ *testBundle) { in.DBSnapshotIdentifier = automatedID },
+		{"IdentifierAutomated", func(t *testing.T, in *service.CreateDBSnapshotInput, _ *testBundle) {
+			in.DBSnapshotIdentifier = automatedID
+		},
 			export.CodeInvalidParameterValue, dbSnapshotIDMessage},
 		{"IdentifierTooLong", func(t *testing.T, in *service.CreateDBSnapshotInput, _ *testBundle) {
 			in.DBSnapshotIdentifier = "s" + strings.Repeat("1", 255)
 		}, export.CodeInvalidParameterValue, dbSnapshotIDMessage},
-		{"TagEmptyKey", func(t *testing.T, in *service.CreateDBSnapshotInput, _ *testBundle) { in.Tags = []export.Tag{{Value: "v"}} },
+		{"TagEmptyKey", func(t *testing.T, in *service.CreateDBSnapshotInput, _ *testBundle) {
+			in.Tags = []export.Tag{{Value: "v"}}
+		},
 			export.CodeInvalidParameterValue, ""},
 		{"TagKeyTooLong", func(t *testing.T, in *service.CreateDBSnapshotInput, _ *testBundle) {
 			in.Tags = []export.Tag{{Key: strings.Repeat("k", 129)}}
@@ -333,9 +341,13 @@ func TestService_CreateDBClusterSnapshot(t *testing.T) {
 		code string
 		msg  string
 	}{
-		{"MissingSnapshotIdentifier", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, _ *testBundle) { in.DBClusterSnapshotIdentifier = "" },
+		{"MissingSnapshotIdentifier", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, _ *testBundle) {
+			in.DBClusterSnapshotIdentifier = ""
+		},
 			export.CodeMissingParameter, "The request must contain the parameter DBClusterSnapshotIdentifier"},
-		{"MissingClusterIdentifier", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, _ *testBundle) { in.DBClusterIdentifier = "" },
+		{"MissingClusterIdentifier", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, _ *testBundle) {
+			in.DBClusterIdentifier = ""
+		},
 			export.CodeMissingParameter, "The request must contain the parameter DBClusterIdentifier"},
 		{"IdentifierTooLong", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, _ *testBundle) {
 			in.DBClusterSnapshotIdentifier = "c" + strings.Repeat("1", 63)
@@ -346,15 +358,25 @@ func TestService_CreateDBClusterSnapshot(t *testing.T) {
 		{"IdentifierHyphenFirst", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, _ *testBundle) {
 			in.DBClusterSnapshotIdentifier = "-ab"
 		}, export.CodeInvalidParameterValue, clusterSnapshotIDMessage},
-		{"TagEmptyKey", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, _ *testBundle) { in.Tags = []export.Tag{{}} },
+		{"TagEmptyKey", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, _ *testBundle) {
+			in.Tags = []export.Tag{{}}
+		},
 			export.CodeInvalidParameterValue, ""},
-		{"ClusterNotFound", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, _ *testBundle) { in.DBClusterIdentifier = "nope" },
+		{"ClusterNotFound", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, _ *testBundle) {
+			in.DBClusterIdentifier = "nope"
+		},
 			export.CodeDBClusterNotFound, "DBCluster nope not found."},
-		{"ClusterOfOtherAccount", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, _ *testBundle) { in.DBClusterIdentifier = "other" },
+		{"ClusterOfOtherAccount", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, _ *testBundle) {
+			in.DBClusterIdentifier = "other"
+		},
 			export.CodeDBClusterNotFound, ""},
-		{"ClusterNotAvailable", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, _ *testBundle) { in.DBClusterIdentifier = "busy-pg" },
+		{"ClusterNotAvailable", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, _ *testBundle) {
+			in.DBClusterIdentifier = "busy-pg"
+		},
 			export.CodeInvalidDBClusterState, "Cannot create a snapshot because the DB cluster busy-pg is not currently in the available state."},
-		{"ClusterUnsupportedEngine", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, _ *testBundle) { in.DBClusterIdentifier = "ora" },
+		{"ClusterUnsupportedEngine", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, _ *testBundle) {
+			in.DBClusterIdentifier = "ora"
+		},
 			export.CodeInvalidDBClusterState, ""},
 		{"QuotaExceeded", func(t *testing.T, in *service.CreateDBClusterSnapshotInput, b *testBundle) {
 			for i := range service.DefaultSnapshotQuota {
