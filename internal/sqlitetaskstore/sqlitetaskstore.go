@@ -31,13 +31,12 @@ import (
 var migrationsFS embed.FS
 
 // Store is an export.Store and an export.SnapshotStore kept in one SQLite
-// file. It is safe for
-// concurrent use. Writes go through a single connection, so they never
-// contend for SQLite's write lock inside one process; reads use a separate
-// pool and run concurrently thanks to WAL.
+// file. It is safe for concurrent use. Writes go through a single
+// connection, so they never contend for SQLite's write lock inside one
+// process; reads use a separate pool and run concurrently thanks to WAL.
 type Store struct {
 	write *sql.DB // exactly one connection; every statement that writes
-	read  *sql.DB // query_only connections for GetTask and ListTasks
+	read  *sql.DB // query_only connections for the Get and List methods
 }
 
 var _ export.Store = (*Store)(nil)
