@@ -1,0 +1,120 @@
+package mysqlsource
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+func TestParseDecimal(t *testing.T) {
+	for _, c := range []struct {
+		in    string
+		scale int32
+		want  string
+	}{
+		{"0", 0, "0"},
+		{"-0.00", 2, "0.00"},
+		{"123.45", 2, "123.45"},
+		{"-123.4", 2, "-123.40"},
+		{"12", 3, "12.000"},
+		{"99999999999999999999", 0, "99999999999999999999"},
+		{"9999999999999999999999999999.9999999999", 10, "9999999999999999999999999999.9999999999"},
+		{"-99999999999999999999999999999999999999", 0, "-99999999999999999999999999999999999999"},
+		{"123456789012345678.0123456789", 10, "123456789012345678.0123456789"},
+		{"1", 30, "1.000000000000000000000000000000"},
+	} {
+		n, err := parseDecimal([]byte(c.in), c.scale)
+		if err != nil || n.ToString(c.scale) != c.want {
+			t.Errorf("parseDecimal(%q, %d) = %s, %v; want %s", c.in, c.scale, n.ToString(c.scale), err, c.want)
+		}
+	}
+	for _, bad := range []string{"", "-", "1.2.3", "1e5", "abc", "1.234", "123456789012345678901234567890123456789"} {
+		if _, err := parseDecimal([]byte(bad), 2); !errors.Is(err, errValue) {
+			t.Errorf("parseDecimal(%q): %v", bad, err)
+		}
+	}
+	_ = decimal128.Num{}
+}
+
+func TestParseDateTime(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want time.Time
+		ok   bool
+	}{
+		{"1970-01-01 00:00:00", time.Unix(0, 0), true},
+		{"2024-02-29 12:34:56.5", time.Date(2024, 2, 29, 12, 34, 56, 500000000, time.UTC), true},
+		{"9999-12-31 23:59:59.999999", time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), true},
+		{"0000-01-01 00:00:00", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), true},
+		{"1000-03-01 00:00:00.000001", time.Date(1000, 3, 1, 0, 0, 0, 1000, time.UTC), true},
+		{"0000-00-00 00:00:00", time.Time{}, false},
+		{"2024-01-00 10:00:00", time.Time{}, false},
+		{"2023-02-29 00:00:00", time.Time{}, false},
+		{"2024-13-01 00:00:00", time.Time{}, false},
+		{"2024-01-01 24:00:00", time.Time{}, false},
+		{"2024-01-01 00:00:00.", time.Time{}, false},
+		{"2024-01-01 00:00:00.1234567", time.Time{}, false},
+		{"2024-01-01", time.Time{}, false},
+	} {
+		us, ok := parseDateTime([]byte(c.in))
+		if ok != c.ok || ok && us != c.want.UnixMicro() {
+			t.Errorf("parseDateTime(%q) = %d, %v; want %d, %v", c.in, us, ok, c.want.UnixMicro(), c.ok)
+		}
+	}
+	// Every day of four centuries against the standard library.
+	for d := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() < 2300; d = d.AddDate(0, 0, 1) {
+		days, ok := parseDate([]byte(d.Format("2006-01-02")))
+		if !ok || days*86400 != d.Unix() {
+			t.Fatalf("parseDate(%s) = %d, %v", d.Format("2006-01-02"), days, ok)
+		}
+	}
+}
+
+func TestCleanVersion(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.11.9-MariaDB-0+deb12u1": "10.11.9",
+		"8.0.39":                    "8.0.39",
+		"8.0.39-log":                "8.0.39",
+		"5.7.44-0ubuntu0.18.04.1":   "5.7.44",
+		" 11.4.2-MariaDB-log ":      "11.4.2",
+	} {
+		if got := cleanVersion(in); got != want {
+			t.Errorf("cleanVersion(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestDecimalExported(t *testing.T) {
+	for p, want := range map[int32]string{
+		1: "int32", 9: "int32", 10: "int64", 18: "int64", 19: "fixed_len_byte_array(9)",
+		20: "fixed_len_byte_array(9)", 21: "fixed_len_byte_array(9)", 22: "fixed_len_byte_array(10)", 38: "fixed_len_byte_array(16)",
+	} {
+		if got := decimalExported(p); got != want {
+			t.Errorf("decimalExported(%d) = %q, want %q", p, got, want)
+		}
+	}
+	// The width the Parquet writer uses.
+	for p := int32(19); p <= 38; p++ {
+		if got, want := decimalBytes(p), int(pqarrow.DecimalSize(p)); got != want {
+			t.Errorf("decimalBytes(%d) = %d, pqarrow %d", p, got, want)
+		}
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	cfg, err := parseURL("mysql://u%40x:p%2Fw@db.example:3307/ignored?tls=skip-verify&timeout=5s", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.User != "u@x" || cfg.Passwd != "p/w" || cfg.Addr != "db.example:3307" || cfg.TLSConfig != "skip-verify" ||
+		cfg.Timeout != 5*time.Second || cfg.ParseTime || cfg.InterpolateParams || cfg.Params["time_zone"] != "'+00:00'" {
+		t.Errorf("config %+v", cfg)
+	}
+	cfg, err = parseURL("mysql://root@[::1]/", time.Minute)
+	if err != nil || cfg.Addr != "[::1]:3306" || cfg.TLSConfig != "" || cfg.Timeout != time.Minute {
+		t.Errorf("config %+v, %v", cfg, err)
+	}
+}
