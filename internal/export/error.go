@@ -73,9 +73,10 @@ func ErrorCode(err error) string {
 	return CodeInternalFailure
 }
 
-// ErrStatusConflict is wrapped by Store.Transition when the task is not in
-// one of the expected statuses.
-var ErrStatusConflict = errors.New("export task status changed concurrently")
+// ErrStatusConflict is wrapped by Store.Transition and by the
+// SnapshotStore's compare-and-set methods when the record is not in one of
+// the expected statuses.
+var ErrStatusConflict = errors.New("status changed concurrently")
 
 // ErrTaskCanceled is the cancel cause of a task's context when a user
 // cancelled it; any other cause means failure or shutdown.
