@@ -255,3 +255,21 @@ func (p params) filters() ([]service.Filter, error) {
 	}
 	return out, nil
 }
+
+// tags decodes Tags.Tag.N.Key and Tags.Tag.N.Value in index order: nil when
+// absent, empty and non-nil for the bare key. A tag without Key has the
+// empty key (the service rejects it); other keys of a tag are ignored.
+//
+// Errors: InvalidParameterValue as for list.
+func (p params) tags() ([]export.Tag, error) {
+	items, present, err := p.listItems("Tags", "Tag")
+	if err != nil || !present {
+		return nil, err
+	}
+	out := make([]export.Tag, 0, len(items))
+	for _, n := range sortedIndexes(items) {
+		m := items[n]
+		out = append(out, export.Tag{Key: m[".Key"], Value: m[".Value"]})
+	}
+	return out, nil
+}

@@ -34,6 +34,12 @@ type Service interface {
 	CancelExportTask(ctx context.Context, identifier string) (*export.Task, error)
 	DescribeDBClusters(ctx context.Context, in service.DescribeDBClustersInput) (*service.DescribeDBClustersOutput, error)
 	DescribeDBInstances(ctx context.Context, in service.DescribeDBInstancesInput) (*service.DescribeDBInstancesOutput, error)
+	CreateDBSnapshot(ctx context.Context, in service.CreateDBSnapshotInput) (*export.Snapshot, error)
+	DescribeDBSnapshots(ctx context.Context, in service.DescribeDBSnapshotsInput) (*service.DescribeDBSnapshotsOutput, error)
+	DeleteDBSnapshot(ctx context.Context, identifier string) (*export.Snapshot, error)
+	CreateDBClusterSnapshot(ctx context.Context, in service.CreateDBClusterSnapshotInput) (*export.Snapshot, error)
+	DescribeDBClusterSnapshots(ctx context.Context, in service.DescribeDBClusterSnapshotsInput) (*service.DescribeDBClusterSnapshotsOutput, error)
+	DeleteDBClusterSnapshot(ctx context.Context, identifier string) (*export.Snapshot, error)
 }
 
 // Handler serves the RDS Query API over HTTP. Its fields must be set before
@@ -67,6 +73,13 @@ var operations = map[string]operation{
 	"CancelExportTask":    cancelExportTask,
 	"DescribeDBClusters":  describeDBClusters,
 	"DescribeDBInstances": describeDBInstances,
+
+	"CreateDBSnapshot":           createDBSnapshot,
+	"DescribeDBSnapshots":        describeDBSnapshots,
+	"DeleteDBSnapshot":           deleteDBSnapshot,
+	"CreateDBClusterSnapshot":    createDBClusterSnapshot,
+	"DescribeDBClusterSnapshots": describeDBClusterSnapshots,
+	"DeleteDBClusterSnapshot":    deleteDBClusterSnapshot,
 }
 
 // ServeHTTP answers one Query API request. Every response carries the

@@ -34,6 +34,9 @@ type fakeService struct {
 	tasks     *service.DescribeExportTasksOutput
 	clusters  *service.DescribeDBClustersOutput
 	instances *service.DescribeDBInstancesOutput
+	snapshot  *export.Snapshot
+	snapshots *service.DescribeDBSnapshotsOutput
+	clusterSn *service.DescribeDBClusterSnapshotsOutput
 	got       any
 }
 
@@ -88,6 +91,48 @@ func (f *fakeService) DescribeDBInstances(_ context.Context, in service.Describe
 		return nil, err
 	}
 	return f.instances, nil
+}
+
+func (f *fakeService) CreateDBSnapshot(_ context.Context, in service.CreateDBSnapshotInput) (*export.Snapshot, error) {
+	if err := f.record(in); err != nil {
+		return nil, err
+	}
+	return f.snapshot, nil
+}
+
+func (f *fakeService) DescribeDBSnapshots(_ context.Context, in service.DescribeDBSnapshotsInput) (*service.DescribeDBSnapshotsOutput, error) {
+	if err := f.record(in); err != nil {
+		return nil, err
+	}
+	return f.snapshots, nil
+}
+
+func (f *fakeService) DeleteDBSnapshot(_ context.Context, id string) (*export.Snapshot, error) {
+	if err := f.record(id); err != nil {
+		return nil, err
+	}
+	return f.snapshot, nil
+}
+
+func (f *fakeService) CreateDBClusterSnapshot(_ context.Context, in service.CreateDBClusterSnapshotInput) (*export.Snapshot, error) {
+	if err := f.record(in); err != nil {
+		return nil, err
+	}
+	return f.snapshot, nil
+}
+
+func (f *fakeService) DescribeDBClusterSnapshots(_ context.Context, in service.DescribeDBClusterSnapshotsInput) (*service.DescribeDBClusterSnapshotsOutput, error) {
+	if err := f.record(in); err != nil {
+		return nil, err
+	}
+	return f.clusterSn, nil
+}
+
+func (f *fakeService) DeleteDBClusterSnapshot(_ context.Context, id string) (*export.Snapshot, error) {
+	if err := f.record(id); err != nil {
+		return nil, err
+	}
+	return f.snapshot, nil
 }
 
 var (
@@ -193,6 +238,71 @@ func testInstances() []export.DBInstance {
 	}}
 }
 
+// availableSnapshot is a DB snapshot with every field the wire shows set.
+func availableSnapshot() *export.Snapshot {
+	return &export.Snapshot{
+		Kind:             export.SnapshotKindDB,
+		Identifier:       "mydbsnapshot",
+		AccountID:        "123456789012",
+		Region:           "us-east-1",
+		SourceIdentifier: "my-mysql",
+		Engine:           "mysql",
+		EngineVersion:    "8.0.36",
+		Status:           export.SnapshotAvailable,
+		PercentProgress:  100,
+		Type:             export.SnapshotTypeManual,
+		CreateTime:       t2,
+		SourceCreateTime: t0,
+		AllocatedStorage: 20,
+		Port:             3306,
+		MasterUsername:   "root",
+		Tags:             []export.Tag{{Key: "env", Value: "dev & <test>"}, {Key: "empty", Value: ""}},
+		SourceResourceID: "db-ABCDEFGHIJKLMNOPQRSTUVWXY",
+		Seq:              7,
+	}
+}
+
+// creatingSnapshot is a DB snapshot just accepted: no SnapshotCreateTime,
+// no tags, an automated-style identifier of a PostgreSQL instance.
+func creatingSnapshot() *export.Snapshot {
+	s := availableSnapshot()
+	s.Identifier = "rds:solo-2024-01-02-03-04"
+	s.SourceIdentifier = "Solo"
+	s.Engine = "postgres"
+	s.EngineVersion = "16.4"
+	s.Port = 5432
+	s.MasterUsername = "postgres"
+	s.Status = export.SnapshotCreating
+	s.PercentProgress = 0
+	s.Type = export.SnapshotTypeAutomated
+	s.CreateTime = time.Time{}
+	s.Tags = nil
+	return s
+}
+
+// clusterSnapshot is an available DB cluster snapshot of pg-main.
+func clusterSnapshot() *export.Snapshot {
+	return &export.Snapshot{
+		Kind:             export.SnapshotKindCluster,
+		Identifier:       "nightly",
+		AccountID:        "123456789012",
+		Region:           "eu-west-1",
+		SourceIdentifier: "pg-main",
+		Engine:           "aurora-postgresql",
+		EngineVersion:    "16.4",
+		Status:           export.SnapshotAvailable,
+		PercentProgress:  100,
+		Type:             export.SnapshotTypeManual,
+		CreateTime:       t1,
+		SourceCreateTime: t0,
+		AllocatedStorage: 1,
+		Port:             5432,
+		MasterUsername:   "postgres",
+		Tags:             []export.Tag{{Key: "team", Value: "data"}},
+		SourceResourceID: "cluster-ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+	}
+}
+
 // newHandler returns a handler over f with a fixed request ID and a logger
 // writing into logs.
 func newHandler(f *fakeService, logs *bytes.Buffer) *awsquery.Handler {
@@ -261,6 +371,13 @@ const (
 	cancelQuery   = "Action=CancelExportTask&Version=2014-10-31&ExportTaskIdentifier=my-exp"
 	clustersQuery = "Action=DescribeDBClusters&Version=2014-10-31"
 	instanceQuery = "Action=DescribeDBInstances&Version=2014-10-31"
+
+	createSnapshotQuery          = "Action=CreateDBSnapshot&Version=2014-10-31&DBSnapshotIdentifier=mydbsnapshot&DBInstanceIdentifier=my-mysql&Tags.Tag.1.Key=env&Tags.Tag.1.Value=dev"
+	describeSnapshotsQuery       = "Action=DescribeDBSnapshots&Version=2014-10-31"
+	deleteSnapshotQuery          = "Action=DeleteDBSnapshot&Version=2014-10-31&DBSnapshotIdentifier=mydbsnapshot"
+	createClusterSnapshotQuery   = "Action=CreateDBClusterSnapshot&Version=2014-10-31&DBClusterSnapshotIdentifier=nightly&DBClusterIdentifier=pg-main"
+	describeClusterSnapshotQuery = "Action=DescribeDBClusterSnapshots&Version=2014-10-31"
+	deleteClusterSnapshotQuery   = "Action=DeleteDBClusterSnapshot&Version=2014-10-31&DBClusterSnapshotIdentifier=nightly"
 )
 
 func goldenCases() []goldenCase {
@@ -335,7 +452,7 @@ func goldenCases() []goldenCase {
 		errCase("DescribeDBInstances", instanceQuery, export.CodeDBInstanceNotFound, "DBInstance nope not found.", 404),
 		errCase("DescribeDBInstances", instanceQuery, export.CodeInvalidParameterValue, "Unrecognized filter name: owner", 400),
 	)
-	return cs
+	return append(cs, snapshotGoldenCases()...)
 }
 
 func TestHandler_Golden(t *testing.T) {
@@ -422,4 +539,100 @@ func TestStatusCode(t *testing.T) {
 			t.Errorf("StatusCode(%s) = %d, want %d", code, got, want)
 		}
 	}
+}
+
+// snapshotGoldenCases are the golden cases of the six snapshot operations:
+// each success and each error the service returns for it.
+func snapshotGoldenCases() []goldenCase {
+	deleted := availableSnapshot()
+	deleted.Status = export.SnapshotDeleted
+	creatingCluster := clusterSnapshot()
+	creatingCluster.Status = export.SnapshotCreating
+	creatingCluster.PercentProgress = 0
+	creatingCluster.CreateTime = time.Time{}
+	creatingCluster.Tags = nil
+	mysqlCluster := clusterSnapshot()
+	mysqlCluster.Identifier = "rds:my-main-2024-01-02-03-04"
+	mysqlCluster.SourceIdentifier = "my-main"
+	mysqlCluster.Engine = "mysql"
+	mysqlCluster.Region = ""
+	mysqlCluster.Type = export.SnapshotTypeAutomated
+	mysqlCluster.Port = 0
+	cs := []goldenCase{
+		{dir: "CreateDBSnapshot", name: "OK", body: createSnapshotQuery, status: 200,
+			setup: func(f *fakeService) { f.snapshot = creatingSnapshot() }},
+		{dir: "CreateDBSnapshot", name: "InvalidParameterValue-Tags", body: createSnapshotQuery + "&Tags.Tag.01.Key=x", status: 400},
+		{dir: "DescribeDBSnapshots", name: "OK", body: describeSnapshotsQuery, status: 200,
+			setup: func(f *fakeService) {
+				f.snapshots = &service.DescribeDBSnapshotsOutput{DBSnapshots: []*export.Snapshot{availableSnapshot(), creatingSnapshot()}}
+			}},
+		{dir: "DescribeDBSnapshots", name: "Marker", body: describeSnapshotsQuery + "&MaxRecords=20", status: 200,
+			setup: func(f *fakeService) {
+				f.snapshots = &service.DescribeDBSnapshotsOutput{DBSnapshots: []*export.Snapshot{availableSnapshot()}, Marker: "Nw"}
+			}},
+		{dir: "DescribeDBSnapshots", name: "Empty", body: describeSnapshotsQuery + "&SnapshotType=shared", status: 200,
+			setup: func(f *fakeService) { f.snapshots = &service.DescribeDBSnapshotsOutput{} }},
+		{dir: "DescribeDBSnapshots", name: "InvalidParameterValue-IncludeShared", body: describeSnapshotsQuery + "&IncludeShared=yes", status: 400},
+		{dir: "DeleteDBSnapshot", name: "OK", body: deleteSnapshotQuery, status: 200,
+			setup: func(f *fakeService) { f.snapshot = deleted }},
+		{dir: "CreateDBClusterSnapshot", name: "OK", body: createClusterSnapshotQuery, status: 200,
+			setup: func(f *fakeService) { f.snapshot = creatingCluster }},
+		{dir: "DescribeDBClusterSnapshots", name: "OK", body: describeClusterSnapshotQuery, status: 200,
+			setup: func(f *fakeService) {
+				f.clusterSn = &service.DescribeDBClusterSnapshotsOutput{DBClusterSnapshots: []*export.Snapshot{clusterSnapshot(), mysqlCluster}, Marker: "OA"}
+			}},
+		{dir: "DescribeDBClusterSnapshots", name: "Empty", body: describeClusterSnapshotQuery, status: 200,
+			setup: func(f *fakeService) { f.clusterSn = &service.DescribeDBClusterSnapshotsOutput{} }},
+		{dir: "DeleteDBClusterSnapshot", name: "OK", body: deleteClusterSnapshotQuery, status: 200,
+			setup: func(f *fakeService) { f.snapshot = clusterSnapshot() }},
+	}
+	type e struct {
+		code, msg string
+		status    int
+	}
+	for dir, errs := range map[string]struct {
+		query string
+		errs  []e
+	}{
+		"CreateDBSnapshot": {createSnapshotQuery, []e{
+			{export.CodeMissingParameter, "The request must contain the parameter DBSnapshotIdentifier", 400},
+			{export.CodeInvalidParameterValue, "The parameter DBSnapshotIdentifier is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.", 400},
+			{export.CodeDBInstanceNotFound, "DBInstance my-mysql not found.", 404},
+			{export.CodeInvalidDBInstanceState, "Cannot create a snapshot because the database instance my-mysql is not currently in the available state.", 400},
+			{export.CodeSnapshotQuotaExceeded, "Cannot create the snapshot because the maximum number of manual DBSnapshots (100) has been reached.", 400},
+			{export.CodeDBSnapshotAlreadyExists, "Cannot create the snapshot because a snapshot with the identifier mydbsnapshot already exists.", 400},
+		}},
+		"DescribeDBSnapshots": {describeSnapshotsQuery, []e{
+			{export.CodeDBSnapshotNotFound, "DBSnapshot mydbsnapshot not found.", 404},
+			{export.CodeInvalidParameterValue, "Unrecognized filter name: status", 400},
+		}},
+		"DeleteDBSnapshot": {deleteSnapshotQuery, []e{
+			{export.CodeMissingParameter, "The request must contain the parameter DBSnapshotIdentifier", 400},
+			{export.CodeDBSnapshotNotFound, "DBSnapshot mydbsnapshot not found.", 404},
+			{export.CodeInvalidDBSnapshotState, "Cannot delete the snapshot mydbsnapshot because its status is creating; only available snapshots can be deleted.", 400},
+		}},
+		"CreateDBClusterSnapshot": {createClusterSnapshotQuery, []e{
+			{export.CodeMissingParameter, "The request must contain the parameter DBClusterIdentifier", 400},
+			{export.CodeInvalidParameterValue, "The parameter DBClusterSnapshotIdentifier is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.", 400},
+			{export.CodeDBClusterNotFound, "DBCluster pg-main not found.", 404},
+			{export.CodeInvalidDBClusterState, "Cannot create a snapshot because the DB cluster pg-main is not currently in the available state.", 400},
+			{export.CodeSnapshotQuotaExceeded, "Cannot create the snapshot because the maximum number of manual DBClusterSnapshots (100) has been reached.", 400},
+			{export.CodeDBClusterSnapshotAlreadyExists, "Cannot create the cluster snapshot because one with the identifier nightly already exists.", 400},
+		}},
+		"DescribeDBClusterSnapshots": {describeClusterSnapshotQuery, []e{
+			{export.CodeDBClusterSnapshotNotFound, "DBClusterSnapshot nightly not found.", 404},
+			{export.CodeInvalidParameterCombination, "DBClusterIdentifier and DBClusterSnapshotIdentifier cannot be used together.", 400},
+			{export.CodeInvalidParameterValue, "Invalid value 5 for MaxRecords. Must be between 20 and 100", 400},
+		}},
+		"DeleteDBClusterSnapshot": {deleteClusterSnapshotQuery, []e{
+			{export.CodeMissingParameter, "The request must contain the parameter DBClusterSnapshotIdentifier", 400},
+			{export.CodeDBClusterSnapshotNotFound, "DBClusterSnapshot nightly not found.", 404},
+			{export.CodeInvalidDBClusterSnapshotState, "Cannot delete the snapshot nightly because the export task exp is reading it (status IN_PROGRESS).", 400},
+		}},
+	} {
+		for _, x := range errs.errs {
+			cs = append(cs, errCase(dir, errs.query, x.code, x.msg, x.status))
+		}
+	}
+	return cs
 }
