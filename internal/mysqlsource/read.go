@@ -107,6 +107,10 @@ func (s *snapshot) ReadBatch(ctx context.Context, t engine.Table, batch int, emi
 	if err := rows.Close(); err != nil {
 		return s.readErr(ctx, t, err)
 	}
+	if ctx.Err() != nil {
+		// The last rows may have been buffered before the cancel.
+		return fmt.Errorf("read %s: %w", t.Target, ctx.Err())
+	}
 	return dec.finish()
 }
 
