@@ -39,9 +39,29 @@ type batchWriter struct {
 	rows        int64
 }
 
-// write appends rec to the current file, beginning one when needed and
-// closing it once it reaches fileBytes. It does not keep rec.
+// sliceRows is how many rows are written between two file size checks.
+const sliceRows = 16384
+
+// write appends rec in slices, so that files end near fileBytes whatever
+// the batch size of the source. It does not keep rec.
 func (w *batchWriter) write(ctx context.Context, rec arrow.RecordBatch) error {
+	if rec.NumRows() <= sliceRows {
+		return w.writeSlice(ctx, rec)
+	}
+	for off := int64(0); off < rec.NumRows(); off += sliceRows {
+		s := rec.NewSlice(off, min(off+sliceRows, rec.NumRows()))
+		err := w.writeSlice(ctx, s)
+		s.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSlice appends rec to the current file, beginning one when needed
+// and closing it once it reaches fileBytes.
+func (w *batchWriter) writeSlice(ctx context.Context, rec arrow.RecordBatch) error {
 	if rec.NumRows() == 0 {
 		return nil
 	}

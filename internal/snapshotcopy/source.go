@@ -157,6 +157,14 @@ func selectTables(m *manifest, all []*storedTable, exportOnly []string) ([]*stor
 	chosen := make([]bool, len(all))
 	skipped := make([]bool, len(m.Warnings.SkippedTables))
 	unlisted := make([]bool, len(m.Warnings.General))
+	dbs := make(map[string]bool)
+	for _, st := range all {
+		dbs[strings.SplitN(norm(st.table.Target), ".", 2)[0]] = true
+	}
+	for _, sk := range m.Warnings.SkippedTables {
+		dbs[strings.SplitN(norm(sk.Target), ".", 2)[0]] = true
+	}
+	var noDB, notFound []engine.Skipped
 	seen := make(map[string]bool)
 	for _, raw := range exportOnly {
 		key := norm(raw)
@@ -184,9 +192,17 @@ func selectTables(m *manifest, all []*storedTable, exportOnly []string) ([]*stor
 			}
 		}
 		if !found {
-			warn.SkippedObjectives = append(warn.SkippedObjectives, engine.Skipped{Target: raw, Reason: engine.ReasonNotFound})
+			nf := engine.Skipped{Target: raw, Reason: engine.ReasonNotFound}
+			if dbs[entry[0]] && len(entry) <= depth && !slices.Contains(entry, "") {
+				notFound = append(notFound, nf)
+			} else {
+				noDB = append(noDB, nf)
+			}
 		}
 	}
+	// As with the live sources: entries naming a missing database first,
+	// then those missing inside a database, each in input order.
+	warn.SkippedObjectives = append(noDB, notFound...)
 	var out []*storedTable
 	for i, st := range all {
 		if chosen[i] {
