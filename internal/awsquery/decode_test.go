@@ -32,7 +32,11 @@ func TestHandler_Decode(t *testing.T) {
 		start    = "Action=StartExportTask&Version=2014-10-31&ExportTaskIdentifier=e"
 		describe = "Action=DescribeExportTasks&Version=2014-10-31"
 		clusters = "Action=DescribeDBClusters"
+		create   = "Action=CreateDBSnapshot&DBSnapshotIdentifier=s&DBInstanceIdentifier=i"
 	)
+	createIn := func(tags []export.Tag) service.CreateDBSnapshotInput {
+		return service.CreateDBSnapshotInput{DBSnapshotIdentifier: "s", DBInstanceIdentifier: "i", Tags: tags}
+	}
 	startIn := func(exportOnly []string) service.StartExportTaskInput {
 		return service.StartExportTaskInput{ExportTaskIdentifier: "e", ExportOnly: exportOnly}
 	}
@@ -90,6 +94,18 @@ func TestHandler_Decode(t *testing.T) {
 			want: service.DescribeExportTasksInput{Filters: []service.Filter{{Name: "status"}}}},
 		{name: "FilterWithoutName", body: describe + "&Filters.Filter.1.Values.Value.1=x", code: export.CodeMissingParameter, status: 400},
 		{name: "FilterBadValueIndex", body: describe + "&Filters.Filter.1.Name=a&Filters.Filter.1.Values.Value.x=1", code: export.CodeInvalidParameterValue, status: 400},
+		{name: "Tags", body: create + "&Tags.Tag.2.Key=b&Tags.Tag.10.Value=v10&Tags.Tag.10.Key=c&Tags.Tag.1.Value=1&Tags.Tag.1.Key=a",
+			want: createIn([]export.Tag{{Key: "a", Value: "1"}, {Key: "b"}, {Key: "c", Value: "v10"}})},
+		{name: "TagsEmpty", body: create + "&Tags=", want: createIn([]export.Tag{})},
+		{name: "TagsAbsent", body: create, want: createIn(nil)},
+		{name: "TagWithoutKey", body: create + "&Tags.Tag.1.Value=v", want: createIn([]export.Tag{{Value: "v"}})},
+		{name: "TagOtherMembersIgnored", body: create + "&Tags.Tag.1.Key=k&Tags.Tag.1.Color=red", want: createIn([]export.Tag{{Key: "k"}})},
+		{name: "TagsBadIndex", body: create + "&Tags.Tag.x.Key=k", code: export.CodeInvalidParameterValue, status: 400},
+		{name: "TagsBareWithValue", body: create + "&Tags=k", code: export.CodeInvalidParameterValue, status: 400},
+		{name: "IncludePublicJunk", body: "Action=DescribeDBClusterSnapshots&IncludePublic=1", code: export.CodeInvalidParameterValue, status: 400},
+		{name: "SnapshotMaxRecordsNotInteger", body: "Action=DescribeDBSnapshots&MaxRecords=x", code: export.CodeInvalidParameterValue, status: 400},
+		{name: "SnapshotFilterWithoutName", body: "Action=DescribeDBSnapshots&Filters.Filter.1.Values.Value.1=x", code: export.CodeMissingParameter, status: 400},
+		{name: "DeleteIdentifier", body: "Action=DeleteDBClusterSnapshot&DBClusterSnapshotIdentifier=a+b", want: "a b"},
 		{name: "MaxRecords", body: describe + "&MaxRecords=20", want: service.DescribeExportTasksInput{MaxRecords: aws.Int(20)}},
 		{name: "MaxRecordsNegativePassedOn", body: describe + "&MaxRecords=-5", want: service.DescribeExportTasksInput{MaxRecords: aws.Int(-5)}},
 		{name: "MaxRecordsNotInteger", body: describe + "&MaxRecords=twenty", code: export.CodeInvalidParameterValue, status: 400},
@@ -121,6 +137,9 @@ func TestHandler_Decode(t *testing.T) {
 				tasks:     &service.DescribeExportTasksOutput{},
 				clusters:  &service.DescribeDBClustersOutput{},
 				instances: &service.DescribeDBInstancesOutput{},
+				snapshot:  availableSnapshot(),
+				snapshots: &service.DescribeDBSnapshotsOutput{},
+				clusterSn: &service.DescribeDBClusterSnapshotsOutput{},
 			}
 			h := newHandler(f, nil)
 			h.MaxBodyBytes = c.limit
