@@ -1,7 +1,9 @@
 // Package service implements the RDS export operations: it validates input
 // exactly as RDS does (spec §3, §5, §7), moves tasks through their lifecycle
 // with export.Store.Transition, and tells the engine about new and
-// cancelled tasks.
+// cancelled tasks. It also implements the DB snapshot and DB cluster
+// snapshot operations (spec §4.1–§4.6): records live in an
+// export.SnapshotStore, and a Snapshotter copies and removes their data.
 //
 // It must not import net/http, database/sql, the AWS SDK or any adapter.
 package service
