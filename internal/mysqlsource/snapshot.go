@@ -131,7 +131,7 @@ func (s *Source) Open(ctx context.Context, p engine.OpenParams) (_ engine.Snapsh
 	locked := false
 	if n > 1 {
 		if err := snap.meta.exec(ctx, "SET SESSION lock_wait_timeout = 60"); err != nil {
-			return nil, s.fail("set lock_wait_timeout", ctx, err)
+			return nil, s.fail(ctx, "set lock_wait_timeout", err)
 		}
 		err := snap.meta.exec(ctx, "FLUSH TABLES WITH READ LOCK")
 		switch {
@@ -147,15 +147,15 @@ func (s *Source) Open(ctx context.Context, p engine.OpenParams) (_ engine.Snapsh
 			}
 			readers = readers[:1]
 		default:
-			return nil, s.fail("flush tables with read lock", ctx, err)
+			return nil, s.fail(ctx, "flush tables with read lock", err)
 		}
 	}
 	for i, r := range readers {
 		if err := r.exec(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
-			return nil, s.fail("set isolation level", ctx, err)
+			return nil, s.fail(ctx, "set isolation level", err)
 		}
 		if err := r.exec(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
-			return nil, s.fail("start transaction", ctx, err)
+			return nil, s.fail(ctx, "start transaction", err)
 		}
 		if i == 0 {
 			err := r.query(ctx, "SELECT UTC_TIMESTAMP(6)", func(row []driver.Value) error {
@@ -168,13 +168,13 @@ func (s *Source) Open(ctx context.Context, p engine.OpenParams) (_ engine.Snapsh
 				return nil
 			})
 			if err != nil {
-				return nil, s.fail("read snapshot time", ctx, err)
+				return nil, s.fail(ctx, "read snapshot time", err)
 			}
 		}
 	}
 	if locked {
 		if err := snap.meta.exec(ctx, "UNLOCK TABLES"); err != nil {
-			return nil, s.fail("unlock tables", ctx, err)
+			return nil, s.fail(ctx, "unlock tables", err)
 		}
 	}
 	snap.pool = make(chan *conn, len(readers))
@@ -188,7 +188,7 @@ func (s *Source) Open(ctx context.Context, p engine.OpenParams) (_ engine.Snapsh
 
 // fail wraps an error of step, preferring ctx's error (the driver reports
 // a cancelled query as a broken connection).
-func (s *Source) fail(step string, ctx context.Context, err error) error {
+func (s *Source) fail(ctx context.Context, step string, err error) error {
 	if ctx.Err() != nil {
 		err = ctx.Err()
 	}
