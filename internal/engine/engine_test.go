@@ -1,14 +1,20 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"maps"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"go.uber.org/goleak"
 
 	"github.com/rdsexport/rdsexport/internal/engine"
@@ -196,6 +202,74 @@ func TestEngine_Export(t *testing.T) {
 	b.alloc.AssertSize(t, 0)
 }
 
+// TestEngine_ExportRanges: a table split into ranged reads is written as
+// one file series per range in batch folder 1 (spec §8.2), every row once.
+func TestEngine_ExportRanges(t *testing.T) {
+	db := exporttest.NewPostgresDB(t, fixture)
+	b := setup(t, func(p *engine.Params) { p.Connections = 2 })
+	arn := "arn:aws:rds:us-east-1:" + account + ":cluster:ranges"
+	// 256 KiB ranges: table t (about 3 MB of heap) gets 2 × Connections.
+	b.sources[arn] = pgsource.New(db.URL, pgsource.Options{MinRangeBytes: 256 << 10})
+	b.start(t)
+	b.create(t, "ranges", arn, db.Name+".public.t")
+	b.wait(t, "ranges", time.Minute, export.StatusComplete)
+	prefix := "ranges/" + db.Name + "/public.t/"
+	keys, err := b.objects.List(t.Context(), bucket, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		parts    []string
+		rows     int64
+		success  int
+		pattern  = regexp.MustCompile(`^1/part-(\d{5})-[0-9a-f-]{36}-c000\.gz\.parquet$`)
+		partsSet = map[string]bool{}
+	)
+	for _, k := range keys {
+		name := strings.TrimPrefix(k, prefix)
+		if name == "1/_SUCCESS" {
+			success++
+			continue
+		}
+		m := pattern.FindStringSubmatch(name)
+		if m == nil {
+			t.Errorf("unexpected key %s", k)
+			continue
+		}
+		partsSet[m[1]] = true
+		parts = append(parts, m[1])
+		rows += parquetRows(t, b.objects, k)
+	}
+	if want := []string{"00000", "00001", "00002", "00003"}; !slices.Equal(slices.Sorted(maps.Keys(partsSet)), want) || len(parts) != 4 {
+		t.Errorf("partitions %v, want one file for each of %v", parts, want)
+	}
+	if success != 1 || rows != 50000 {
+		t.Errorf("%d _SUCCESS, %d rows; want 1 and 50000", success, rows)
+	}
+	b.engine.Stop()
+	b.alloc.AssertSize(t, 0)
+}
+
+// parquetRows returns the row count in the footer of one object.
+func parquetRows(t *testing.T, objects *s3objects.Store, key string) int64 {
+	t.Helper()
+	rc, err := objects.Get(t.Context(), bucket, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("%s: %v", key, err)
+	}
+	defer r.Close()
+	return r.NumRows()
+}
+
 // TestEngine_ConcurrencyLimit: with a limit of one, a second task waits in
 // STARTING until the first ends, then runs.
 func TestEngine_ConcurrencyLimit(t *testing.T) {
@@ -204,8 +278,10 @@ func TestEngine_ConcurrencyLimit(t *testing.T) {
 	b := setup(t, func(p *engine.Params) { p.MaxConcurrentExports = 1 })
 	arn1, arn2 := b.addSource(t, "one", db1), b.addSource(t, "two", db2)
 	b.start(t)
-	b.create(t, "first", arn1)
-	b.create(t, "second", arn2)
+	// ExportOnly keeps other databases of the server (benchmark data)
+	// out of the export.
+	b.create(t, "first", arn1, db1.Name)
+	b.create(t, "second", arn2, db2.Name)
 	deadline := time.Now().Add(time.Minute)
 	for {
 		tasks, err := b.store.ListTasks(t.Context(), export.TaskFilter{AccountID: account})
@@ -243,7 +319,7 @@ func TestEngine_Recover(t *testing.T) {
 	b := setup(t, nil)
 	arn := b.addSource(t, "pg", db)
 	for _, id := range []string{"was-running", "was-canceling", "was-waiting"} {
-		b.create(t, id, arn+"-"+id) // distinct sources: one active export each
+		b.create(t, id, arn+"-"+id, db.Name) // distinct sources: one active export each
 	}
 	b.sources[arn+"-was-waiting"] = b.sources[arn]
 	move := func(id string, to ...export.Status) {
@@ -276,7 +352,7 @@ func TestEngine_StopMidExport(t *testing.T) {
 	b := setup(t, func(p *engine.Params) { p.FileBytes = 512 << 10 })
 	arn := b.addSource(t, "pg", db)
 	b.start(t)
-	b.create(t, "stopped", arn)
+	b.create(t, "stopped", arn, db.Name)
 	b.wait(t, "stopped", time.Minute, export.StatusInProgress)
 	for {
 		keys, err := b.objects.List(t.Context(), bucket, "stopped/")

@@ -58,6 +58,18 @@ type Snapshot interface {
 	Close() error
 }
 
+// RangeReader is implemented by a Snapshot that can split a batch into
+// ranges read at once by several connections (spec §8.2: one ranged read
+// per partition_index, all in batch folder 1). The engine uses it for a
+// table whose Ranges is above 1, and ReadBatch otherwise.
+type RangeReader interface {
+	// ReadRange is ReadBatch restricted to range rng (0-based, below
+	// t.Ranges) of batch. The ranges of a batch together return each of
+	// its rows exactly once, all seen at the snapshot's moment; a range may
+	// be empty. Errors are those of ReadBatch.
+	ReadRange(ctx context.Context, t Table, batch, rng int, emit func(arrow.RecordBatch) error, progress func(bytes int64)) error
+}
+
 // Table is one exported table and how it maps to S3 and the manifests.
 type Table struct {
 	// Target names the table in manifests and warnings: db.schema.table
@@ -75,6 +87,12 @@ type Table struct {
 	// partitioned table; spec §8.2). Batch indexes passed to ReadBatch are
 	// 0-based; folders are 1-based.
 	Batches int
+	// Ranges is the number of ranged reads each batch is split into, read
+	// in parallel through RangeReader.ReadRange and written as
+	// part-<range>-... files of the batch folder. 0 or 1 means one read
+	// through ReadBatch; a Snapshot that sets it above 1 must implement
+	// RangeReader.
+	Ranges int
 	// EstimatedBytes is the source size estimate used for PercentProgress.
 	EstimatedBytes int64
 }

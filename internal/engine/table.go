@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rdsexport/rdsexport/internal/parquetfile"
 )
@@ -34,13 +36,40 @@ func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tabl
 	return res, nil
 }
 
-// exportBatch streams one batch into Parquet files of about FileBytes each:
-// part-00000-<uuid>-c000.gz.parquet, then c001, ... (the Spark naming RDS
-// uses). An empty batch writes no file. It returns the source bytes read.
+// exportBatch writes one batch: in one read, or, when t has Ranges and the
+// snapshot can read them, in that many ranged reads run at once (at most
+// Connections; the snapshot bounds its readers across tables too), each
+// with its own partition_index. It returns the source bytes read.
 func (r *taskRun) exportBatch(ctx context.Context, snap Snapshot, t Table, batch int, dir string) (int64, error) {
-	const partition = 0 // one ranged read per batch
+	rr, ok := snap.(RangeReader)
+	if t.Ranges <= 1 || !ok {
+		return r.exportRange(ctx, t, dir, 0, func(emit func(arrow.RecordBatch) error, progress func(int64)) error {
+			return snap.ReadBatch(ctx, t, batch, emit, progress)
+		})
+	}
+	var read atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.e.p.Connections)
+	for rng := range t.Ranges {
+		g.Go(func() error {
+			n, err := r.exportRange(gctx, t, dir, rng, func(emit func(arrow.RecordBatch) error, progress func(int64)) error {
+				return rr.ReadRange(gctx, t, batch, rng, emit, progress)
+			})
+			read.Add(n)
+			return err
+		})
+	}
+	err := g.Wait()
+	return read.Load(), err
+}
+
+// exportRange streams one read into Parquet files of about FileBytes each:
+// part-<partition>-<uuid>-c000.gz.parquet, then c001, ... (the Spark naming
+// RDS uses). An empty read writes no file. It returns the source bytes read.
+func (r *taskRun) exportRange(ctx context.Context, t Table, dir string, partition int,
+	read func(emit func(arrow.RecordBatch) error, progress func(int64)) error) (int64, error) {
 	var (
-		read int64
+		n    int64
 		file *objectFile
 		seq  int
 		stem = fmt.Sprintf("%s/part-%05d-%s", dir, partition, uuid.NewString())
@@ -83,21 +112,21 @@ func (r *taskRun) exportBatch(ctx context.Context, snap Snapshot, t Table, batch
 		}
 		return nil
 	}
-	progress := func(n int64) {
-		read += n
-		r.extracted.Add(n)
+	progress := func(b int64) {
+		n += b
+		r.extracted.Add(b)
 	}
-	if err := snap.ReadBatch(ctx, t, batch, emit, progress); err != nil {
-		return read, err
+	if err := read(emit, progress); err != nil {
+		return n, err
 	}
 	if file != nil {
 		f := file
 		file = nil
 		if err := f.close(); err != nil {
-			return read, err
+			return n, err
 		}
 	}
-	return read, nil
+	return n, nil
 }
 
 // sliceRows is how many rows are written between two file size checks.

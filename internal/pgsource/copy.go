@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -29,20 +30,66 @@ var ErrUnknownTable = errors.New("table not listed by this snapshot")
 // format, decoding rows straight into Arrow builders and emitting a record
 // batch every 64Ki rows or 16 MiB of COPY data, then a final partial one
 // (none for an empty batch). progress receives the COPY bytes consumed.
+// It reads the whole batch, whatever t.Ranges says.
 //
 // Errors: ErrUnknownTable, ErrClosed, the first error of emit, ctx's error
 // (the COPY is interrupted and its connection closed), server and decode
 // errors. Row data never appears in an error.
 func (s *snapshot) ReadBatch(ctx context.Context, t engine.Table, batch int, emit func(arrow.RecordBatch) error, progress func(bytes int64)) error {
+	plan, err := s.plan(t, batch)
+	if err != nil {
+		return err
+	}
+	return s.copy(ctx, t, plan, plan.rels[batch], "", emit, progress)
+}
+
+// ReadRange is ReadBatch restricted to the heap blocks of range rng: a TID
+// Range Scan (PostgreSQL 14+) on the snapshot, so ranges read by several
+// connections at once each scan their own part of the table. The first
+// range has no lower bound and the last no upper one, so rows in blocks
+// added after the ranges were planned are still read (none are visible in
+// the snapshot, but the bounds need not be exact). Errors are those of
+// ReadBatch, and ErrUnknownTable for a range out of bounds.
+func (s *snapshot) ReadRange(ctx context.Context, t engine.Table, batch, rng int, emit func(arrow.RecordBatch) error, progress func(bytes int64)) error {
+	plan, err := s.plan(t, batch)
+	if err != nil {
+		return err
+	}
+	n := max(len(plan.bounds), 1)
+	if rng < 0 || rng >= n {
+		return fmt.Errorf("read %s range %d: %w", t.Target, rng, ErrUnknownTable)
+	}
+	var conds []string
+	if rng > 0 {
+		conds = append(conds, fmt.Sprintf("ctid >= '(%d,0)'::tid", plan.bounds[rng]))
+	}
+	if rng < n-1 {
+		conds = append(conds, fmt.Sprintf("ctid < '(%d,0)'::tid", plan.bounds[rng+1]))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	return s.copy(ctx, t, plan, plan.rels[batch], where, emit, progress)
+}
+
+// plan returns the plan of t after checking batch.
+func (s *snapshot) plan(t engine.Table, batch int) (*tablePlan, error) {
 	s.mu.Lock()
 	plan, closed := s.plans[t.Target], s.closed
 	s.mu.Unlock()
 	if closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	if plan == nil || batch < 0 || batch >= len(plan.rels) {
-		return fmt.Errorf("read %s batch %d: %w", t.Target, batch, ErrUnknownTable)
+		return nil, fmt.Errorf("read %s batch %d: %w", t.Target, batch, ErrUnknownTable)
 	}
+	return plan, nil
+}
+
+// copy runs one COPY of rel (with an optional WHERE clause) on a reader
+// connection.
+func (s *snapshot) copy(ctx context.Context, t engine.Table, plan *tablePlan, rel, where string, emit func(arrow.RecordBatch) error, progress func(bytes int64)) error {
 	db := s.byName[plan.db]
 	conn, err := s.acquire(ctx, db)
 	if err != nil {
@@ -52,7 +99,7 @@ func (s *snapshot) ReadBatch(ctx context.Context, t engine.Table, batch int, emi
 
 	dec := newDecoder(s.alloc, plan.schema, plan.kinds, emit, progress)
 	defer dec.release()
-	sql := "COPY (SELECT " + plan.cols + " FROM ONLY " + plan.rels[batch] + ") TO STDOUT"
+	sql := "COPY (SELECT " + plan.cols + " FROM ONLY " + rel + where + ") TO STDOUT"
 	_, err = conn.PgConn().CopyTo(ctx, dec, sql)
 	switch {
 	case dec.err != nil:

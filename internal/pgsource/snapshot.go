@@ -46,7 +46,10 @@ type snapshot struct {
 	plans  map[string]*tablePlan
 }
 
-var _ engine.Snapshot = (*snapshot)(nil)
+var (
+	_ engine.Snapshot    = (*snapshot)(nil)
+	_ engine.RangeReader = (*snapshot)(nil)
+)
 
 // database is one database of the snapshot.
 type database struct {

@@ -34,7 +34,21 @@ type Options struct {
 	ApplicationName string
 	// ConnectTimeout bounds each connection attempt; 0 means 30 seconds.
 	ConnectTimeout time.Duration
+	// MinRangeBytes is the least heap size of one ranged read of a plain
+	// table (engine.Table.Ranges); 0 means DefaultMinRangeBytes. A table
+	// under twice this size is read in one piece.
+	MinRangeBytes int64
 }
+
+// DefaultMinRangeBytes is the default Options.MinRangeBytes: a range of
+// 32 MiB of heap makes Parquet files of a few MB (spec §8.2 expects 1-10 MB)
+// while keeping the per-range cost (one COPY, one file series) small.
+const DefaultMinRangeBytes = 32 << 20
+
+// rangesPerReader times OpenParams.Connections is the most ranges a table
+// is split into: more ranges than readers let a reader that finishes early
+// take more work.
+const rangesPerReader = 2
 
 // Source is a PostgreSQL server reached through one connection URL. The
 // URL's database is only used to list the server's databases; Open
@@ -61,6 +75,9 @@ func New(url string, opts Options) *Source {
 	}
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = 30 * time.Second
+	}
+	if opts.MinRangeBytes <= 0 {
+		opts.MinRangeBytes = DefaultMinRangeBytes
 	}
 	return &Source{url: url, opts: opts}
 }

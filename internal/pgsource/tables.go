@@ -18,6 +18,7 @@ import (
 type tablePlan struct {
 	db     string
 	rels   []string // quoted relation per batch (the leaves of a partitioned table)
+	bounds []int64  // first heap block of each range of batch 0; nil: one range
 	cols   string   // quoted SELECT list
 	schema *arrow.Schema
 	kinds  []colKind
@@ -65,7 +66,7 @@ func (s *snapshot) Tables(ctx context.Context) ([]engine.Table, engine.Warnings,
 	plans := make(map[string]*tablePlan)
 	for _, db := range s.dbs {
 		err := db.withCoord(func(conn *pgx.Conn) error {
-			ts, w, err := listTables(ctx, conn, db, plans)
+			ts, w, err := listTables(ctx, conn, db, plans, s.rangeLimits())
 			if err != nil {
 				return err
 			}
@@ -139,10 +140,47 @@ JOIN pg_catalog.pg_class c ON c.oid = l.relid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE l.isleaf`
 
+// rangeLimits are the bounds on splitting a table into ranged reads.
+type rangeLimits struct {
+	maxRanges int
+	minBytes  int64
+}
+
+func (s *snapshot) rangeLimits() rangeLimits {
+	return rangeLimits{maxRanges: rangesPerReader * s.maxReaders, minBytes: s.src.opts.MinRangeBytes}
+}
+
+// tidRangeScanVersion is the first server_version_num with TID Range Scan;
+// before it a ctid range would scan the whole table, so tables are read in
+// one range.
+const tidRangeScanVersion = 140000
+
+// rangeBounds splits blocks heap blocks into at most lim.maxRanges ranges
+// of at least lim.minBytes each and returns the first block of each, or
+// nil when the table is read in one range.
+func rangeBounds(blocks, blockSize int64, lim rangeLimits) []int64 {
+	n := min(blocks*blockSize/max(lim.minBytes, 1), int64(lim.maxRanges))
+	if n < 2 {
+		return nil
+	}
+	bounds := make([]int64, n)
+	for i := range bounds {
+		bounds[i] = blocks * int64(i) / n
+	}
+	return bounds
+}
+
 // listTables lists one database's tables on its coordinator connection,
 // so the catalog is read at the snapshot.
-func listTables(ctx context.Context, conn *pgx.Conn, db *database, plans map[string]*tablePlan) ([]engine.Table, engine.Warnings, error) {
+func listTables(ctx context.Context, conn *pgx.Conn, db *database, plans map[string]*tablePlan, lim rangeLimits) ([]engine.Table, engine.Warnings, error) {
 	var warn engine.Warnings
+	var version int
+	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+		return nil, warn, err
+	}
+	if version < tidRangeScanVersion {
+		lim.maxRanges = 1
+	}
 	var all []relation
 	rows, _ := conn.Query(ctx, relationsSQL)
 	for rows.Next() {
@@ -307,9 +345,15 @@ func listTables(ctx context.Context, conn *pgx.Conn, db *database, plans map[str
 			plan.rels, size = rels, sz
 		} else {
 			plan.rels = []string{pgx.Identifier{r.schema, r.name}.Sanitize()}
-			if err := conn.QueryRow(ctx, "SELECT pg_catalog.pg_total_relation_size($1::oid)", r.oid).Scan(&size); err != nil {
+			// The heap's current size bounds the ranges; it can only be
+			// larger than at the snapshot (VACUUM cannot truncate pages
+			// holding rows the snapshot sees), and the last range is open.
+			var heap, blockSize int64
+			if err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_total_relation_size($1::oid),
+				pg_catalog.pg_relation_size($1::oid), current_setting('block_size')::int8`, r.oid).Scan(&size, &heap, &blockSize); err != nil {
 				return nil, warn, err
 			}
+			plan.bounds = rangeBounds(heap/blockSize, blockSize, lim)
 		}
 
 		plans[target] = plan
@@ -320,6 +364,7 @@ func listTables(ctx context.Context, conn *pgx.Conn, db *database, plans map[str
 			Schema:         plan.schema,
 			Columns:        columns,
 			Batches:        len(plan.rels),
+			Ranges:         max(len(plan.bounds), 1),
 			EstimatedBytes: size,
 		})
 	}
