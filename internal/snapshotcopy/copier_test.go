@@ -61,7 +61,6 @@ CREATE UNLOGGED TABLE sales.scratch (id int);
 CREATE TABLE "Sales2"."x" (id int);
 `
 
-
 const fixtureSQL = `CREATE SCHEMA "Sales2";` + typesSQL
 
 // embeddedS3 returns S3 blobs on the embedded S3 server behind httptest.

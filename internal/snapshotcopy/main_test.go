@@ -227,7 +227,7 @@ type envOpts struct {
 	params func(*snapshotcopy.Params)
 }
 
-func newEnv(t *testing.T, setup string, o envOpts) *env {
+func newEnv(t testing.TB, setup string, o envOpts) *env {
 	t.Helper()
 	e := &env{db: exporttest.NewPostgresDB(t, setup), store: newMemStore(), blobs: o.blobs}
 	if e.blobs == nil {
