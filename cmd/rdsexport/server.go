@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -38,7 +39,13 @@ type Main struct {
 	engine  *engine.Engine
 	objects *s3objects.Store
 	served  chan error
+	pprof   *http.Server
 }
+
+// pprofEnv names the address of an optional profiling listener
+// (net/http/pprof), off unless set; it is kept apart from the API listener
+// so that profiles are never reachable through the public port.
+const pprofEnv = "RDSEXPORT_PPROF"
 
 // Open builds everything, recovers unfinished tasks and starts serving.
 // It returns once the listener accepts connections.
@@ -63,6 +70,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	if m.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if addr := os.Getenv(pprofEnv); addr != "" {
+		if err := m.startPprof(addr); err != nil {
+			return err
+		}
 	}
 
 	// Object store: our own embedded S3 on this listener, or an external one.
@@ -138,6 +150,24 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	return nil
 }
 
+// startPprof serves the net/http/pprof handlers on their own listener.
+func (m *Main) startPprof(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", pprofEnv, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = m.pprof.Serve(ln) }()
+	m.Logger.Info("pprof listening", "addr", ln.Addr().String())
+	return nil
+}
+
 // Addr is the address the server listens on.
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
@@ -148,6 +178,9 @@ func (m *Main) URL() string { return "http://" + m.Addr() }
 // as FAILED with a cause) and closes the store.
 func (m *Main) Close() error {
 	var errs []error
+	if m.pprof != nil {
+		_ = m.pprof.Close()
+	}
 	if m.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
