@@ -13,6 +13,7 @@ import (
 
 	"github.com/rdsexport/rdsexport/internal/engine"
 	"github.com/rdsexport/rdsexport/internal/export"
+	"github.com/rdsexport/rdsexport/internal/mysqlsource"
 	"github.com/rdsexport/rdsexport/internal/pgsource"
 )
 
@@ -38,7 +39,7 @@ func newCatalog(cfg Config, started time.Time) *catalog {
 	build := func(list []SourceConfig) []*entry {
 		var out []*entry
 		for _, s := range list {
-			out = append(out, &entry{cfg: s, source: pgsource.New(s.URL, pgsource.Options{})})
+			out = append(out, &entry{cfg: s, source: newSource(s)})
 		}
 		slices.SortFunc(out, func(a, b *entry) int {
 			return strings.Compare(strings.ToLower(a.cfg.Identifier), strings.ToLower(b.cfg.Identifier))
@@ -47,6 +48,14 @@ func newCatalog(cfg Config, started time.Time) *catalog {
 	}
 	c.clusters, c.instances = build(cfg.Clusters), build(cfg.Instances)
 	return c
+}
+
+// newSource returns the Source for a configured server's engine family.
+func newSource(s SourceConfig) engine.Source {
+	if export.EngineFamily(s.Engine) == "mysql" {
+		return mysqlsource.New(s.URL, mysqlsource.Options{})
+	}
+	return pgsource.New(s.URL, pgsource.Options{})
 }
 
 // engineVersion asks the server once; until it answers, the version is
@@ -73,6 +82,9 @@ func (e *entry) endpoint() (string, int, string, string) {
 	port, _ := strconv.Atoi(u.Port())
 	if port == 0 {
 		port = 5432
+		if export.EngineFamily(e.cfg.Engine) == "mysql" {
+			port = 3306
+		}
 	}
 	return u.Hostname(), port, u.User.Username(), strings.TrimPrefix(u.Path, "/")
 }

@@ -184,8 +184,8 @@ func (c *Config) Validate() error {
 				bad("%s[%d]: duplicate identifier %q", kind, i, s.Identifier)
 			}
 			seen[id] = true
-			if export.EngineFamily(s.Engine) != "postgres" {
-				bad("%s[%d] %s: engine %q is not supported (postgres, aurora-postgresql)", kind, i, s.Identifier, s.Engine)
+			if export.EngineFamily(s.Engine) == "" {
+				bad("%s[%d] %s: engine %q is not supported (postgres, aurora-postgresql, mysql, mariadb, aurora-mysql)", kind, i, s.Identifier, s.Engine)
 			}
 			if s.URL == "" {
 				bad("%s[%d] %s: url is empty", kind, i, s.Identifier)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -93,13 +94,22 @@ func (r *taskRun) export(ctx context.Context) ([]tableResult, Warnings, error) {
 	results := make([]tableResult, len(tables))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.e.p.Connections)
-	var stopErr error
+	var (
+		stopErr error
+		gone    warningList
+	)
 	for i, t := range tables {
 		if stopErr = r.checkCanceled(gctx); stopErr != nil {
 			break
 		}
 		g.Go(func() error {
 			res, err := r.exportTable(gctx, snap, t)
+			if errors.Is(err, ErrTableGone) {
+				r.logger.Warn("table gone during export", "table", t.Target, "err", err)
+				gone.skip(t.Target, ReasonTableGone)
+				r.tablesDone.Add(1)
+				return nil
+			}
 			if err != nil {
 				return fmt.Errorf("export table %s: %w", t.Target, err)
 			}
@@ -117,6 +127,12 @@ func (r *taskRun) export(ctx context.Context) ([]tableResult, Warnings, error) {
 	if err := context.Cause(ctx); err != nil {
 		return nil, warnings, err
 	}
+	warnings.Merge(gone.w)
+	if rw, ok := snap.(ReadWarner); ok {
+		warnings.Merge(rw.ReadWarnings())
+	}
+	// Tables that went away have no result.
+	results = slices.DeleteFunc(results, func(res tableResult) bool { return res.table.Target == "" })
 	return results, warnings, nil
 }
 

@@ -31,7 +31,7 @@ var ErrUnknownTable = errors.New("table not listed by this snapshot")
 // partition no longer exists, or was created or rebuilt (ALTER, TRUNCATE)
 // after the snapshot's moment so that the snapshot cannot read it. The
 // engine reports such a table as a warning instead of failing the export.
-var ErrTableGone = errors.New("table dropped or changed after the snapshot")
+var ErrTableGone = engine.ErrTableGone
 
 // ReadBatch streams batch (0-based) of t, the whole table or one
 // partition (`SELECT cols FROM db.t PARTITION (p)`), on an idle reader of
@@ -284,14 +284,7 @@ func (d *decoder) value(c *column, v driver.Value) (int, error) {
 		case float64:
 			c.f64.Append(x)
 		case float32:
-			// Widen what the server printed, not the binary float32:
-			// FLOAT 0.1 becomes 0.1, not 0.10000000149011612.
-			d.scratch = strconv.AppendFloat(d.scratch[:0], float64(x), 'g', -1, 32)
-			f, err := strconv.ParseFloat(unsafeString(d.scratch), 64)
-			if err != nil {
-				return 0, errValue
-			}
-			c.f64.Append(f)
+			c.f64.Append(float64(x))
 		default:
 			return 0, errValue
 		}

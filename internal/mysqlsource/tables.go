@@ -206,6 +206,12 @@ func listTables(ctx context.Context, c *conn, exportOnly []string) ([]engine.Tab
 			plan.kinds = append(plan.kinds, kind)
 			plan.scales = append(plan.scales, int32(c.typ.scale))
 			names[i] = quoteName(c.name)
+			if c.typ.dataType == "float" {
+				// The text protocol prints FLOAT with 6 digits, which loses
+				// data (16777216 prints as 1.67772e+07); the cast to DOUBLE
+				// carries the exact stored value, widened as §9.1 says.
+				names[i] = "CAST(" + names[i] + " AS DOUBLE)"
+			}
 			columns[i] = engine.Column{
 				Name:                 c.name,
 				OriginalType:         c.typ.dataType,
