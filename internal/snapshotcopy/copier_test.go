@@ -457,3 +457,36 @@ func TestSource_ReadBatchCanceled(t *testing.T) {
 		t.Errorf("ReadBatch of a missing batch = %v", err)
 	}
 }
+
+// TestCopier_DeleteWhileCreating: deleting a snapshot whose copy is
+// running stops the copy and leaves no data.
+func TestCopier_DeleteWhileCreating(t *testing.T) {
+	started := make(chan struct{})
+	e := newEnv(t, "CREATE TABLE a (id int); INSERT INTO a SELECT generate_series(1, 1000);", envOpts{wrap: func(src engine.Source) engine.Source {
+		return hooked{Source: src, before: func(ctx context.Context) error {
+			close(started)
+			<-ctx.Done()
+			return context.Cause(ctx)
+		}}
+	}})
+	s := e.create(t, "gone")
+	<-started
+	cur, err := e.store.GetSnapshot(context.Background(), s.AccountID, s.Kind, s.Identifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.copier.Delete(context.Background(), cur); err != nil {
+		t.Fatal(err)
+	}
+	if e.copier.Running() != 0 {
+		t.Error("copy still running after Delete")
+	}
+	got, err := e.store.GetSnapshot(context.Background(), s.AccountID, s.Kind, s.Identifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != export.SnapshotFailed {
+		t.Errorf("status %s", got.Status)
+	}
+	assertNoBlobs(t, e.blobs, "")
+}
