@@ -420,3 +420,24 @@ func normalize(v any) string {
 	}
 	return fmt.Sprintf("%T(%v)", v, v)
 }
+
+// TestExport_UnreachableSource: a source that cannot be reached ends the
+// task FAILED with a cause that names the source and not the password.
+func TestExport_UnreachableSource(t *testing.T) {
+	const secret = "s3cretpw"
+	for _, c := range []SourceConfig{
+		{Identifier: "pg", Engine: "postgres", URL: "postgres://postgres:" + secret + "@127.0.0.1:1/postgres?connect_timeout=2"},
+		{Identifier: "pg", Engine: "mariadb", URL: "mysql://root:" + secret + "@127.0.0.1:1/?timeout=2s"},
+	} {
+		t.Run(c.Engine, func(t *testing.T) {
+			s := startServer(t, "", func(cfg *Config) { cfg.Clusters = []SourceConfig{c} })
+			s.startExport(t, "unreachable")
+			task := s.waitStatus(t, "unreachable", time.Minute, "FAILED")
+			cause := aws.ToString(task.FailureCause)
+			if !strings.Contains(cause, clusterArn("pg")) || strings.Contains(cause, secret) {
+				t.Errorf("FailureCause %q: want the source named and no password", cause)
+			}
+			t.Logf("FailureCause: %s", cause)
+		})
+	}
+}

@@ -65,7 +65,10 @@ func (r *taskRun) export(ctx context.Context) ([]tableResult, Warnings, error) {
 	}
 	snap, err := src.Open(ctx, OpenParams{ExportOnly: r.task.ExportOnly, Connections: r.e.p.Connections, Alloc: r.e.p.Alloc})
 	if err != nil {
-		return nil, warnings, fmt.Errorf("open source: %w", err)
+		// Sources keep passwords out of their errors, so the user may see
+		// why the source could not be read.
+		msg := strings.Join(strings.Fields(err.Error()), " ") // one line
+		return nil, warnings, &SourceError{Msg: fmt.Sprintf("The export could not read the source %s: %s", r.task.SourceArn, msg)}
 	}
 	defer func() {
 		if err := snap.Close(); err != nil {
