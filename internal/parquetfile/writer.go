@@ -26,9 +26,15 @@ type Options struct {
 	// MaxRowGroupBytes closes a row group once its compressed size reaches
 	// this many bytes (default 16 MiB).
 	MaxRowGroupBytes int64
+	// CompressionLevel is the GZIP level, 1 (fastest) to 9 (smallest);
+	// 0 means DefaultCompressionLevel.
+	CompressionLevel int
 	// Alloc allocates encoder memory; nil means memory.DefaultAllocator.
 	Alloc memory.Allocator
 }
+
+// DefaultCompressionLevel is the GZIP level used when Options leave it 0.
+const DefaultCompressionLevel = 1
 
 func (o Options) withDefaults() Options {
 	if o.MaxRowGroupRows <= 0 {
@@ -36,6 +42,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxRowGroupBytes <= 0 {
 		o.MaxRowGroupBytes = 16 << 20
+	}
+	if o.CompressionLevel == 0 {
+		o.CompressionLevel = DefaultCompressionLevel
 	}
 	if o.Alloc == nil {
 		o.Alloc = memory.DefaultAllocator
@@ -60,6 +69,7 @@ func NewWriter(w io.Writer, schema *arrow.Schema, opts Options) (*Writer, error)
 	props := parquet.NewWriterProperties(
 		parquet.WithAllocator(opts.Alloc),
 		parquet.WithCompression(compress.Codecs.Gzip),
+		parquet.WithCompressionLevel(opts.CompressionLevel),
 		parquet.WithDataPageVersion(parquet.DataPageV1),
 		parquet.WithCreatedBy(CreatedBy),
 		parquet.WithMaxRowGroupLength(opts.MaxRowGroupRows),
