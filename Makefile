@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 GOTESTFLAGS ?=
 
-.PHONY: help build run demo test test-unit lint golden bench db-up db-down ci clean
+.PHONY: help build run demo test test-unit lint golden bench bench-micro db-up db-down ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,7 +38,10 @@ test: db-up ## everything CI runs: lint, all tests against real PostgreSQL, Mari
 golden: ## rewrite the golden XML files (review the diff!)
 	$(GO) test ./internal/awsquery -update
 
-bench: ## micro-benchmarks
+bench: ## export vs psql COPY on one big table, with ratio, peak RSS and pass/fail (ROWS=2000000 RUNS=1 TABLE=lineitem; see BENCHMARKS.md)
+	scripts/bench.sh
+
+bench-micro: ## Go micro-benchmarks (compare runs with benchstat)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 ci: test ## same as test

@@ -1,62 +1,6 @@
 #!/usr/bin/env bash
-# Measures the export rate of one PostgreSQL table next to a raw binary COPY
-# of the same table, in the same run:
+# Export rate of the simple six-column table next to psql COPY, as before
+# scripts/bench.sh took over:
 #   scripts/export-rate.sh [ROWS]   (default 2000000)
-# Creates database rdsexport_rate with table big (ROWS rows) if missing.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
-rows=${1:-2000000}
-pg="postgres://postgres@127.0.0.1:5432"
-psql -q "$pg/postgres" -tc "SELECT 1 FROM pg_database WHERE datname = 'rdsexport_rate'" | grep -q 1 ||
-	psql -q "$pg/postgres" -c "CREATE DATABASE rdsexport_rate"
-have=$(psql -qAt "$pg/rdsexport_rate" -c "SELECT count(*) FROM big" 2>/dev/null || echo 0)
-if [ "$have" != "$rows" ]; then
-	psql -q "$pg/rdsexport_rate" <<SQL
-DROP TABLE IF EXISTS big;
-CREATE TABLE big (id bigint, qty integer, price double precision, note text, day date, flag boolean);
-INSERT INTO big SELECT i, i % 1000, i * 0.25, md5(i::text) || ' some text to make rows wider', date '2020-01-01' + i % 2000, i % 2 = 0
-	FROM generate_series(1, $rows) i;
-VACUUM ANALYZE big;
-SQL
-fi
-bytes=$(psql -qAt "$pg/rdsexport_rate" -c "SELECT pg_relation_size('big')")
-
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-go build -o "$work/rdsexport" ./cmd/rdsexport
-cat >"$work/config.yaml" <<YAML
-listen: 127.0.0.1:0
-data_dir: $work/data
-clusters:
-  - {identifier: rate, engine: postgres, url: "$pg/rdsexport_rate"}
-YAML
-"$work/rdsexport" serve --config "$work/config.yaml" >"$work/out" 2>"$work/log" &
-pid=$!
-for _ in $(seq 1 100); do grep -q 'listening on' "$work/out" 2>/dev/null && break; sleep 0.1; done
-url=$(sed -n 's/^rdsexport listening on \(http:[^ ]*\).*/\1/p' "$work/out")
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=
-aws --endpoint-url "$url" s3 mb s3://rate >/dev/null
-
-now() { date +%s.%N; }
-t0=$(now)
-psql -q "$pg/rdsexport_rate" -c "COPY big TO STDOUT (FORMAT binary)" >/dev/null
-t1=$(now)
-aws --endpoint-url "$url" rds start-export-task --export-task-identifier rate --source-arn arn:aws:rds:us-east-1:000000000000:cluster:rate \
-	--s3-bucket-name rate --iam-role-arn arn:aws:iam::000000000000:role/r --kms-key-id k --export-only rdsexport_rate >/dev/null
-while :; do
-	st=$(aws --endpoint-url "$url" rds describe-export-tasks --export-task-identifier rate --query 'ExportTasks[0].Status' --output text)
-	case $st in COMPLETE) break ;; FAILED | CANCELED) echo "export $st" >&2; exit 1 ;; esac
-	sleep 0.05
-done
-t2=$(now)
-python3 - "$bytes" "$rows" "$t0" "$t1" "$t2" <<'PY'
-import sys
-b, rows, t0, t1, t2 = int(sys.argv[1]), int(sys.argv[2]), *map(float, sys.argv[3:])
-copy, exp = t1 - t0, t2 - t1
-mb = b / 1e6
-print(f"table: {rows} rows, {mb:.0f} MB on disk")
-print(f"psql COPY (FORMAT binary) > /dev/null: {copy:6.2f} s  {mb/copy:7.1f} MB/s")
-print(f"rdsexport export (GZIP Parquet, embedded S3, API polling included): {exp:6.2f} s  {mb/exp:7.1f} MB/s  ratio {exp/copy:.2f}x COPY")
-PY
+ROWS=${1:-2000000} TABLE=big exec "$(dirname "$0")/bench.sh"

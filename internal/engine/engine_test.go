@@ -49,7 +49,7 @@ type bundle struct {
 	sources map[string]engine.Source
 }
 
-func setup(t *testing.T, mod func(*engine.Params)) *bundle {
+func setup(t testing.TB, mod func(*engine.Params)) *bundle {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := sqlitetaskstore.New(t.Context(), filepath.Join(dir, "tasks.db"))
@@ -92,7 +92,7 @@ func setup(t *testing.T, mod func(*engine.Params)) *bundle {
 	return b
 }
 
-func (b *bundle) start(t *testing.T) {
+func (b *bundle) start(t testing.TB) {
 	t.Helper()
 	if err := b.engine.Start(t.Context()); err != nil {
 		t.Fatal(err)
@@ -100,13 +100,13 @@ func (b *bundle) start(t *testing.T) {
 	t.Cleanup(b.engine.Stop)
 }
 
-func (b *bundle) addSource(t *testing.T, id string, db *exporttest.PostgresDB) string {
+func (b *bundle) addSource(t testing.TB, id string, db *exporttest.PostgresDB) string {
 	arn := "arn:aws:rds:us-east-1:" + account + ":cluster:" + id
 	b.sources[arn] = pgsource.New(db.URL, pgsource.Options{})
 	return arn
 }
 
-func (b *bundle) create(t *testing.T, id, arn string, exportOnly ...string) {
+func (b *bundle) create(t testing.TB, id, arn string, exportOnly ...string) {
 	t.Helper()
 	now := time.Now().UTC()
 	task := &export.Task{
@@ -121,7 +121,7 @@ func (b *bundle) create(t *testing.T, id, arn string, exportOnly ...string) {
 }
 
 // wait polls the task until it is in one of want.
-func (b *bundle) wait(t *testing.T, id string, timeout time.Duration, want ...export.Status) *export.Task {
+func (b *bundle) wait(t testing.TB, id string, timeout time.Duration, want ...export.Status) *export.Task {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
