@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/rdsexport/rdsexport/internal/export"
 	"github.com/rdsexport/rdsexport/internal/mysqlsource"
 	"github.com/rdsexport/rdsexport/internal/pgsource"
+	"github.com/rdsexport/rdsexport/internal/snapshotcopy"
 )
 
 // catalog is the configured sources: it answers DescribeDBClusters and
@@ -53,9 +55,9 @@ func newCatalog(cfg Config, started time.Time) *catalog {
 // newSource returns the Source for a configured server's engine family.
 func newSource(s SourceConfig) engine.Source {
 	if export.EngineFamily(s.Engine) == "mysql" {
-		return mysqlsource.New(s.URL, mysqlsource.Options{})
+		return mysqlsource.New(s.URL, mysqlsource.Options{Databases: s.Databases})
 	}
-	return pgsource.New(s.URL, pgsource.Options{})
+	return pgsource.New(s.URL, pgsource.Options{Databases: s.Databases})
 }
 
 // engineVersion asks the server once; until it answers, the version is
@@ -146,16 +148,85 @@ func (c *catalog) Instances(ctx context.Context, accountID string) ([]export.DBI
 	return out, nil
 }
 
-// resolve is the engine.Resolver: a cluster ARN names a configured cluster.
-func (c *catalog) resolve(_ context.Context, t *export.Task) (engine.Source, error) {
-	i := strings.LastIndex(t.SourceArn, ":cluster:")
-	if t.AccountID == c.accountID && i >= 0 {
-		id := t.SourceArn[i+len(":cluster:"):]
-		for _, e := range c.clusters {
-			if strings.EqualFold(e.cfg.Identifier, id) {
-				return e.source, nil
+// resolver finds the Source of an export task or of a snapshot being
+// created: a configured server, or a stored snapshot copy.
+type resolver struct {
+	catalog   *catalog
+	snapshots export.SnapshotStore
+	blobs     snapshotcopy.Blobs
+}
+
+// exportSource is the engine.Resolver: a cluster ARN names a configured
+// cluster; a snapshot or cluster-snapshot ARN names a stored copy.
+func (r *resolver) exportSource(ctx context.Context, t *export.Task) (engine.Source, error) {
+	for _, k := range []struct {
+		marker string
+		kind   export.SnapshotKind
+	}{{":snapshot:", export.SnapshotKindDB}, {":cluster-snapshot:", export.SnapshotKindCluster}} {
+		if i := strings.Index(t.SourceArn, k.marker); i >= 0 {
+			id := strings.ToLower(t.SourceArn[i+len(k.marker):])
+			s, err := r.snapshots.GetSnapshot(ctx, t.AccountID, k.kind, id)
+			if err != nil {
+				return nil, err
 			}
+			return snapshotcopy.NewSource(r.blobs, s.Location), nil
+		}
+	}
+	if i := strings.LastIndex(t.SourceArn, ":cluster:"); i >= 0 && t.AccountID == r.catalog.accountID {
+		if e := r.catalog.find(r.catalog.clusters, t.SourceArn[i+len(":cluster:"):]); e != nil {
+			return e.source, nil
 		}
 	}
 	return nil, export.Errorf(export.CodeDBClusterNotFound, "DBCluster %s not found.", t.SourceArn)
+}
+
+// snapshotSource is the snapshotcopy.Resolver: the instance or cluster a
+// snapshot copies.
+func (r *resolver) snapshotSource(_ context.Context, s *export.Snapshot) (engine.Source, error) {
+	list, code := r.catalog.instances, export.CodeDBInstanceNotFound
+	if s.Kind == export.SnapshotKindCluster {
+		list, code = r.catalog.clusters, export.CodeDBClusterNotFound
+	}
+	if s.AccountID == r.catalog.accountID {
+		if e := r.catalog.find(list, s.SourceIdentifier); e != nil {
+			return e.source, nil
+		}
+	}
+	return nil, export.Errorf(code, "%s not found.", s.SourceIdentifier)
+}
+
+func (c *catalog) find(list []*entry, id string) *entry {
+	for _, e := range list {
+		if strings.EqualFold(e.cfg.Identifier, id) {
+			return e
+		}
+	}
+	return nil
+}
+
+// snapshotter is the service.Snapshotter on the snapshot copier.
+type snapshotter struct {
+	copier *snapshotcopy.Copier
+	store  export.SnapshotStore
+	logger *slog.Logger
+}
+
+func (s snapshotter) CreateSnapshot(snap *export.Snapshot) {
+	err := s.copier.Create(snap)
+	if err == nil {
+		return
+	}
+	// The copier is stopping: the snapshot must not stay creating.
+	s.logger.Error("start snapshot copy", "snapshot", snap.Identifier, "err", err)
+	reason := err.Error()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := s.store.UpdateSnapshot(ctx, snap.AccountID, snap.Kind, snap.Identifier,
+		[]string{export.SnapshotCreating}, export.SnapshotFailed, export.SnapshotUpdate{FailureReason: &reason}); err != nil {
+		s.logger.Error("mark snapshot failed", "snapshot", snap.Identifier, "err", err)
+	}
+}
+
+func (s snapshotter) DeleteSnapshotData(ctx context.Context, snap *export.Snapshot) error {
+	return s.copier.Delete(ctx, snap)
 }

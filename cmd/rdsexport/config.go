@@ -38,6 +38,12 @@ type Config struct {
 	// ExportFileBytes is the compressed size at which a Parquet file is
 	// closed and the next begun (RDS writes files of a few MB).
 	ExportFileBytes int64 `yaml:"export_file_bytes"`
+	// Snapshots says where snapshot copies are stored: data_dir/snapshots
+	// when Bucket is empty, else Bucket/Prefix in the S3 store.
+	Snapshots SnapshotStorage `yaml:"snapshots"`
+	// SnapshotQuota is the number of manual snapshots of each kind an
+	// account may keep (SnapshotQuotaExceeded past it).
+	SnapshotQuota int `yaml:"snapshot_quota"`
 	// Clusters are live sources exportable with SourceType CLUSTER.
 	Clusters []SourceConfig `yaml:"clusters"`
 	// Instances are DB instances (listed by DescribeDBInstances).
@@ -62,11 +68,20 @@ type S3Config struct {
 	Region          string `yaml:"region"`
 }
 
+// SnapshotStorage is where snapshot copies live.
+type SnapshotStorage struct {
+	Bucket string `yaml:"bucket"`
+	Prefix string `yaml:"prefix"`
+}
+
 // SourceConfig is one configured database server.
 type SourceConfig struct {
 	Identifier string `yaml:"identifier"`
 	Engine     string `yaml:"engine"`
 	URL        string `yaml:"url"`
+	// Databases, when set, limits the server to these databases (by
+	// default every database the URL's user can reach is part of it).
+	Databases []string `yaml:"databases"`
 }
 
 // DefaultConfig is the configuration with no file: the embedded store and
@@ -81,6 +96,7 @@ func DefaultConfig() Config {
 		MaxConcurrentExports: 5,
 		ExportConnections:    2,
 		ExportFileBytes:      8 << 20,
+		SnapshotQuota:        100,
 		LogFormat:            "text",
 		LogLevel:             "info",
 	}
@@ -166,6 +182,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ExportConnections < 1 {
 		bad("export_connections must be at least 1")
+	}
+	if c.SnapshotQuota < 1 {
+		bad("snapshot_quota must be at least 1")
 	}
 	if c.ExportFileBytes < 64<<10 {
 		bad("export_file_bytes must be at least 65536")

@@ -20,6 +20,7 @@ import (
 	"github.com/rdsexport/rdsexport/internal/s3server"
 	"github.com/rdsexport/rdsexport/internal/service"
 	"github.com/rdsexport/rdsexport/internal/sigv4"
+	"github.com/rdsexport/rdsexport/internal/snapshotcopy"
 	"github.com/rdsexport/rdsexport/internal/sqlitetaskstore"
 )
 
@@ -37,6 +38,7 @@ type Main struct {
 	http    *http.Server
 	store   *sqlitetaskstore.Store
 	engine  *engine.Engine
+	copier  *snapshotcopy.Copier
 	objects *s3objects.Store
 	served  chan error
 	pprof   *http.Server
@@ -99,10 +101,24 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	cat := newCatalog(cfg, m.Now())
+	// Snapshot copies: in data_dir, or in an S3 bucket another node can read.
+	var blobs snapshotcopy.Blobs = snapshotcopy.NewDirBlobs(filepath.Join(cfg.DataDir, "snapshots"))
+	if cfg.Snapshots.Bucket != "" {
+		blobs = snapshotcopy.NewS3Blobs(m.objects, cfg.Snapshots.Bucket, cfg.Snapshots.Prefix)
+	}
+	sources := &resolver{catalog: cat, snapshots: m.store, blobs: blobs}
+	m.copier = snapshotcopy.New(snapshotcopy.Params{
+		Store:       m.store,
+		Blobs:       blobs,
+		Resolve:     sources.snapshotSource,
+		Logger:      m.Logger.With("component", "snapshots"),
+		Now:         m.Now,
+		Connections: cfg.ExportConnections,
+	})
 	m.engine = engine.New(engine.Params{
 		Store:                m.store,
 		Objects:              m.objects,
-		Resolve:              cat.resolve,
+		Resolve:              sources.exportSource,
 		Logger:               m.Logger.With("component", "engine"),
 		Now:                  m.Now,
 		MaxConcurrentExports: cfg.MaxConcurrentExports,
@@ -111,6 +127,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	})
 	svc := service.New(service.Params{
 		Store: m.store, Runner: m.engine, Catalog: cat, Buckets: m.objects,
+		Snapshots: m.store, Snapshotter: snapshotter{m.copier, m.store, m.Logger}, SnapshotQuota: cfg.SnapshotQuota,
 		Logger: m.Logger.With("component", "service"), Now: m.Now,
 	})
 	rds := &awsquery.Handler{
@@ -142,6 +159,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		if err != nil {
 			return fmt.Errorf("create bucket %s: %w", b, err)
 		}
+	}
+	if err := m.copier.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start snapshot copier: %w", err)
 	}
 	if err := m.engine.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start engine: %w", err)
@@ -188,6 +208,9 @@ func (m *Main) Close() error {
 		// before the listener goes away.
 		if m.engine != nil {
 			m.engine.Stop()
+		}
+		if m.copier != nil {
+			m.copier.Stop()
 		}
 		if err := m.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))

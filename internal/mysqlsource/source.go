@@ -27,6 +27,9 @@ type Options struct {
 	// ConnectTimeout bounds each connection attempt; 0 means 30 seconds.
 	// A timeout parameter in the URL takes precedence.
 	ConnectTimeout time.Duration
+	// Databases, when not empty, limits the server to these databases:
+	// the others are not exported, as if they did not exist.
+	Databases []string
 }
 
 // Source is a MySQL or MariaDB server reached through one URL (see the

@@ -64,7 +64,7 @@ func (s *snapshot) Tables(ctx context.Context) ([]engine.Table, engine.Warnings,
 	)
 	err := s.withMeta(func(c *conn) error {
 		var err error
-		tables, warn, plans, err = listTables(ctx, c, s.exportOnly)
+		tables, warn, plans, err = listTables(ctx, c, s.exportOnly, s.src.opts.Databases)
 		return err
 	})
 	if err != nil {
@@ -84,7 +84,7 @@ func (s *snapshot) Tables(ctx context.Context) ([]engine.Table, engine.Warnings,
 	return tables, w, nil
 }
 
-func listTables(ctx context.Context, c *conn, exportOnly []string) ([]engine.Table, engine.Warnings, map[string]*tablePlan, error) {
+func listTables(ctx context.Context, c *conn, exportOnly, only []string) ([]engine.Table, engine.Warnings, map[string]*tablePlan, error) {
 	var warn engine.Warnings
 	var lctn int64
 	err := c.query(ctx, "SELECT @@lower_case_table_names", func(row []driver.Value) error {
@@ -96,7 +96,7 @@ func listTables(ctx context.Context, c *conn, exportOnly []string) ([]engine.Tab
 	}
 	var dbs []string
 	err = c.query(ctx, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA", func(row []driver.Value) error {
-		if n := asString(row[0]); !systemDatabases[strings.ToLower(n)] {
+		if n := asString(row[0]); !systemDatabases[strings.ToLower(n)] && (len(only) == 0 || slices.Contains(only, n)) {
 			dbs = append(dbs, n)
 		}
 		return nil

@@ -149,7 +149,8 @@ func (s *Source) Open(ctx context.Context, p engine.OpenParams) (_ engine.Snapsh
 }
 
 // listDatabases returns the exportable databases of the server in name
-// order (rdsadmin is RDS's own and never exported).
+// order (rdsadmin is RDS's own and never exported), limited to
+// Options.Databases when set.
 func (s *Source) listDatabases(ctx context.Context) ([]string, error) {
 	conn, err := s.connect(ctx, "")
 	if err != nil {
@@ -158,7 +159,8 @@ func (s *Source) listDatabases(ctx context.Context) ([]string, error) {
 	defer closeConn(conn)
 	rows, err := conn.Query(ctx, `SELECT datname FROM pg_catalog.pg_database
 		WHERE datallowconn AND NOT datistemplate AND datname <> 'rdsadmin'
-		ORDER BY datname COLLATE "C"`)
+			AND (coalesce(cardinality($1::text[]), 0) = 0 OR datname = ANY($1))
+		ORDER BY datname COLLATE "C"`, s.opts.Databases)
 	if err != nil {
 		return nil, fmt.Errorf("list databases: %w", s.redact(err))
 	}

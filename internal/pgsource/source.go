@@ -34,6 +34,9 @@ type Options struct {
 	ApplicationName string
 	// ConnectTimeout bounds each connection attempt; 0 means 30 seconds.
 	ConnectTimeout time.Duration
+	// Databases, when not empty, limits the server to these databases:
+	// the others are not exported, as if they did not exist.
+	Databases []string
 	// MinRangeBytes is the least heap size of one ranged read of a plain
 	// table (engine.Table.Ranges); 0 means DefaultMinRangeBytes. A table
 	// under twice this size is read in one piece.
