@@ -136,3 +136,83 @@ instances: []
 	s.startExport(t, "after-restart", db.Name+".public.small")
 	s.waitStatus(t, "after-restart", time.Minute, "COMPLETE")
 }
+
+// TestRestart_KillDuringSnapshot kills the server while a snapshot is being
+// created: after the restart the snapshot is failed, never creating or
+// available, and its partial copy is gone.
+func TestRestart_KillDuringSnapshot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and copies 2M rows")
+	}
+	db := exporttest.NewPostgresDB(t, bigTableSQL)
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	config := filepath.Join(dir, "rdsexport.yaml")
+	data := filepath.Join(dir, "data")
+	yaml := fmt.Sprintf(`listen: 127.0.0.1:0
+data_dir: %s
+export_connections: 1
+clusters:
+  - {identifier: pg, engine: postgres, url: "%s", databases: [%s]}
+`, data, db.URL, db.Name)
+	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startProcess(t, bin, config)
+	client := rdsClient(p.url, Credential{"test", "test"})
+	if _, err := client.CreateDBClusterSnapshot(t.Context(), &rds.CreateDBClusterSnapshotInput{
+		DBClusterSnapshotIdentifier: aws.String("killed"), DBClusterIdentifier: aws.String("pg"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the copy has written something.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		files := 0
+		_ = filepath.WalkDir(filepath.Join(data, "snapshots"), func(_ string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				files++
+			}
+			return nil
+		})
+		if files > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no snapshot data written after a minute")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+
+	p = startProcess(t, bin, config)
+	client = rdsClient(p.url, Credential{"test", "test"})
+	out, err := client.DescribeDBClusterSnapshots(t.Context(), &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: aws.String("killed")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := aws.ToString(out.DBClusterSnapshots[0].Status); st != "failed" {
+		t.Errorf("after restart the snapshot is %s, want failed", st)
+	}
+	var left []string
+	_ = filepath.WalkDir(filepath.Join(data, "snapshots"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left = append(left, path)
+		}
+		return nil
+	})
+	if len(left) != 0 {
+		t.Errorf("partial copy left behind: %v", left)
+	}
+	// A failed snapshot cannot be exported.
+	_, err = client.StartExportTask(t.Context(), &rds.StartExportTaskInput{
+		ExportTaskIdentifier: aws.String("from-failed"), SourceArn: aws.String("arn:aws:rds:us-east-1:000000000000:cluster-snapshot:killed"),
+		S3BucketName: aws.String("any"), IamRoleArn: aws.String(roleArn), KmsKeyId: aws.String("k"),
+	})
+	if apiCode(err) != "InvalidExportSourceState" {
+		t.Errorf("export of a failed snapshot: %v, want InvalidExportSourceState", err)
+	}
+}

@@ -197,6 +197,18 @@ func (d *DirBlobs) DeletePrefix(ctx context.Context, prefix string) (int, error)
 		n++
 		dirs[filepath.Dir(p)] = true
 	}
+	// Temp files of writes a crash interrupted go too (List hides them).
+	_ = filepath.WalkDir(filepath.Join(d.dir, filepath.FromSlash(path.Dir(prefix+"x"))), func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || !strings.HasPrefix(e.Name(), tempPrefix) {
+			return nil
+		}
+		if rel, err := filepath.Rel(d.dir, p); err == nil && strings.HasPrefix(filepath.ToSlash(rel), prefix) {
+			if os.Remove(p) == nil {
+				dirs[filepath.Dir(p)] = true
+			}
+		}
+		return nil
+	})
 	// Remove emptied directories, deepest first; a directory that is not
 	// empty (or is being written to) stays.
 	list := make([]string, 0, len(dirs))
