@@ -86,5 +86,37 @@ expect_error InvalidParameterValue rds describe-export-tasks --max-records 101
 expect_error InvalidParameterValue rds describe-export-tasks --filters Name=colour,Values=red
 expect_error DBClusterNotFoundFault rds describe-db-clusters --db-cluster-identifier missing
 
+# Snapshots: create, wait with the CLI waiters, export, delete.
+rds create-db-cluster-snapshot --db-cluster-snapshot-identifier cli-snap --db-cluster-identifier demo >/dev/null
+rds wait db-cluster-snapshot-available --db-cluster-snapshot-identifier cli-snap
+rds create-db-snapshot --db-snapshot-identifier cli-db-snap --db-instance-identifier demo-db >/dev/null
+rds wait db-snapshot-available --db-snapshot-identifier cli-db-snap
+echo "ok: snapshot waiters"
+snap_arn=$(rds describe-db-cluster-snapshots --db-cluster-snapshot-identifier cli-snap --query 'DBClusterSnapshots[0].DBClusterSnapshotArn' --output text)
+[ "$snap_arn" = "arn:aws:rds:us-east-1:000000000000:cluster-snapshot:cli-snap" ] || fail "cluster snapshot ARN $snap_arn"
+type=$(rds start-export-task --export-task-identifier cli-snap-export --source-arn "$snap_arn" \
+	--s3-bucket-name rdsexport-demo --iam-role-arn arn:aws:iam::000000000000:role/export --kms-key-id k \
+	--export-only rdsexport_demo.shop.customers --query SourceType --output text)
+[ "$type" = SNAPSHOT ] || fail "snapshot export source type $type"
+for _ in $(seq 1 300); do
+	status=$(rds describe-export-tasks --export-task-identifier cli-snap-export --query 'ExportTasks[0].Status' --output text)
+	[ "$status" = COMPLETE ] && break
+	[ "$status" = FAILED ] && fail "snapshot export failed"
+	sleep 0.2
+done
+[ "$status" = COMPLETE ] || fail "snapshot export not complete: $status"
+s3 ls s3://rdsexport-demo/cli-snap-export/rdsexport_demo/shop.customers/1/ | grep -q '.gz.parquet' || fail "no parquet from the snapshot export"
+echo "ok: export from a snapshot"
+expect_error DBSnapshotAlreadyExists rds create-db-snapshot --db-snapshot-identifier cli-db-snap --db-instance-identifier demo-db
+expect_error DBInstanceNotFound rds create-db-snapshot --db-snapshot-identifier other --db-instance-identifier nope
+expect_error DBSnapshotNotFound rds describe-db-snapshots --db-snapshot-identifier nope
+expect_error DBClusterSnapshotNotFoundFault rds delete-db-cluster-snapshot --db-cluster-snapshot-identifier nope
+expect_error InvalidParameterValue rds create-db-snapshot --db-snapshot-identifier 'bad--id' --db-instance-identifier demo-db
+rds delete-db-snapshot --db-snapshot-identifier cli-db-snap >/dev/null
+rds wait db-snapshot-deleted --db-snapshot-identifier cli-db-snap
+rds delete-db-cluster-snapshot --db-cluster-snapshot-identifier cli-snap >/dev/null
+rds wait db-cluster-snapshot-deleted --db-cluster-snapshot-identifier cli-snap
+echo "ok: snapshot delete waiters"
+
 python3 scripts/boto3_check.py "$url"
 echo "cli-test: all passed"

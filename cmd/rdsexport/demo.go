@@ -37,6 +37,9 @@ INSERT INTO public.events (kind, payload, at)
 CREATE TABLE public.audit_log (id bigint, note text);
 `
 
+// demoDatabase is the database `rdsexport demo` creates and serves.
+const demoDatabase = "rdsexport_demo"
+
 // createDemoDatabase creates database "rdsexport_demo" on the server at
 // serverURL if it does not exist and returns the URL of that database.
 func createDemoDatabase(ctx context.Context, serverURL string) (string, error) {
@@ -45,7 +48,7 @@ func createDemoDatabase(ctx context.Context, serverURL string) (string, error) {
 		return "", fmt.Errorf("demo: connect to PostgreSQL: %w", err)
 	}
 	defer conn.Close(ctx)
-	const name = "rdsexport_demo"
+	const name = demoDatabase
 	var exists bool
 	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
 		return "", fmt.Errorf("demo: %w", err)

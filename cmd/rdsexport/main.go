@@ -76,7 +76,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		cfg.Clusters = append(cfg.Clusters, SourceConfig{Identifier: "demo", Engine: "aurora-postgresql", URL: url})
+		demo := []string{demoDatabase}
+		cfg.Clusters = append(cfg.Clusters, SourceConfig{Identifier: "demo", Engine: "aurora-postgresql", URL: url, Databases: demo})
+		cfg.Instances = append(cfg.Instances, SourceConfig{Identifier: "demo-db", Engine: "postgres", URL: url, Databases: demo})
 		buckets = append(buckets, demoBucket)
 	}
 	if err := cfg.Validate(); err != nil {
@@ -89,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintf(stdout, "rdsexport listening on http://%s (account %s, region %s)\n", m.Addr(), cfg.AccountID, cfg.Region)
 	if cmd == "demo" {
-		fmt.Fprintf(stdout, "demo cluster ARN: arn:aws:rds:%s:%s:cluster:demo, bucket s3://%s\n", cfg.Region, cfg.AccountID, demoBucket)
+		fmt.Fprintf(stdout, "demo cluster ARN: arn:aws:rds:%s:%s:cluster:demo, DB instance demo-db, bucket s3://%s\n", cfg.Region, cfg.AccountID, demoBucket)
 	}
 	<-ctx.Done()
 	m.Logger.Info("shutting down")
