@@ -334,3 +334,32 @@ INSERT INTO big SELECT seq, seq % 1000, seq * 0.25, MD5(seq), '2020-01-01' + INT
 		t.Errorf("multipart uploads left: %v", uploads)
 	}
 }
+
+// TestSnapshot_MariaDB: a cluster snapshot of a MariaDB server keeps the rows
+// of its moment after the source changes.
+func TestSnapshot_MariaDB(t *testing.T) {
+	my := exporttest.NewMySQLDB(t, `
+CREATE TABLE t (id INT PRIMARY KEY, d DECIMAL(12,2), ts DATETIME(6), s VARCHAR(20));
+INSERT INTO t SELECT seq, seq / 4, '2024-01-01' + INTERVAL seq SECOND, CONCAT('row ', seq) FROM seq_1_to_1000;`)
+	s := startServer(t, "", func(c *Config) {
+		c.Clusters = []SourceConfig{{Identifier: "pg", Engine: "mariadb", URL: my.URL, Databases: []string{my.Name}}}
+	})
+	s.startExport(t, "my-live", my.Name)
+	s.waitStatus(t, "my-live", time.Minute, "COMPLETE")
+	s.createClusterSnapshot(t, "my-snap")
+	my.Exec(t, "DELETE FROM t WHERE id > 500")
+	my.Exec(t, "UPDATE t SET s = 'changed'")
+	s.exportFrom(t, "my-from-snap", fmt.Sprintf("arn:aws:rds:%s:%s:cluster-snapshot:my-snap", testRegion, testAccount))
+
+	dir, _ := s.download(t, "")
+	duck, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer duck.Close()
+	live := tableRows(t, duck, dir, "my-live", my.Name, my.Name+".t")
+	snap := tableRows(t, duck, dir, "my-from-snap", my.Name, my.Name+".t")
+	if len(live) != 1000 || !slices.Equal(live, snap) {
+		t.Errorf("snapshot export: %d rows, live export %d rows; equal %v", len(snap), len(live), slices.Equal(live, snap))
+	}
+}

@@ -243,3 +243,33 @@ func TestSnapshot_S3Storage(t *testing.T) {
 		t.Errorf("objects left after delete: %v", keys)
 	}
 }
+
+// TestSnapshot_UnreachableSource: a snapshot of a database that cannot be
+// reached ends failed, and the API keeps answering meanwhile.
+func TestSnapshot_UnreachableSource(t *testing.T) {
+	s := startServer(t, "", func(c *Config) {
+		c.Clusters = nil
+		c.Instances = []SourceConfig{{Identifier: "gone", Engine: "postgres", URL: "postgres://postgres:pw@127.0.0.1:1/x?connect_timeout=2"}}
+	})
+	if _, err := s.RDS.CreateDBSnapshot(t.Context(), &rds.CreateDBSnapshotInput{
+		DBSnapshotIdentifier: aws.String("unreachable"), DBInstanceIdentifier: aws.String("gone"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, err := s.RDS.DescribeDBSnapshots(t.Context(), &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String("unreachable")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := aws.ToString(out.DBSnapshots[0].Status); st == "failed" {
+			break
+		} else if st != "creating" {
+			t.Fatalf("status %s, want failed", st)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("still creating after a minute")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
