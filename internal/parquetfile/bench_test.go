@@ -62,14 +62,24 @@ func BenchmarkWriter(b *testing.B) {
 	defer alloc.AssertSize(b, 0)
 	rec, size := lineitem(alloc, 64<<10)
 	defer rec.Release()
-	for _, level := range []int{-1, 1} {
-		b.Run(fmt.Sprintf("level=%d", level), func(b *testing.B) {
+	cases := []struct {
+		name string
+		opts parquetfile.Options
+	}{
+		{"defaults", parquetfile.Options{}},
+		{"gzip=codec-default", parquetfile.Options{CompressionLevel: -1}},
+		{"dict=1MiB", parquetfile.Options{MaxDictionaryBytes: 1 << 20}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			opts := c.opts
+			opts.Alloc = alloc
 			b.SetBytes(size)
 			b.ReportAllocs()
 			var n int64
 			for b.Loop() {
 				cw := &countWriter{}
-				w, err := parquetfile.NewWriter(cw, rec.Schema(), parquetfile.Options{CompressionLevel: level, Alloc: alloc})
+				w, err := parquetfile.NewWriter(cw, rec.Schema(), opts)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -81,6 +91,7 @@ func BenchmarkWriter(b *testing.B) {
 				}
 				n = cw.n
 			}
+			// Compressed size over value bytes.
 			b.ReportMetric(float64(n)/float64(size), "ratio")
 		})
 	}

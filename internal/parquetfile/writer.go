@@ -29,9 +29,23 @@ type Options struct {
 	// CompressionLevel is the GZIP level, 1 (fastest) to 9 (smallest), or
 	// -1 for the codec's default; 0 means DefaultCompressionLevel.
 	CompressionLevel int
+	// MaxDictionaryBytes is the dictionary size at which a column chunk
+	// falls back from dictionary to plain encoding; 0 means
+	// DefaultMaxDictionaryBytes.
+	MaxDictionaryBytes int64
 	// Alloc allocates encoder memory; nil means memory.DefaultAllocator.
 	Alloc memory.Allocator
 }
+
+// DefaultMaxDictionaryBytes is used when Options leave MaxDictionaryBytes 0.
+// 64 KiB instead of Parquet's usual 1 MiB: low-cardinality columns (flags,
+// codes, dates) still get a dictionary, while high-cardinality ones (keys,
+// prices, comments) give up after a few thousand values instead of hashing
+// up to a whole row group into a dictionary that gets discarded. On a
+// lineitem-like export that cut the server's CPU time by a quarter, its
+// peak RSS by a quarter and the files by 18% (BENCHMARKS.md): plain pages
+// of distinct values compress better with GZIP than dictionary indexes.
+const DefaultMaxDictionaryBytes = 64 << 10
 
 // DefaultCompressionLevel is the GZIP level used when Options leave it 0.
 // Level 1 rather than the codec's default: compression is the largest
@@ -46,6 +60,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxRowGroupBytes <= 0 {
 		o.MaxRowGroupBytes = 16 << 20
+	}
+	if o.MaxDictionaryBytes <= 0 {
+		o.MaxDictionaryBytes = DefaultMaxDictionaryBytes
 	}
 	if o.CompressionLevel == 0 {
 		o.CompressionLevel = DefaultCompressionLevel
@@ -74,6 +91,7 @@ func NewWriter(w io.Writer, schema *arrow.Schema, opts Options) (*Writer, error)
 		parquet.WithAllocator(opts.Alloc),
 		parquet.WithCompression(compress.Codecs.Gzip),
 		parquet.WithCompressionLevel(opts.CompressionLevel),
+		parquet.WithDictionaryPageSizeLimit(opts.MaxDictionaryBytes),
 		parquet.WithDataPageVersion(parquet.DataPageV1),
 		parquet.WithCreatedBy(CreatedBy),
 		parquet.WithMaxRowGroupLength(opts.MaxRowGroupRows),
