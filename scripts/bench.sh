@@ -19,7 +19,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rows=${ROWS:-2000000}
-table=${TABLE:-lineitem}
+kind=${TABLE:-lineitem}
+table=${kind}_$rows # one table per size, so that switching sizes regenerates nothing
 runs=${RUNS:-1}
 conns=${CONNECTIONS:-}
 profile=${PROFILE:-}
@@ -31,30 +32,30 @@ psql -q "$pg/postgres" -tc "SELECT 1 FROM pg_database WHERE datname = '$db'" | g
 	psql -q "$pg/postgres" -c "CREATE DATABASE $db"
 have=$(psql -qAt "$pg/$db" -c "SELECT count(*) FROM $table" 2>/dev/null || echo 0)
 if [ "$have" != "$rows" ]; then
-	echo "generating $table with $rows rows..." >&2
-	case $table in
+	echo "generating $table..." >&2
+	case $kind in
 	big)
 		psql -v ON_ERROR_STOP=1 -q "$pg/$db" <<SQL
-DROP TABLE IF EXISTS big;
-CREATE TABLE big (id bigint, qty integer, price double precision, note text, day date, flag boolean);
-INSERT INTO big SELECT i, i % 1000, i * 0.25, md5(i::text) || ' some text to make rows wider', date '2020-01-01' + i % 2000, i % 2 = 0
+DROP TABLE IF EXISTS $table;
+CREATE TABLE $table (id bigint, qty integer, price double precision, note text, day date, flag boolean);
+INSERT INTO $table SELECT i, i % 1000, i * 0.25, md5(i::text) || ' some text to make rows wider', date '2020-01-01' + i % 2000, i % 2 = 0
 	FROM generate_series(1, $rows) i;
-VACUUM ANALYZE big;
+VACUUM ANALYZE $table;
 SQL
 		;;
 	lineitem)
 		# TPC-H lineitem's columns and value shapes (dbgen's are random;
 		# these are deterministic functions of the row number).
 		psql -v ON_ERROR_STOP=1 -q "$pg/$db" <<SQL
-DROP TABLE IF EXISTS lineitem;
-CREATE TABLE lineitem (
+DROP TABLE IF EXISTS $table;
+CREATE TABLE $table (
 	l_orderkey bigint NOT NULL, l_partkey integer NOT NULL, l_suppkey integer NOT NULL,
 	l_linenumber integer NOT NULL, l_quantity numeric(15,2) NOT NULL,
 	l_extendedprice numeric(15,2) NOT NULL, l_discount numeric(15,2) NOT NULL,
 	l_tax numeric(15,2) NOT NULL, l_returnflag char(1) NOT NULL, l_linestatus char(1) NOT NULL,
 	l_shipdate date NOT NULL, l_commitdate date NOT NULL, l_receiptdate date NOT NULL,
 	l_shipinstruct char(25) NOT NULL, l_shipmode char(10) NOT NULL, l_comment varchar(44) NOT NULL);
-INSERT INTO lineitem SELECT
+INSERT INTO $table SELECT
 	(i / 4) * 32 + i % 7, 1 + (i * 7919) % 200000, 1 + (i * 104729) % 10000, 1 + i % 7,
 	1 + i % 50, ((1 + i % 50) * (900 + (i * 7919) % 100000 / 100.0))::numeric(15,2),
 	(i % 11) / 100.0, (i % 9) / 100.0,
@@ -64,10 +65,10 @@ INSERT INTO lineitem SELECT
 	(ARRAY['REG AIR','AIR','RAIL','SHIP','TRUCK','MAIL','FOB'])[1 + i % 7],
 	left(md5(i::text) || ' carefully final deposits', (10 + i % 34)::int)
 	FROM generate_series(1::bigint, $rows) i, LATERAL (SELECT date '1992-01-02' + (i % 2526)::int AS d) x;
-VACUUM ANALYZE lineitem;
+VACUUM ANALYZE $table;
 SQL
 		;;
-	*) echo "unknown TABLE $table" >&2; exit 2 ;;
+	*) echo "unknown TABLE $kind" >&2; exit 2 ;;
 	esac
 fi
 bytes=$(psql -qAt "$pg/$db" -c "SELECT pg_relation_size('$table')")
