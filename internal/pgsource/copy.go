@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rdsexport/rdsexport/internal/engine"
 )
@@ -108,6 +109,10 @@ func (s *snapshot) copy(ctx context.Context, t engine.Table, plan *tablePlan, re
 		return dec.err
 	case ctx.Err() != nil:
 		return fmt.Errorf("read %s: %w", t.Target, ctx.Err())
+	case isUndefinedTable(err):
+		// Dropped by another session since the snapshot began: the
+		// engine reports it as a skipped table.
+		return fmt.Errorf("read %s: %w (%v)", t.Target, engine.ErrTableGone, s.src.redact(err))
 	case err != nil:
 		return fmt.Errorf("read %s: %w", t.Target, s.src.redact(err))
 	}
@@ -551,4 +556,10 @@ func unhex(c byte) byte {
 		return c - 'a' + 10
 	}
 	return c - 'A' + 10
+}
+
+// isUndefinedTable reports a "relation does not exist" error (42P01).
+func isUndefinedTable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42P01"
 }
