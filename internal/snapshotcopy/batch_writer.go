@@ -22,8 +22,9 @@ const (
 	rowGroupBytes    = 16 << 20
 )
 
-// batchWriter stores the record batches of one table batch as Parquet
-// files <stem>-00000.parquet, <stem>-00001.parquet, ... in Blobs.
+// batchWriter stores the record batches of one read (a table batch, or one
+// range of it) as Parquet files <stem>-00000.parquet, <stem>-00001.parquet,
+// ... in Blobs.
 type batchWriter struct {
 	blobs     Blobs
 	location  string
@@ -34,7 +35,7 @@ type batchWriter struct {
 
 	cur         *blobFile
 	files       []manifestFile
-	sourceBytes int64 // reported by the source for the whole batch
+	sourceBytes int64 // reported by the source for the whole read
 	fileSource  int64 // sourceBytes when cur began
 	rows        int64
 }
@@ -99,15 +100,15 @@ func (w *batchWriter) closeFile() error {
 	return err
 }
 
-// finish closes the last file and returns the batch for the manifest.
+// finish closes the last file and returns the range for the manifest.
 // Source bytes reported after the last file closed are counted in it.
-func (w *batchWriter) finish() (manifestBatch, error) {
+func (w *batchWriter) finish() (manifestRange, error) {
 	if w.cur != nil {
 		if err := w.closeFile(); err != nil {
-			return manifestBatch{}, err
+			return manifestRange{}, err
 		}
 	}
-	b := manifestBatch{Rows: w.rows, SourceBytes: w.sourceBytes, Files: w.files}
+	b := manifestRange{Rows: w.rows, SourceBytes: w.sourceBytes, Files: w.files}
 	if n := len(b.Files); n > 0 {
 		var sum int64
 		for _, f := range b.Files {

@@ -262,6 +262,8 @@ type copyState struct {
 	total      int64        // estimated bytes of all tables
 	tables     int
 	tablesDone atomic.Int64
+	// reads holds one token per read in progress (Params.Connections).
+	reads chan struct{}
 }
 
 func (st *copyState) percent() int {
@@ -284,7 +286,7 @@ func (c *Copier) copy(ctx context.Context, s *export.Snapshot) {
 		s.Location = NewLocation(s)
 	}
 	logger.Info("snapshot copy started", "source", s.SourceIdentifier, "location", s.Location)
-	var st copyState
+	st := copyState{reads: make(chan struct{}, c.p.Connections)}
 	size, err := c.take(ctx, s, &st, logger)
 	c.finish(ctx, s, size, err, logger)
 	logger.Info("snapshot copy ended", "duration", c.p.Now().Sub(start), "bytes", st.read.Load(), "stored_bytes", size)
@@ -388,7 +390,11 @@ func caseInsensitive(snap engine.Snapshot, engineName string) bool {
 	return mysqlFamily(engineName)
 }
 
-// copyTable stores every batch of t under <location>/t<index>/.
+// copyTable stores every batch of t under <location>/t<index>/. When t
+// has Ranges above 1 and snap can read ranges, each range of a batch is
+// read on its own, at once with the others, into its own file series, so
+// that an export of the copy writes the part-<range> series a live export
+// writes (spec §8.2); otherwise each batch is one read.
 func (c *Copier) copyTable(ctx context.Context, snap engine.Snapshot, location string, index int, t engine.Table, st *copyState) (manifestTable, error) {
 	schema, err := encodeSchema(t.Schema)
 	if err != nil {
@@ -397,30 +403,79 @@ func (c *Copier) copyTable(ctx context.Context, snap engine.Snapshot, location s
 	mt := manifestTable{
 		Target: t.Target, Database: t.Database, Folder: t.Folder,
 		Schema: schema, Columns: t.Columns, EstimatedBytes: t.EstimatedBytes,
-		Batches: make([]manifestBatch, t.Batches),
+		Ranges: min(t.Ranges, 1), Batches: make([]manifestBatch, t.Batches),
+	}
+	rr, ranged := snap.(engine.RangeReader)
+	ranged = ranged && t.Ranges > 1
+	ranges := 1
+	if ranged {
+		ranges, mt.Ranges = t.Ranges, t.Ranges
 	}
 	for b := range t.Batches {
-		w := &batchWriter{
-			blobs: c.p.Blobs, location: location,
-			stem:   fmt.Sprintf("t%05d/b%05d/part", index, b),
-			schema: t.Schema, alloc: c.p.Alloc, fileBytes: c.p.FileBytes,
+		mb := manifestBatch{Ranges: make([]manifestRange, ranges)}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(c.p.Connections)
+		for rng := range ranges {
+			g.Go(func() error {
+				read := func(emit func(arrow.RecordBatch) error, progress func(int64)) error {
+					if ranged {
+						return rr.ReadRange(gctx, t, b, rng, emit, progress)
+					}
+					return snap.ReadBatch(gctx, t, b, emit, progress)
+				}
+				stem := fmt.Sprintf("t%05d/b%05d/r%05d", index, b, rng)
+				mr, err := c.copyRange(gctx, location, stem, t.Schema, st, read)
+				if err != nil && ranged {
+					return fmt.Errorf("range %d: %w", rng, err)
+				}
+				mb.Ranges[rng] = mr
+				return err
+			})
 		}
-		emit := func(rec arrow.RecordBatch) error { return w.write(ctx, rec) }
-		progress := func(n int64) {
-			w.progress(n)
-			st.read.Add(n)
-		}
-		err := snap.ReadBatch(ctx, t, b, emit, progress)
-		if err == nil {
-			mt.Batches[b], err = w.finish()
-		}
-		st.stored.Add(w.storedBytes())
-		if err != nil {
-			w.abort()
+		if err := g.Wait(); err != nil {
 			return mt, fmt.Errorf("batch %d: %w", b+1, err)
 		}
+		for _, r := range mb.Ranges {
+			mb.Rows += r.Rows
+			mb.SourceBytes += r.SourceBytes
+		}
+		mt.Batches[b] = mb
 	}
 	return mt, nil
+}
+
+// copyRange stores the rows of one read (a batch or a range of it) as the
+// file series <location>/<stem>-NNNNN.parquet. It waits for a read slot
+// first, so that at most Params.Connections reads run at once across the
+// whole copy, whatever the number of tables and ranges.
+func (c *Copier) copyRange(ctx context.Context, location, stem string, schema *arrow.Schema, st *copyState,
+	read func(emit func(arrow.RecordBatch) error, progress func(int64)) error) (manifestRange, error) {
+	select {
+	case st.reads <- struct{}{}:
+	case <-ctx.Done():
+		return manifestRange{}, ctx.Err()
+	}
+	defer func() { <-st.reads }()
+	w := &batchWriter{
+		blobs: c.p.Blobs, location: location, stem: stem,
+		schema: schema, alloc: c.p.Alloc, fileBytes: c.p.FileBytes,
+	}
+	emit := func(rec arrow.RecordBatch) error { return w.write(ctx, rec) }
+	progress := func(n int64) {
+		w.progress(n)
+		st.read.Add(n)
+	}
+	err := read(emit, progress)
+	var mr manifestRange
+	if err == nil {
+		mr, err = w.finish()
+	}
+	st.stored.Add(w.storedBytes())
+	if err != nil {
+		w.abort()
+		return manifestRange{}, err
+	}
+	return mr, nil
 }
 
 // reportProgress saves PercentProgress at most every ProgressInterval,

@@ -16,9 +16,14 @@ import (
 	"github.com/rdsexport/rdsexport/internal/engine"
 )
 
-// FormatVersion is the version of the copy layout written by Copier. Source
-// refuses manifests of another version.
-const FormatVersion = 1
+// FormatVersion is the version of the copy layout written by Copier.
+// Version 2 stores each batch as a list of ranges (engine.Table.Ranges);
+// Source also reads version 1 manifests, whose batches hold their files
+// directly, as batches of one range. It refuses other versions.
+const FormatVersion = 2
+
+// formatVersion1 is the first layout: one file series per batch.
+const formatVersion1 = 1
 
 // ManifestName is the name of the manifest under a copy's location. It is
 // written after every data file, so a copy without it is incomplete.
@@ -61,14 +66,33 @@ type manifestTable struct {
 	Schema         string          `json:"arrowSchema"`
 	Columns        []engine.Column `json:"columns"`
 	EstimatedBytes int64           `json:"estimatedBytes"`
-	Batches        []manifestBatch `json:"batches"`
+	// Ranges is the live table's engine.Table.Ranges when its batches were
+	// copied range by range (each batch then has that many ranges), and
+	// at most 1 otherwise. Version 1 manifests have none.
+	Ranges  int             `json:"ranges,omitempty"`
+	Batches []manifestBatch `json:"batches"`
 }
 
-// manifestBatch is one batch of a table: its files in row order.
+// manifestBatch is one batch of a table: its ranges in order.
 type manifestBatch struct {
 	Rows int64 `json:"rows"`
 	// SourceBytes is what the live source reported as read for the batch;
 	// Source reports the same amount as progress when it reads the copy.
+	SourceBytes int64 `json:"sourceBytes"`
+	// Ranges are the batch's ranged reads (one when the batch was read in
+	// one piece), each with its own file series, as an export writes them
+	// (spec §8.2: one part-<range> series per range).
+	Ranges []manifestRange `json:"ranges,omitempty"`
+	// Files holds the files of a version 1 batch; readManifest moves them
+	// into a single range.
+	Files []manifestFile `json:"files,omitempty"`
+}
+
+// manifestRange is one ranged read of a batch: its files in row order. An
+// empty range has no file.
+type manifestRange struct {
+	Rows int64 `json:"rows"`
+	// SourceBytes is what the live source reported as read for the range.
 	SourceBytes int64          `json:"sourceBytes"`
 	Files       []manifestFile `json:"files"`
 }
@@ -126,8 +150,25 @@ func readManifest(ctx context.Context, blobs Blobs, location string) (*manifest,
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrFormat, location, err)
 	}
-	if m.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("%w: %s has format version %d, want %d", ErrFormat, location, m.FormatVersion, FormatVersion)
+	switch m.FormatVersion {
+	case FormatVersion:
+	case formatVersion1:
+		for i := range m.Tables {
+			for j := range m.Tables[i].Batches {
+				b := &m.Tables[i].Batches[j]
+				b.Ranges = []manifestRange{{Rows: b.Rows, SourceBytes: b.SourceBytes, Files: b.Files}}
+				b.Files = nil
+			}
+		}
+	default:
+		return nil, fmt.Errorf("%w: %s has format version %d, want %d or %d", ErrFormat, location, m.FormatVersion, formatVersion1, FormatVersion)
+	}
+	for _, t := range m.Tables {
+		for j, b := range t.Batches {
+			if len(b.Ranges) == 0 || (t.Ranges > 1 && len(b.Ranges) != t.Ranges) {
+				return nil, fmt.Errorf("%w: %s: table %s batch %d has %d ranges, table has %d", ErrFormat, location, t.Target, j+1, len(b.Ranges), t.Ranges)
+			}
+		}
 	}
 	return &m, nil
 }

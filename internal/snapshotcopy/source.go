@@ -91,7 +91,7 @@ func (s *Source) Open(ctx context.Context, p engine.OpenParams) (engine.Snapshot
 			table: engine.Table{
 				Target: mt.Target, Database: mt.Database, Folder: mt.Folder,
 				Schema: schema, Columns: mt.Columns,
-				Batches: len(mt.Batches), EstimatedBytes: mt.EstimatedBytes,
+				Batches: len(mt.Batches), Ranges: mt.Ranges, EstimatedBytes: mt.EstimatedBytes,
 			},
 			batches: mt.Batches,
 		}
@@ -237,7 +237,10 @@ type snapshot struct {
 	closed bool
 }
 
-var _ engine.Snapshot = (*snapshot)(nil)
+var (
+	_ engine.Snapshot    = (*snapshot)(nil)
+	_ engine.RangeReader = (*snapshot)(nil)
+)
 
 // Time is the moment of the copied data.
 func (s *snapshot) Time() time.Time { return s.m.SnapshotTime }
@@ -263,26 +266,60 @@ func (s *snapshot) isClosed() bool {
 	return s.closed
 }
 
-// ReadBatch streams the stored files of batch as record batches with
-// exactly t.Schema, calling progress with the source bytes the live read
-// of those rows reported. At most OpenParams.Connections batches are read
-// at once. Errors: ErrUnknownTable (wrapped) for a table or batch not in
-// the selection, ErrClosed, a schema mismatch, Blobs or Parquet errors,
-// emit's first error, or ctx's error soon after ctx ends.
+// ReadBatch streams the stored files of batch, range after range, as
+// record batches with exactly t.Schema, calling progress with the source
+// bytes the live read of those rows reported. At most
+// OpenParams.Connections reads (ReadBatch or ReadRange) run at once.
+// Errors: ErrUnknownTable (wrapped) for a table or batch not in the
+// selection, ErrClosed, a schema mismatch, Blobs or Parquet errors, emit's
+// first error, or ctx's error soon after ctx ends.
 func (s *snapshot) ReadBatch(ctx context.Context, t engine.Table, batch int, emit func(arrow.RecordBatch) error, progress func(bytes int64)) error {
+	b, schema, err := s.batch(t, batch)
+	if err != nil {
+		return err
+	}
+	return s.read(ctx, t.Target, schema, b.Ranges, fmt.Sprintf("batch %d", batch), emit, progress)
+}
+
+// ReadRange streams the stored files of range rng of batch, as the live
+// snapshot's ReadRange returned them when the copy was taken; an empty
+// range emits nothing. The stored Table.Ranges says how many there are.
+// Errors are those of ReadBatch, and ErrUnknownTable (wrapped) for a range
+// out of bounds.
+func (s *snapshot) ReadRange(ctx context.Context, t engine.Table, batch, rng int, emit func(arrow.RecordBatch) error, progress func(bytes int64)) error {
+	b, schema, err := s.batch(t, batch)
+	if err != nil {
+		return err
+	}
+	if rng < 0 || rng >= len(b.Ranges) {
+		return fmt.Errorf("read %s batch %d range %d: %w", t.Target, batch, rng, ErrUnknownTable)
+	}
+	return s.read(ctx, t.Target, schema, b.Ranges[rng:rng+1], fmt.Sprintf("batch %d range %d", batch, rng), emit, progress)
+}
+
+// batch checks t and batch against the copy and returns the stored batch
+// with the schema to read it with.
+func (s *snapshot) batch(t engine.Table, batch int) (manifestBatch, *arrow.Schema, error) {
 	if s.isClosed() {
-		return ErrClosed
+		return manifestBatch{}, nil, ErrClosed
 	}
 	st := s.byKey[t.Target]
 	if st == nil || batch < 0 || batch >= len(st.batches) {
-		return fmt.Errorf("read %s batch %d: %w", t.Target, batch, ErrUnknownTable)
+		return manifestBatch{}, nil, fmt.Errorf("read %s batch %d: %w", t.Target, batch, ErrUnknownTable)
 	}
 	if t.Schema == nil {
-		t.Schema = st.table.Schema
+		return st.batches[batch], st.table.Schema, nil
 	}
 	if !t.Schema.Equal(st.table.Schema) {
-		return fmt.Errorf("read %s: schema %s differs from the stored schema %s", t.Target, t.Schema, st.table.Schema)
+		return manifestBatch{}, nil, fmt.Errorf("read %s: schema %s differs from the stored schema %s", t.Target, t.Schema, st.table.Schema)
 	}
+	return st.batches[batch], t.Schema, nil
+}
+
+// read emits the files of ranges in order on one reader slot. what names
+// the read in errors.
+func (s *snapshot) read(ctx context.Context, target string, schema *arrow.Schema, ranges []manifestRange, what string,
+	emit func(arrow.RecordBatch) error, progress func(int64)) error {
 	select {
 	case s.readers <- struct{}{}:
 	case <-ctx.Done():
@@ -290,17 +327,18 @@ func (s *snapshot) ReadBatch(ctx context.Context, t engine.Table, batch int, emi
 	}
 	defer func() { <-s.readers }()
 
-	b := st.batches[batch]
 	if progress == nil {
 		progress = func(int64) {}
 	}
-	if len(b.Files) == 0 {
-		progress(b.SourceBytes)
-		return nil
-	}
-	for _, f := range b.Files {
-		if err := s.readFile(ctx, t.Schema, f, emit, progress); err != nil {
-			return fmt.Errorf("read %s batch %d: %w", t.Target, batch, err)
+	for _, r := range ranges {
+		if len(r.Files) == 0 {
+			progress(r.SourceBytes)
+			continue
+		}
+		for _, f := range r.Files {
+			if err := s.readFile(ctx, schema, f, emit, progress); err != nil {
+				return fmt.Errorf("read %s %s: %w", target, what, err)
+			}
 		}
 	}
 	return nil
