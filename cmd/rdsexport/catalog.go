@@ -97,17 +97,23 @@ func resourceID(prefix, id string) string {
 	return prefix + strings.ToUpper(hex.EncodeToString(h[:13]))
 }
 
+// visible reports whether a source belongs to the account: the server's
+// account owns every source; others see those shared with them.
+func (c *catalog) visible(e *entry, accountID string) bool {
+	return accountID == c.accountID || slices.Contains(e.cfg.SharedWith, accountID)
+}
+
 // Clusters implements service.Catalog.
 func (c *catalog) Clusters(ctx context.Context, accountID string) ([]export.DBCluster, error) {
-	if accountID != c.accountID {
-		return nil, nil
-	}
 	out := make([]export.DBCluster, 0, len(c.clusters))
 	for _, e := range c.clusters {
+		if !c.visible(e, accountID) {
+			continue
+		}
 		host, port, user, db := e.endpoint()
 		out = append(out, export.DBCluster{
 			Identifier:     e.cfg.Identifier,
-			AccountID:      c.accountID,
+			AccountID:      accountID,
 			Engine:         e.cfg.Engine,
 			EngineVersion:  e.engineVersion(ctx),
 			Status:         "available",
@@ -124,15 +130,15 @@ func (c *catalog) Clusters(ctx context.Context, accountID string) ([]export.DBCl
 
 // Instances implements service.Catalog.
 func (c *catalog) Instances(ctx context.Context, accountID string) ([]export.DBInstance, error) {
-	if accountID != c.accountID {
-		return nil, nil
-	}
 	out := make([]export.DBInstance, 0, len(c.instances))
 	for _, e := range c.instances {
+		if !c.visible(e, accountID) {
+			continue
+		}
 		host, port, user, db := e.endpoint()
 		out = append(out, export.DBInstance{
 			Identifier:       e.cfg.Identifier,
-			AccountID:        c.accountID,
+			AccountID:        accountID,
 			Engine:           e.cfg.Engine,
 			EngineVersion:    e.engineVersion(ctx),
 			Status:           "available",
@@ -172,8 +178,8 @@ func (r *resolver) exportSource(ctx context.Context, t *export.Task) (engine.Sou
 			return snapshotcopy.NewSource(r.blobs, s.Location), nil
 		}
 	}
-	if i := strings.LastIndex(t.SourceArn, ":cluster:"); i >= 0 && t.AccountID == r.catalog.accountID {
-		if e := r.catalog.find(r.catalog.clusters, t.SourceArn[i+len(":cluster:"):]); e != nil {
+	if i := strings.LastIndex(t.SourceArn, ":cluster:"); i >= 0 {
+		if e := r.catalog.find(r.catalog.clusters, t.SourceArn[i+len(":cluster:"):]); e != nil && r.catalog.visible(e, t.AccountID) {
 			return e.source, nil
 		}
 	}
@@ -187,10 +193,8 @@ func (r *resolver) snapshotSource(_ context.Context, s *export.Snapshot) (engine
 	if s.Kind == export.SnapshotKindCluster {
 		list, code = r.catalog.clusters, export.CodeDBClusterNotFound
 	}
-	if s.AccountID == r.catalog.accountID {
-		if e := r.catalog.find(list, s.SourceIdentifier); e != nil {
-			return e.source, nil
-		}
+	if e := r.catalog.find(list, s.SourceIdentifier); e != nil && r.catalog.visible(e, s.AccountID) {
+		return e.source, nil
 	}
 	return nil, export.Errorf(code, "%s not found.", s.SourceIdentifier)
 }

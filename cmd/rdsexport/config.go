@@ -53,10 +53,12 @@ type Config struct {
 	LogLevel  string `yaml:"log_level"`
 }
 
-// Credential is one accepted access key.
+// Credential is one accepted access key and the account it signs for.
 type Credential struct {
 	AccessKeyID     string `yaml:"access_key_id"`
 	SecretAccessKey string `yaml:"secret_access_key"`
+	// AccountID is the key's account; empty means the server's account_id.
+	AccountID string `yaml:"account_id"`
 }
 
 // S3Config selects the object store: empty Endpoint serves S3 from DataDir
@@ -82,6 +84,9 @@ type SourceConfig struct {
 	// Databases, when set, limits the server to these databases (by
 	// default every database the URL's user can reach is part of it).
 	Databases []string `yaml:"databases"`
+	// SharedWith lists other accounts that see and may export or snapshot
+	// this source; it always belongs to the server's account.
+	SharedWith []string `yaml:"shared_with"`
 }
 
 // DefaultConfig is the configuration with no file: the embedded store and
@@ -172,6 +177,9 @@ func (c *Config) Validate() error {
 		if k.AccessKeyID == "" || k.SecretAccessKey == "" {
 			bad("credentials[%d]: access_key_id and secret_access_key are required", i)
 		}
+		if k.AccountID != "" && !accountRe.MatchString(k.AccountID) {
+			bad("credentials[%d]: account_id %q must be 12 digits", i, k.AccountID)
+		}
 		if keys[k.AccessKeyID] {
 			bad("credentials[%d]: duplicate access_key_id %q", i, k.AccessKeyID)
 		}
@@ -208,6 +216,11 @@ func (c *Config) Validate() error {
 			}
 			if s.URL == "" {
 				bad("%s[%d] %s: url is empty", kind, i, s.Identifier)
+			}
+			for _, a := range s.SharedWith {
+				if !accountRe.MatchString(a) {
+					bad("%s[%d] %s: shared_with account %q must be 12 digits", kind, i, s.Identifier, a)
+				}
 			}
 		}
 	}

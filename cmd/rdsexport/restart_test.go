@@ -101,7 +101,7 @@ instances: []
 	}
 
 	p := startProcess(t, bin, config)
-	s := &testServer{RDS: rdsClient(p.url, Credential{"test", "test"}), Bucket: testBucket}
+	s := &testServer{RDS: rdsClient(p.url, Credential{AccessKeyID: "test", SecretAccessKey: "test"}), Bucket: testBucket}
 	// The embedded S3 needs the bucket: create it through the S3 API.
 	createBucketVia(t, p.url, testBucket)
 
@@ -116,7 +116,7 @@ instances: []
 	_ = p.cmd.Wait()
 
 	p = startProcess(t, bin, config)
-	s.RDS = rdsClient(p.url, Credential{"test", "test"})
+	s.RDS = rdsClient(p.url, Credential{AccessKeyID: "test", SecretAccessKey: "test"})
 	task := s.describe(t, "killed")
 	if aws.ToString(task.Status) != "FAILED" || aws.ToString(task.FailureCause) == "" || task.TaskEndTime == nil {
 		t.Errorf("after restart: status %s cause %q end %v", aws.ToString(task.Status), aws.ToString(task.FailureCause), task.TaskEndTime)
@@ -159,7 +159,7 @@ clusters:
 		t.Fatal(err)
 	}
 	p := startProcess(t, bin, config)
-	client := rdsClient(p.url, Credential{"test", "test"})
+	client := rdsClient(p.url, Credential{AccessKeyID: "test", SecretAccessKey: "test"})
 	if _, err := client.CreateDBClusterSnapshot(t.Context(), &rds.CreateDBClusterSnapshotInput{
 		DBClusterSnapshotIdentifier: aws.String("killed"), DBClusterIdentifier: aws.String("pg"),
 	}); err != nil {
@@ -189,7 +189,7 @@ clusters:
 	_ = p.cmd.Wait()
 
 	p = startProcess(t, bin, config)
-	client = rdsClient(p.url, Credential{"test", "test"})
+	client = rdsClient(p.url, Credential{AccessKeyID: "test", SecretAccessKey: "test"})
 	out, err := client.DescribeDBClusterSnapshots(t.Context(), &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: aws.String("killed")})
 	if err != nil {
 		t.Fatal(err)

@@ -92,5 +92,8 @@ func (c credentialTable) SecretFor(accessKeyID string) (string, string, bool) {
 	if !ok {
 		return "", "", false
 	}
+	if k.AccountID != "" {
+		return k.SecretAccessKey, k.AccountID, true
+	}
 	return k.SecretAccessKey, c.account, true
 }
