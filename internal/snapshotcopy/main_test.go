@@ -223,6 +223,7 @@ type env struct {
 
 type envOpts struct {
 	blobs  snapshotcopy.Blobs
+	pg     pgsource.Options // options of the live source
 	wrap   func(engine.Source) engine.Source
 	params func(*snapshotcopy.Params)
 }
@@ -234,7 +235,7 @@ func newEnv(t testing.TB, setup string, o envOpts) *env {
 		e.blobs = snapshotcopy.NewDirBlobs(t.TempDir())
 	}
 	e.alloc = memory.NewCheckedAllocator(memory.NewGoAllocator())
-	e.source = scoped{Source: pgsource.New(e.db.URL, pgsource.Options{}), only: []string{e.db.Name}}
+	e.source = scoped{Source: pgsource.New(e.db.URL, o.pg), only: []string{e.db.Name}}
 	if o.wrap != nil {
 		e.source = o.wrap(e.source)
 	}
