@@ -73,6 +73,12 @@ type Verifier struct {
 	// Service, when set, is the only service a credential scope may name
 	// ("rds" in front of the Query API).
 	Service string
+	// AllowSessionTokens accepts requests that carry a session token
+	// (X-Amz-Security-Token, as signed with temporary credentials). The
+	// token itself is not checked: the signature of the access key is. By
+	// default such requests are refused with InvalidClientTokenId, as AWS
+	// refuses a token it did not issue.
+	AllowSessionTokens bool
 }
 
 // Verify checks the signature of r and returns the identity that signed it.
@@ -89,7 +95,8 @@ type Verifier struct {
 //   - IncompleteSignature (400): a malformed Authorization header,
 //     credential scope, date or expiry, signed headers without host, or a
 //     scope naming another service than v.Service;
-//   - InvalidClientTokenId (403): an unknown access key;
+//   - InvalidClientTokenId (403): an unknown access key, or a session
+//     token when AllowSessionTokens is false;
 //   - RequestExpired (403): the signing time is more than MaxSkew from now,
 //     or a presigned request has expired;
 //   - SignatureDoesNotMatch (403): any other mismatch.
@@ -130,6 +137,9 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 			a.ScopeDate, a.Date.Format(dateFormat))
 	}
 
+	if !v.AllowSessionTokens && (r.Header.Get("X-Amz-Security-Token") != "" || query.Get("X-Amz-Security-Token") != "") {
+		return Identity{}, export.Errorf(export.CodeInvalidClientTokenID, "The security token included in the request is invalid.")
+	}
 	secret, account, ok := v.Credentials.SecretFor(a.AccessKeyID)
 	if !ok {
 		return Identity{}, export.Errorf(export.CodeInvalidClientTokenID, "The security token included in the request is invalid.")

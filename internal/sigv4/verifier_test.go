@@ -126,6 +126,35 @@ func TestVerifier_Verify(t *testing.T) {
 			t.Fatalf("got %+v, %v", id, err)
 		}
 	})
+	t.Run("SessionToken", func(t *testing.T) {
+		withToken := creds
+		withToken.SessionToken = "FwoGZXIvYXdzEXAMPLETOKEN"
+		header := func(base string) *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, base+"/?Action=DescribeDBClusters", nil)
+			sign(t, r, nil, "rds", withToken, signTime)
+			return r
+		}
+		presigned := func(base string) *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, base+"/?Action=DescribeDBClusters&X-Amz-Expires=300", nil)
+			u, _, err := v4.NewSigner().PresignHTTP(context.Background(), withToken, r, hashOf(nil), "rds", "us-east-1", signTime)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, _ = http.NewRequest(http.MethodGet, u, nil)
+			return r
+		}
+		for name, build := range map[string]func(string) *http.Request{"Header": header, "Presigned": presigned} {
+			_, err := run(t, newVerifier(), build)
+			if e, ok := errors.AsType[*export.Error](err); !ok || e.Code != export.CodeInvalidClientTokenID {
+				t.Errorf("%s, tokens not allowed: got %v, want InvalidClientTokenId", name, err)
+			}
+			v := newVerifier()
+			v.AllowSessionTokens = true
+			if id, err := run(t, v, build); err != nil || id != want {
+				t.Errorf("%s, tokens allowed: got %+v, %v", name, id, err)
+			}
+		}
+	})
 	s3Want := want
 	s3Want.Service = "s3"
 	s3Path := "/bucket/exports/some key/ü+%=&;!'()*,$@~.parquet"
