@@ -195,13 +195,20 @@ func apiCode(err error) string {
 	return ""
 }
 
-// createBucketVia creates a bucket through the S3 API of the server at url.
-func createBucketVia(t *testing.T, url, bucket string) *s3objects.Store {
+// objectsVia is an S3 client of the server at url.
+func objectsVia(t *testing.T, url string) *s3objects.Store {
 	t.Helper()
 	st, err := s3objects.New(s3objects.Config{Endpoint: url, Region: testRegion, AccessKeyID: "test", SecretAccessKey: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+// createBucketVia creates a bucket through the S3 API of the server at url.
+func createBucketVia(t *testing.T, url, bucket string) *s3objects.Store {
+	t.Helper()
+	st := objectsVia(t, url)
 	if err := st.CreateBucket(t.Context(), bucket); err != nil {
 		t.Fatal(err)
 	}

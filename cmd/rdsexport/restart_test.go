@@ -121,6 +121,10 @@ instances: []
 	if aws.ToString(task.Status) != "FAILED" || aws.ToString(task.FailureCause) == "" || task.TaskEndTime == nil {
 		t.Errorf("after restart: status %s cause %q end %v", aws.ToString(task.Status), aws.ToString(task.FailureCause), task.TaskEndTime)
 	}
+	// The uploads the killed process had open were aborted at start-up.
+	if uploads, err := objectsVia(t, p.url).ListMultipartUploads(t.Context(), testBucket); err != nil || len(uploads) != 0 {
+		t.Errorf("multipart uploads after restart: %v %v", uploads, err)
+	}
 	if got := aws.ToString(s.describe(t, "done-before").Status); got != "COMPLETE" {
 		t.Errorf("finished task after restart: %s", got)
 	}

@@ -169,6 +169,14 @@ func (e *Engine) recover(ctx context.Context) error {
 			return fmt.Errorf("recover task %s: %w", t.Identifier, err)
 		}
 		e.logger.Info("recovered task", "task_id", t.Identifier, "from", t.Status, "to", to)
+		// Uploads the dead process had open will never complete.
+		if a, ok := e.p.Objects.(UploadAborter); ok {
+			if n, err := a.AbortUploads(ctx, t.S3Bucket, exportRoot(t.S3Prefix, t.Identifier)+"/"); err != nil {
+				e.logger.Warn("abort uploads of recovered task", "task_id", t.Identifier, "err", err)
+			} else if n > 0 {
+				e.logger.Info("aborted uploads of recovered task", "task_id", t.Identifier, "uploads", n)
+			}
+		}
 	}
 	return nil
 }

@@ -20,3 +20,12 @@ type ObjectStore interface {
 	// configured credentials. A missing or forbidden bucket is (false, nil).
 	BucketExists(ctx context.Context, bucket string) (bool, error)
 }
+
+// UploadAborter is implemented by object stores that can abort multipart
+// uploads left open by a process that died mid-export; the engine calls it
+// for the tasks it recovers at start-up.
+type UploadAborter interface {
+	// AbortUploads aborts the uploads in progress under prefix and
+	// returns how many it aborted.
+	AbortUploads(ctx context.Context, bucket, prefix string) (int, error)
+}
