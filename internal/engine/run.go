@@ -20,7 +20,11 @@ const (
 	causeUnknown = "An unknown internal error occurred."
 	causeMeta    = "An unknown internal error occurred writing the export task's metadata to the S3 bucket %s."
 	causeBucket  = "The S3 bucket %s isn't valid. Either it isn't located in the current AWS Region or it doesn't exist. Review your S3 bucket name and retry the export."
+	causeS3Check = "S3 credential check failed. Check the permissions on your S3 bucket and IAM policy."
 	causeStopped = "The export was stopped because the server shut down."
+	// causeSource is ours (spec §11.1 [R] allows a clearer text): the
+	// source ARN, then the source's own one-line error, free of secrets.
+	causeSource = "The export could not read the source %s: %s"
 )
 
 // cleanupTimeout bounds the work done after a task's context has ended.
@@ -67,8 +71,7 @@ func (r *taskRun) export(ctx context.Context) ([]tableResult, Warnings, error) {
 	if err != nil {
 		// Sources keep passwords out of their errors, so the user may see
 		// why the source could not be read.
-		msg := strings.Join(strings.Fields(err.Error()), " ") // one line
-		return nil, warnings, &SourceError{Msg: fmt.Sprintf("The export could not read the source %s: %s", r.task.SourceArn, msg)}
+		return nil, warnings, &SourceError{Msg: fmt.Sprintf(causeSource, r.task.SourceArn, oneLine(err))}
 	}
 	defer func() {
 		if err := snap.Close(); err != nil {
@@ -259,8 +262,21 @@ func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Wa
 }
 
 // failureCause turns an internal error into a FailureCause a user may see:
-// an *export.Error's message, an S3 write problem, or the generic text.
-// Never secrets: source errors are written by sources without passwords.
+// an *export.Error's message, an S3 write problem, a source problem, or the
+// generic text. Never secrets: source errors are written by sources without
+// passwords.
+//
+// A data file that could not be written (an *ObjectStoreError outside the
+// manifests) maps by its S3 error code: NoSuchBucket to the "bucket isn't
+// valid" text, a refused request to the "S3 credential check failed" text,
+// and anything else (server unreachable, connection reset, 5xx after the
+// retries) to "An unknown internal error occurred writing the export
+// task's metadata to the S3 bucket X.". That last one is documented for
+// metadata, but it is the only §11.1 text that says a write to the named
+// bucket failed without blaming the user's configuration; the bucket and
+// credential texts would send users looking for a mistake they did not
+// make, and the bare "An unknown internal error occurred." hides that S3 is
+// the part to look at.
 func failureCause(t *export.Task, err error) string {
 	var ee *export.Error
 	if errors.As(err, &ee) {
@@ -270,12 +286,29 @@ func failureCause(t *export.Task, err error) string {
 	if errors.As(err, &me) {
 		return fmt.Sprintf(causeMeta, t.S3Bucket)
 	}
+	var oe *ObjectStoreError
+	if errors.As(err, &oe) {
+		switch oe.Code {
+		case "NoSuchBucket":
+			return fmt.Sprintf(causeBucket, t.S3Bucket)
+		case "AccessDenied", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch":
+			return causeS3Check
+		}
+		return fmt.Sprintf(causeMeta, t.S3Bucket)
+	}
 	var se *SourceError
 	if errors.As(err, &se) {
 		return se.Error()
 	}
+	var re *readError
+	if errors.As(err, &re) {
+		return fmt.Sprintf(causeSource, t.SourceArn, oneLine(re.err))
+	}
 	return causeUnknown
 }
+
+// oneLine is err's text on one line.
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 // SourceError is an error a Source wants the user to see as FailureCause,
 // e.g. "cannot connect to source db1: connection refused". Its text must not
@@ -283,6 +316,31 @@ func failureCause(t *export.Task, err error) string {
 type SourceError struct{ Msg string }
 
 func (e *SourceError) Error() string { return e.Msg }
+
+// readError is a read of the source that failed by itself, not because
+// emit did: the server ended the query or the connection broke (e.g. a
+// backend terminated by pg_terminate_backend or a MariaDB KILL). The task
+// fails: a read cannot be resumed on a fresh connection and still see the
+// same snapshot (MySQL cannot rejoin a consistent snapshot at all).
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// ObjectStoreError is returned (wrapped) by an ObjectStore when the store
+// failed a request or could not be reached, after its own retries, as
+// opposed to a cancelled ctx or a failing body reader. It lets the engine
+// choose an S3 FailureCause (spec §11.1) without knowing the SDK.
+type ObjectStoreError struct {
+	Bucket string
+	// Code is the S3 error code (NoSuchBucket, AccessDenied, SlowDown,
+	// ...), or "" when there was no answer (refused, reset, timed out).
+	Code string
+	Err  error
+}
+
+func (e *ObjectStoreError) Error() string { return e.Err.Error() }
+func (e *ObjectStoreError) Unwrap() error { return e.Err }
 
 // exportRoot joins the S3 prefix (trimmed of slashes, spec §8.1) and the
 // identifier.

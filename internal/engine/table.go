@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -101,12 +102,14 @@ func (r *taskRun) exportRange(ctx context.Context, t Table, dir string, partitio
 	}
 	// Batches are cut into slices so that a file ends near FileBytes
 	// whatever the batch size of the source.
+	var emitErr error // set when the read fails because emit did
 	emit := func(rec arrow.RecordBatch) error {
 		for off := int64(0); off < rec.NumRows(); off += sliceRows {
 			s := rec.NewSlice(off, min(off+sliceRows, rec.NumRows()))
 			err := write(s)
 			s.Release()
 			if err != nil {
+				emitErr = err
 				return err
 			}
 		}
@@ -117,6 +120,9 @@ func (r *taskRun) exportRange(ctx context.Context, t Table, dir string, partitio
 		r.extracted.Add(b)
 	}
 	if err := read(emit, progress); err != nil {
+		if emitErr == nil && ctx.Err() == nil && !errors.Is(err, ErrTableGone) {
+			err = &readError{err: err}
+		}
 		return n, err
 	}
 	if file != nil {

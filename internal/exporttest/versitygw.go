@@ -25,6 +25,15 @@ type VersityGW struct {
 	SecretAccessKey string
 	// Dir is the posix backend's root: one directory per bucket.
 	Dir string
+
+	t       testing.TB
+	bin     string
+	addr    string
+	sidecar string
+
+	mu   sync.Mutex
+	out  *syncBuffer // output of the current process
+	stop func(bool)  // stops the current process (true: SIGKILL); nil when none runs
 }
 
 // VersityGWBinary returns the path of the versitygw binary: $VERSITYGW_BIN,
@@ -101,8 +110,15 @@ func StartVersityGW(t testing.TB) *VersityGW {
 			t.Fatal(err)
 		}
 		gw.Endpoint = "http://" + addr
-		lastErr = gw.start(t, bin, addr, sidecar)
+		gw.t, gw.bin, gw.addr, gw.sidecar = t, bin, addr, sidecar
+		lastErr = gw.start()
 		if lastErr == nil {
+			t.Cleanup(func() {
+				gw.halt(false)
+				if t.Failed() {
+					t.Logf("versitygw output:\n%s", gw.output())
+				}
+			})
 			return gw
 		}
 	}
@@ -110,26 +126,79 @@ func StartVersityGW(t testing.TB) *VersityGW {
 	return nil
 }
 
-func (gw *VersityGW) start(t testing.TB, bin, addr, sidecar string) error {
-	var out syncBuffer
+// Kill stops versitygw with SIGKILL, as a crash would: open connections
+// are reset and new ones refused until Restart. It waits until the process
+// has exited. Killing a stopped gateway does nothing.
+func (gw *VersityGW) Kill() { gw.halt(true) }
+
+// Restart starts versitygw again on the same port and backend directories,
+// stopping it first if it runs, and waits until it answers. Buckets and
+// objects written before survive; the test fails if it does not come up.
+func (gw *VersityGW) Restart() {
+	gw.t.Helper()
+	gw.halt(false)
+	var err error
+	// The port was just released; give a slow exit a few tries to let go.
+	for attempt := 0; attempt < 3; attempt++ {
+		if err = gw.start(); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	gw.t.Fatalf("restart versitygw: %v", err)
+}
+
+// halt stops the current process, if any.
+func (gw *VersityGW) halt(kill bool) {
+	gw.mu.Lock()
+	stop := gw.stop
+	gw.stop = nil
+	gw.mu.Unlock()
+	if stop != nil {
+		stop(kill)
+	}
+}
+
+func (gw *VersityGW) output() string {
+	gw.mu.Lock()
+	defer gw.mu.Unlock()
+	if gw.out == nil {
+		return ""
+	}
+	return gw.out.String()
+}
+
+// start runs versitygw on gw.addr and waits until it answers; on success
+// gw.stop stops it.
+func (gw *VersityGW) start() error {
+	bin, addr, sidecar := gw.bin, gw.addr, gw.sidecar
+	out := &syncBuffer{}
+	if prev := gw.output(); prev != "" {
+		_, _ = out.Write([]byte(prev + "--- restart ---\n"))
+	}
 	// Not CommandContext: the process must outlive the call and is
-	// stopped by Cleanup.
+	// stopped by Kill, Restart or Cleanup.
 	cmd := exec.Command(bin, "--port", addr, "--quiet", "posix", "--sidecar", sidecar, gw.Dir)
 	cmd.Env = append(os.Environ(),
 		"ROOT_ACCESS_KEY_ID="+gw.AccessKeyID,
 		"ROOT_SECRET_ACCESS_KEY="+gw.SecretAccessKey,
 	)
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	stop := func() {
+	stop := func(kill bool) {
 		select {
 		case <-exited:
 			return
 		default:
+		}
+		if kill {
+			_ = cmd.Process.Kill()
+			<-exited
+			return
 		}
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
@@ -148,12 +217,9 @@ func (gw *VersityGW) start(t testing.TB, bin, addr, sidecar string) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, gw.Endpoint+"/", nil)
 		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
-			t.Cleanup(func() {
-				stop()
-				if t.Failed() {
-					t.Logf("versitygw output:\n%s", out.String())
-				}
-			})
+			gw.mu.Lock()
+			gw.out, gw.stop = out, stop
+			gw.mu.Unlock()
 			return nil
 		}
 		select {
@@ -161,7 +227,7 @@ func (gw *VersityGW) start(t testing.TB, bin, addr, sidecar string) error {
 			exited <- err // for stop
 			return errors.New("versitygw exited: " + strings.TrimSpace(out.String()))
 		case <-ctx.Done():
-			stop()
+			stop(false)
 			return errors.New("versitygw did not answer in 30s: " + strings.TrimSpace(out.String()))
 		case <-time.After(50 * time.Millisecond):
 		}

@@ -47,6 +47,15 @@ const (
 	// DefaultMaxAttempts bounds the attempts of one request, retries included.
 	DefaultMaxAttempts = 3
 
+	// maxBackoff caps the wait before one retry (the SDK's default is
+	// 20s). The wait before retry i is a random part of min(2^(i-1)s,
+	// maxBackoff), so with DefaultMaxAttempts a request that keeps failing
+	// (server down) gives up after at most 1s+2s of waiting plus its
+	// attempts; a refused connection fails at once, so an export fails
+	// within seconds of an outage rather than minutes. Besides, the SDK's
+	// retry quota stops retrying when most recent requests failed.
+	maxBackoff = 5 * time.Second
+
 	// abortTimeout bounds the clean-up of a failed multipart upload, which
 	// runs on a fresh context so that it also happens after ctx is cancelled.
 	abortTimeout = 30 * time.Second
@@ -136,6 +145,7 @@ func (s *Store) init() (*s3.Client, *transfermanager.Client) {
 		Region: s.cfg.Region,
 		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = s.cfg.MaxAttempts
+			o.MaxBackoff = maxBackoff
 		}),
 	}
 	if s.cfg.HTTPClient != nil {
@@ -181,37 +191,60 @@ func (s *Store) init() (*s3.Client, *transfermanager.Client) {
 // holding at most (Concurrency+1)*PartSize bytes in memory. When ctx ends or
 // r fails, Put returns an error wrapping context.Cause(ctx) or r's error;
 // no object is created and the multipart upload is aborted (on a fresh
-// context bounded to 30s, so this holds after a cancel too).
+// context bounded to 30s, so this holds after a cancel too, though not
+// while the server is unreachable). When S3 itself failed (after the
+// retries: unreachable, an error answer), the error wraps an
+// *engine.ObjectStoreError carrying the S3 error code.
 func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader) error {
 	_, tm := s.init()
+	body := &ctxReader{ctx: ctx, r: r}
 	_, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
 		Bucket: aws.String(bucket),
 		Key:    aws.String(key),
-		Body:   &ctxReader{ctx: ctx, r: r},
+		Body:   body,
 	})
 	if err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			// Keep the cancel cause (export.ErrTaskCanceled from the
 			// engine) visible to errors.Is beside context.Canceled.
 			return fmt.Errorf("put s3://%s/%s: %w: %w", bucket, key, context.Cause(ctx), err)
+		case body.err != nil:
+			// The body failed (the engine dropped the file): not S3's doing.
+			return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
 		}
-		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
+		return &engine.ObjectStoreError{Bucket: bucket, Code: errorCode(err), Err: fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)}
 	}
 	return nil
 }
 
+// errorCode is the S3 error code of err, "" when S3 gave no answer.
+func errorCode(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return ""
+}
+
 // ctxReader stops reading once ctx is done, so that a cancelled Put does
-// not keep draining a slow source until the next network call notices.
+// not keep draining a slow source until the next network call notices. It
+// remembers the first error of r other than io.EOF.
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader
+	err error
 }
 
 func (c *ctxReader) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.r.Read(p)
+	n, err := c.r.Read(p)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
+	return n, err
 }
 
 // List returns the keys under prefix in lexical (byte) order, following
