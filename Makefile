@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 GO ?= go
 GOTESTFLAGS ?=
+FUZZTIME ?= 30s
 
-.PHONY: help build run demo test test-unit lint golden bench bench-micro db-up db-down ci clean
+.PHONY: help build run demo test test-unit lint golden bench bench-micro fuzz db-up db-down ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,6 +44,15 @@ bench: ## export vs psql COPY on one big table, with ratio, peak RSS and pass/fa
 
 bench-micro: ## Go micro-benchmarks (compare runs with benchstat)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz: ## run every Fuzz* target for FUZZTIME each (default 30s); the seeds in testdata/fuzz run with go test
+	@set -e; grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do \
+		pkg=./$$(dirname "$${f#./}"); \
+		for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$f"); do \
+			echo "== $$pkg $$fn ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+		done; \
+	done
 
 ci: test ## same as test
 

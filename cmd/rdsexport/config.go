@@ -51,6 +51,14 @@ type Config struct {
 	// LogFormat is "text" (default) or "json"; LogLevel debug|info|warn|error.
 	LogFormat string `yaml:"log_format"`
 	LogLevel  string `yaml:"log_level"`
+	// AllowSessionTokens accepts requests signed with temporary
+	// credentials (X-Amz-Security-Token); off, they are refused with
+	// InvalidClientTokenId since the server issues no session tokens.
+	AllowSessionTokens bool `yaml:"allow_session_tokens"`
+	// MaxConcurrentRequests caps the requests served at once, RDS and
+	// embedded S3 together; past it RDS requests get Throttling and S3
+	// requests SlowDown, which clients retry.
+	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
 }
 
 // Credential is one accepted access key and the account it signs for.
@@ -104,6 +112,8 @@ func DefaultConfig() Config {
 		SnapshotQuota:        100,
 		LogFormat:            "text",
 		LogLevel:             "info",
+
+		MaxConcurrentRequests: 256,
 	}
 }
 
@@ -117,7 +127,61 @@ func (c *Config) LoadConfigFile(path string) error {
 	if err := yaml.UnmarshalWithOptions(b, c, yaml.Strict()); err != nil {
 		return fmt.Errorf("parse config %s: %w", path, err)
 	}
+	if err := c.resolveSecrets(os.LookupEnv, os.ReadFile); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
 	return nil
+}
+
+// secretRef is a reference to a secret kept outside the config file:
+// ${ENV:NAME} is the environment variable NAME, ${FILE:/path} the content
+// of the file without its trailing newline.
+var secretRef = regexp.MustCompile(`\$\{(ENV|FILE):([^}]*)\}`)
+
+// resolveSecrets replaces the secret references in the secret keys and the
+// source URLs. An error names the key and the variable or file, never a
+// value.
+func (c *Config) resolveSecrets(lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error)) error {
+	var errs []error
+	resolve := func(key string, p *string) {
+		*p = secretRef.ReplaceAllStringFunc(*p, func(ref string) string {
+			m := secretRef.FindStringSubmatch(ref)
+			kind, name := m[1], m[2]
+			if name == "" {
+				errs = append(errs, fmt.Errorf("%s: %s reference names nothing", key, kind))
+				return ""
+			}
+			if kind == "ENV" {
+				v, ok := lookupEnv(name)
+				if !ok || v == "" {
+					errs = append(errs, fmt.Errorf("%s: environment variable %s is not set", key, name))
+				}
+				return v
+			}
+			b, err := readFile(name)
+			if err != nil {
+				// The error of os.ReadFile names the path, not the content.
+				errs = append(errs, fmt.Errorf("%s: %w", key, err))
+				return ""
+			}
+			v := strings.TrimRight(string(b), "\r\n")
+			if v == "" {
+				errs = append(errs, fmt.Errorf("%s: file %s is empty", key, name))
+			}
+			return v
+		})
+	}
+	for i := range c.Credentials {
+		resolve(fmt.Sprintf("credentials[%d].secret_access_key", i), &c.Credentials[i].SecretAccessKey)
+	}
+	resolve("s3.secret_access_key", &c.S3.SecretAccessKey)
+	for i := range c.Clusters {
+		resolve(fmt.Sprintf("clusters[%d].url", i), &c.Clusters[i].URL)
+	}
+	for i := range c.Instances {
+		resolve(fmt.Sprintf("instances[%d].url", i), &c.Instances[i].URL)
+	}
+	return errors.Join(errs...)
 }
 
 // LoadEnv applies RDSEXPORT_LISTEN, RDSEXPORT_REGION, RDSEXPORT_ACCOUNT_ID,
@@ -190,6 +254,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ExportConnections < 1 {
 		bad("export_connections must be at least 1")
+	}
+	if c.MaxConcurrentRequests < 1 {
+		bad("max_concurrent_requests must be at least 1")
 	}
 	if c.SnapshotQuota < 1 {
 		bad("snapshot_quota must be at least 1")

@@ -42,6 +42,10 @@ type Main struct {
 	objects *s3objects.Store
 	served  chan error
 	pprof   *http.Server
+
+	// readHeaderTimeout replaces the http.Server's ReadHeaderTimeout when
+	// set (tests of slow clients).
+	readHeaderTimeout time.Duration
 }
 
 // pprofEnv names the address of an optional profiling listener
@@ -138,11 +142,21 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	for _, c := range cfg.Credentials {
 		creds.keys[c.AccessKeyID] = c
 	}
-	r := newRouter(&sigv4.Verifier{Credentials: creds, Now: m.Now}, rds, s3h, m.Logger)
+	verifier := &sigv4.Verifier{Credentials: creds, Now: m.Now, AllowSessionTokens: cfg.AllowSessionTokens}
+	r := newRouter(verifier, rds, s3h, m.Logger, cfg.MaxConcurrentRequests)
+	readHeaderTimeout := 10 * time.Second
+	if m.readHeaderTimeout > 0 {
+		readHeaderTimeout = m.readHeaderTimeout
+	}
 	m.http = &http.Server{
-		Handler:           r,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       5 * time.Minute, // S3 part uploads can be large
+		Handler: r,
+		// A client dribbling its headers is cut off; the body has longer
+		// (S3 part uploads can be large) and RDS requests get rdsTimeout
+		// for both directions in the router. There is no server-wide
+		// WriteTimeout because S3 downloads of snapshot copies stream for
+		// as long as they are large.
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),

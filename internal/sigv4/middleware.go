@@ -17,8 +17,8 @@ import (
 //
 // A request that fails is given to fail with the error instead (write it
 // with awsquery.WriteError): the *export.Error from Verify, an
-// InvalidParameterValue *export.Error when the body exceeds maxBody, or the
-// read error.
+// InvalidParameterValue *export.Error when the body exceeds maxBody or
+// cannot be read to its end (a truncated body, a client gone).
 func (v *Verifier) Middleware(next http.Handler, maxBody int64, fail func(w http.ResponseWriter, r *http.Request, err error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body []byte
@@ -29,6 +29,11 @@ func (v *Verifier) Middleware(next http.Handler, maxBody int64, fail func(w http
 				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 					err = export.Errorf(export.CodeInvalidParameterValue,
 						"The request body exceeds the maximum size of %d bytes.", maxBody)
+				} else {
+					// The client sent less than it announced or went away:
+					// its fault, not the server's.
+					err = export.Errorf(export.CodeInvalidParameterValue,
+						"The request body could not be read completely.")
 				}
 				fail(w, r, err)
 				return
