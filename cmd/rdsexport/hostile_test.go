@@ -255,7 +255,7 @@ func TestHostileInput(t *testing.T) {
 		{name: "WrongSecret", body: "Action=DescribeExportTasks",
 			sign: signAs(aws.Credentials{AccessKeyID: hostileKey, SecretAccessKey: "not-the-secret"}, "rds", 0), status: 403, code: "SignatureDoesNotMatch"},
 		{name: "SessionToken", body: "Action=DescribeExportTasks",
-			sign: signAs(aws.Credentials{AccessKeyID: hostileKey, SecretAccessKey: hostileSecret, SessionToken: "FwoGZXIvYXdzEXAMPLE"}, "rds", 0),
+			sign:   signAs(aws.Credentials{AccessKeyID: hostileKey, SecretAccessKey: hostileSecret, SessionToken: "FwoGZXIvYXdzEXAMPLE"}, "rds", 0),
 			status: 403, code: "InvalidClientTokenId"},
 		{name: "ClockSkewPast16Min", body: "Action=DescribeExportTasks", sign: signAs(creds, "rds", -16*time.Minute), status: 403, code: "RequestExpired"},
 		{name: "ClockSkewFuture16Min", body: "Action=DescribeExportTasks", sign: signAs(creds, "rds", 16*time.Minute), status: 403, code: "RequestExpired"},
