@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"testing"
@@ -485,4 +486,112 @@ func urlEscape(s string) string {
 		fmt.Fprintf(&b, "%%%02X", c)
 	}
 	return b.String()
+}
+
+// TestThrottling holds the only request slot with a request whose body is
+// still to come, and checks that further RDS and S3 requests are refused
+// with each protocol's throttling error until the slot is free.
+func TestThrottling(t *testing.T) {
+	s, _ := startHostile(t, func(c *Config) { c.MaxConcurrentRequests = 1 }, nil)
+	creds := aws.Credentials{AccessKeyID: hostileKey, SecretAccessKey: hostileSecret}
+	client := &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{ExpectContinueTimeout: 30 * time.Second},
+	}
+	t.Cleanup(client.CloseIdleConnections)
+
+	// The held request asks for 100-continue: the server sends it when the
+	// handler first reads the body, that is once it holds the slot.
+	body := []byte("Action=DescribeExportTasks&Version=2014-10-31")
+	pr, pw := io.Pipe()
+	held, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL()+"/", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held.ContentLength = int64(len(body))
+	held.Header.Set("Content-Type", hostileFormCType)
+	held.Header.Set("Expect", "100-continue")
+	signRequest(t, held, body, creds, "rds", time.Now())
+	continued := make(chan struct{})
+	held = held.WithContext(httptrace.WithClientTrace(held.Context(), &httptrace.ClientTrace{
+		Got100Continue: func() { close(continued) },
+	}))
+	type result struct {
+		resp *http.Response
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := client.Do(held)
+		done <- result{resp, err}
+	}()
+	select {
+	case <-continued:
+	case r := <-done:
+		t.Fatalf("held request ended early: %v", r.err)
+	}
+
+	do := func(req *http.Request) (int, []byte) {
+		t.Helper()
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, b
+	}
+	rdsRequest := func() *http.Request {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL()+"/", bytes.NewReader(body))
+		req.Header.Set("Content-Type", hostileFormCType)
+		signRequest(t, req, body, creds, "rds", time.Now())
+		return req
+	}
+	status, got := do(rdsRequest())
+	if e := parseQueryError(t, got); status != http.StatusBadRequest || e.Error.Code != "Throttling" ||
+		e.Error.Type != "Sender" || e.Error.Message != "Rate exceeded" {
+		t.Fatalf("RDS past the cap: %d %+v, want 400 Throttling (Sender) Rate exceeded", status, e)
+	}
+
+	s3req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL()+"/"+testBucket+"?list-type=2", nil)
+	s3req.Header.Set("X-Amz-Content-Sha256", sha256Hex(nil))
+	signRequest(t, s3req, nil, creds, "s3", time.Now())
+	status, got = do(s3req)
+	var s3err struct {
+		XMLName xml.Name `xml:"Error"`
+		Code    string
+	}
+	if err := xml.Unmarshal(got, &s3err); err != nil || status != http.StatusServiceUnavailable || s3err.Code != "SlowDown" {
+		t.Fatalf("S3 past the cap: %d %s (%v), want 503 SlowDown", status, got, err)
+	}
+
+	// The SDK retries Throttling; with one attempt it reports the code.
+	one := rds.New(rds.Options{
+		Region: testRegion, BaseEndpoint: aws.String(s.URL()), RetryMaxAttempts: 1,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil }),
+	})
+	if _, err := one.DescribeExportTasks(t.Context(), &rds.DescribeExportTasksInput{}); apiCode(err) != "Throttling" {
+		t.Fatalf("SDK past the cap: %v, want Throttling", err)
+	}
+
+	// Let the held request finish: it is served, and the slot is free again.
+	if _, err := pw.Write(body); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	b, _ := io.ReadAll(r.resp.Body)
+	r.resp.Body.Close()
+	if r.resp.StatusCode != http.StatusOK {
+		t.Fatalf("held request: %d %s", r.resp.StatusCode, b)
+	}
+	if status, got := do(rdsRequest()); status != http.StatusOK {
+		t.Fatalf("after the slot is free: %d %s", status, got)
+	}
 }
