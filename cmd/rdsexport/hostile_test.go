@@ -595,3 +595,18 @@ func TestThrottling(t *testing.T) {
 		t.Fatalf("after the slot is free: %d %s", status, got)
 	}
 }
+
+// TestHostileSecretsNotLogged runs an export whose source refuses the
+// connection, so that the failure is logged with the source in context;
+// startHostile's cleanup checks that the log holds no secret.
+func TestHostileSecretsNotLogged(t *testing.T) {
+	s, logs := startHostile(t, nil, nil)
+	s.startExport(t, "unreachable")
+	task := s.waitStatus(t, "unreachable", 30*time.Second, "FAILED")
+	if cause := aws.ToString(task.FailureCause); strings.Contains(cause, hostileDBSecret) {
+		t.Fatalf("failure cause shows the password: %q", cause)
+	}
+	if !strings.Contains(logs.String(), "unreachable") {
+		t.Fatal("the export left no log line")
+	}
+}
