@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/rdsexport/rdsexport/internal/engine"
 )
@@ -120,6 +121,12 @@ func (s *snapshot) readErr(ctx context.Context, t engine.Table, err error) error
 		return fmt.Errorf("read %s: %w", t.Target, ctx.Err())
 	case isMySQLError(err, erNoSuchTable, erTableDefChanged, erUnknownPartition):
 		return fmt.Errorf("read %s: %w (%s)", t.Target, ErrTableGone, s.src.redact(err))
+	}
+	if errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) {
+		// The driver's "invalid connection" says nothing to a user: the
+		// connection was killed, the server restarted or the network
+		// failed.
+		return fmt.Errorf("read %s from %s: connection to the server lost: %w", t.Target, s.src.addr, s.src.redact(err))
 	}
 	return fmt.Errorf("read %s from %s: %w", t.Target, s.src.addr, s.src.redact(err))
 }

@@ -113,6 +113,10 @@ func (s *snapshot) copy(ctx context.Context, t engine.Table, plan *tablePlan, re
 		// Dropped by another session since the snapshot began: the
 		// engine reports it as a skipped table.
 		return fmt.Errorf("read %s: %w (%v)", t.Target, engine.ErrTableGone, s.src.redact(err))
+	case err != nil && conn.PgConn().IsClosed() && !isServerError(err):
+		// The server went away without a word (a terminated backend
+		// often shows only as an EOF): say so plainly.
+		return fmt.Errorf("read %s: connection to the server lost: %w", t.Target, s.src.redact(err))
 	case err != nil:
 		return fmt.Errorf("read %s: %w", t.Target, s.src.redact(err))
 	}
@@ -562,4 +566,10 @@ func unhex(c byte) byte {
 func isUndefinedTable(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "42P01"
+}
+
+// isServerError reports whether err carries the server's own message.
+func isServerError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr)
 }
