@@ -26,9 +26,16 @@ type Options struct {
 	// MaxRowGroupBytes closes a row group once its compressed size reaches
 	// this many bytes (default 16 MiB).
 	MaxRowGroupBytes int64
-	// CompressionLevel is the GZIP level, 1 (fastest) to 9 (smallest), or
-	// -1 for the codec's default; 0 means DefaultCompressionLevel.
+	// Codec is GZIP (the zero value: what exports write) or ZSTD.
+	Codec Codec
+	// CompressionLevel is the codec's level (GZIP: 1 fastest to 9
+	// smallest), or -1 for the codec's default; 0 means
+	// DefaultCompressionLevel.
 	CompressionLevel int
+	// StoreSchema keeps the Arrow schema in the file's metadata, so that a
+	// reader gets back the exact Arrow types (Int16, Decimal128, time
+	// zones); snapshot copies need it, exports do not carry it.
+	StoreSchema bool
 	// MaxDictionaryBytes is the dictionary size at which a column chunk
 	// falls back from dictionary to plain encoding; 0 means
 	// DefaultMaxDictionaryBytes.
@@ -36,6 +43,16 @@ type Options struct {
 	// Alloc allocates encoder memory; nil means memory.DefaultAllocator.
 	Alloc memory.Allocator
 }
+
+// Codec is a Parquet compression codec.
+type Codec int
+
+const (
+	// GZIP is the codec of RDS exports (spec §8.2).
+	GZIP Codec = iota
+	// ZSTD compresses better and faster; snapshot copies use it.
+	ZSTD
+)
 
 // DefaultMaxDictionaryBytes is used when Options leave MaxDictionaryBytes 0.
 // 64 KiB instead of Parquet's usual 1 MiB: low-cardinality columns (flags,
@@ -87,9 +104,13 @@ type Writer struct {
 func NewWriter(w io.Writer, schema *arrow.Schema, opts Options) (*Writer, error) {
 	opts = opts.withDefaults()
 	cw := &countingWriter{w: w}
+	codec := compress.Codecs.Gzip
+	if opts.Codec == ZSTD {
+		codec = compress.Codecs.Zstd
+	}
 	props := parquet.NewWriterProperties(
 		parquet.WithAllocator(opts.Alloc),
-		parquet.WithCompression(compress.Codecs.Gzip),
+		parquet.WithCompression(codec),
 		parquet.WithCompressionLevel(opts.CompressionLevel),
 		parquet.WithDictionaryPageSizeLimit(opts.MaxDictionaryBytes),
 		parquet.WithDataPageVersion(parquet.DataPageV1),
@@ -97,7 +118,11 @@ func NewWriter(w io.Writer, schema *arrow.Schema, opts Options) (*Writer, error)
 		parquet.WithMaxRowGroupLength(opts.MaxRowGroupRows),
 		parquet.WithStoreDecimalAsInteger(true),
 	)
-	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(opts.Alloc))
+	arrowOpts := []pqarrow.WriterOption{pqarrow.WithAllocator(opts.Alloc)}
+	if opts.StoreSchema {
+		arrowOpts = append(arrowOpts, pqarrow.WithStoreSchema())
+	}
+	arrowProps := pqarrow.NewArrowWriterProperties(arrowOpts...)
 	fw, err := pqarrow.NewFileWriter(schema, cw, props, arrowProps)
 	if err != nil {
 		return nil, fmt.Errorf("new parquet writer: %w", err)

@@ -8,9 +8,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/rdsexport/rdsexport/internal/parquetfile"
 )
 
 // Bounds of the stored Parquet files.
@@ -140,8 +139,7 @@ func (w *batchWriter) storedBytes() int64 {
 // into a pipe whose other end is the body of Blobs.Put.
 type blobFile struct {
 	key  string
-	fw   *pqarrow.FileWriter
-	cw   *countingWriter
+	pw   *parquetfile.Writer
 	pipe *io.PipeWriter
 	done chan error
 }
@@ -155,57 +153,38 @@ func newBlobFile(ctx context.Context, blobs Blobs, key string, schema *arrow.Sch
 		pr.CloseWithError(fmt.Errorf("store %s ended: %w", key, errors.Join(err, errUploadEnded)))
 		f.done <- err
 	}()
-	f.cw = &countingWriter{w: pipe}
-	props := parquet.NewWriterProperties(
-		parquet.WithAllocator(alloc),
-		parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithMaxRowGroupLength(rowGroupRows),
-		parquet.WithCreatedBy("rdsexport snapshot copy"),
-	)
-	// The stored Arrow schema gives back Int16, Decimal128, time zones and
-	// String/Binary exactly on read (spec §9 needs the original types).
-	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(alloc), pqarrow.WithStoreSchema())
-	fw, err := pqarrow.NewFileWriter(schema, f.cw, props, arrowProps)
+	// ZSTD at its default level, and the Arrow schema stored so that
+	// Int16, Decimal128, time zones and String/Binary come back exactly on
+	// read (spec §9 needs the original types).
+	pw, err := parquetfile.NewWriter(pipe, schema, parquetfile.Options{
+		Codec: parquetfile.ZSTD, CompressionLevel: -1, StoreSchema: true,
+		MaxRowGroupRows: rowGroupRows, MaxRowGroupBytes: rowGroupBytes, Alloc: alloc,
+	})
 	if err != nil {
 		pipe.CloseWithError(err)
 		<-f.done
 		return nil, fmt.Errorf("new parquet writer %s: %w", key, err)
 	}
-	f.fw = fw
+	f.pw = pw
 	return f, nil
 }
 
 var errUploadEnded = errors.New("upload ended")
 
 func (f *blobFile) write(rec arrow.RecordBatch) error {
-	if f.cw.err != nil {
-		return fmt.Errorf("write %s: %w", f.key, f.cw.err)
-	}
-	if err := f.fw.WriteBuffered(rec); err != nil {
+	if err := f.pw.Write(rec); err != nil {
 		return fmt.Errorf("write %s: %w", f.key, err)
-	}
-	if f.fw.RowGroupTotalCompressedBytes() >= rowGroupBytes {
-		if err := f.fw.NewBufferedRowGroupChecked(); err != nil {
-			return fmt.Errorf("write %s: %w", f.key, err)
-		}
-	}
-	if f.cw.err != nil {
-		return fmt.Errorf("write %s: %w", f.key, f.cw.err)
 	}
 	return nil
 }
 
 // size is the compressed size so far, the buffered row group included.
-func (f *blobFile) size() int64 { return f.cw.n + f.fw.RowGroupTotalCompressedBytes() }
+func (f *blobFile) size() int64 { return f.pw.Size() }
 
 // close finishes the file, waits until the blob exists and returns its
 // size.
 func (f *blobFile) close() (int64, error) {
-	err := f.fw.Close()
-	if err == nil {
-		err = f.cw.err
-	}
-	if err != nil {
+	if err := f.pw.Close(); err != nil {
 		f.pipe.CloseWithError(err)
 		<-f.done
 		return 0, fmt.Errorf("write %s: %w", f.key, err)
@@ -214,36 +193,14 @@ func (f *blobFile) close() (int64, error) {
 	if err := <-f.done; err != nil {
 		return 0, fmt.Errorf("store %s: %w", f.key, err)
 	}
-	return f.cw.n, nil
+	return f.pw.Size(), nil
 }
 
 // abort drops the file: Put sees an error and creates no blob.
 func (f *blobFile) abort() {
 	f.pipe.CloseWithError(errAborted)
-	_ = f.fw.Close() // releases encoder memory; the write error is expected
+	_ = f.pw.Close() // releases encoder memory; the write error is expected
 	<-f.done
 }
 
 var errAborted = errors.New("snapshot copy file aborted")
-
-// countingWriter counts bytes and absorbs the first write error: later
-// writes are discarded and reported as successful so that the encoder's
-// Close still runs to the end and releases its memory (it keeps buffers
-// when its sink fails). blobFile reports the error itself.
-type countingWriter struct {
-	w   io.Writer
-	n   int64
-	err error
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	if c.err != nil {
-		return len(p), nil
-	}
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	if err != nil {
-		c.err = err
-	}
-	return len(p), nil
-}
