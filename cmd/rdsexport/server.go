@@ -85,6 +85,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 
 	// Object store: our own embedded S3 on this listener, or an external one.
 	var s3h http.Handler
+	var local *s3server.Objects
 	s3cfg := s3objects.Config{
 		Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region,
 		AccessKeyID: cfg.S3.AccessKeyID, SecretAccessKey: cfg.S3.SecretAccessKey,
@@ -94,7 +95,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		if err != nil {
 			return fmt.Errorf("open embedded S3: %w", err)
 		}
-		s3h = srv
+		s3h, local = srv, srv.Objects()
 		s3cfg = s3objects.Config{
 			Endpoint: "http://" + m.ln.Addr().String(), Region: cfg.Region,
 			AccessKeyID: cfg.Credentials[0].AccessKeyID, SecretAccessKey: cfg.Credentials[0].SecretAccessKey,
@@ -102,6 +103,16 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	if m.objects, err = s3objects.New(s3cfg); err != nil {
 		return fmt.Errorf("object store: %w", err)
+	}
+
+	// Exports into the embedded S3 write its files directly rather than
+	// through HTTP to this same process.
+	var objects interface {
+		engine.ObjectStore
+		service.Buckets
+	} = m.objects
+	if local != nil {
+		objects = local
 	}
 
 	cat := newCatalog(cfg, m.Now())
@@ -121,7 +132,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	})
 	m.engine = engine.New(engine.Params{
 		Store:                m.store,
-		Objects:              m.objects,
+		Objects:              objects,
 		Resolve:              sources.exportSource,
 		Logger:               m.Logger.With("component", "engine"),
 		Now:                  m.Now,
@@ -130,7 +141,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		FileBytes:            cfg.ExportFileBytes,
 	})
 	svc := service.New(service.Params{
-		Store: m.store, Runner: m.engine, Catalog: cat, Buckets: m.objects,
+		Store: m.store, Runner: m.engine, Catalog: cat, Buckets: objects,
 		Snapshots: m.store, Snapshotter: snapshotter{m.copier, m.store, m.Logger}, SnapshotQuota: cfg.SnapshotQuota,
 		Logger: m.Logger.With("component", "service"), Now: m.Now,
 	})
