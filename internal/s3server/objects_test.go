@@ -92,3 +92,28 @@ func TestObjects_Errors(t *testing.T) {
 		t.Errorf("BucketExists(missing) = %v, %v", ok, err)
 	}
 }
+
+// BenchmarkObjects_Put is the in-process counterpart of s3objects'
+// BenchmarkPut (the same body through HTTP to an embedded server).
+func BenchmarkObjects_Put(b *testing.B) {
+	dir := b.TempDir()
+	srv, err := s3server.New(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	ctx := context.Background()
+	if _, err := sdkClient(hs.URL).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bench")}); err != nil {
+		b.Fatal(err)
+	}
+	o := srv.Objects()
+	body := randomBytes(b, 32<<20)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := o.Put(ctx, "bench", "bench/obj", struct{ io.Reader }{bytes.NewReader(body)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
