@@ -4,9 +4,10 @@
 // It owns everything MySQL-specific about an export: the consistent point
 // in time shared by several connections (FLUSH TABLES WITH READ LOCK while
 // every reader starts a consistent-snapshot transaction, as mydumper does),
-// the information_schema queries that list databases, tables, partitions
-// and columns, the type mapping of spec §9.1, and the decoding of text
-// protocol rows into Arrow record batches.
+// the information_schema queries that list databases, tables, partitions,
+// columns and primary keys, the split of big tables into integer primary
+// key ranges read by several connections at once, the type mapping of spec
+// §9.1, and the decoding of text protocol rows into Arrow record batches.
 //
 // # Source URL
 //

@@ -127,10 +127,16 @@ func (db *testDB) exec(t testing.TB, q string, args ...any) {
 // touch other databases of the server) unless exportOnly says otherwise.
 func open(t testing.TB, db *testDB, conns int, alloc memory.Allocator, exportOnly ...string) engine.Snapshot {
 	t.Helper()
+	return openWith(t, db, mysqlsource.Options{}, conns, alloc, exportOnly...)
+}
+
+// openWith is open with Source options.
+func openWith(t testing.TB, db *testDB, opts mysqlsource.Options, conns int, alloc memory.Allocator, exportOnly ...string) engine.Snapshot {
+	t.Helper()
 	if len(exportOnly) == 0 {
 		exportOnly = []string{db.Name}
 	}
-	src := mysqlsource.New(db.URL, mysqlsource.Options{})
+	src := mysqlsource.New(db.URL, opts)
 	snap, err := src.Open(t.Context(), engine.OpenParams{ExportOnly: exportOnly, Connections: conns, Alloc: alloc})
 	if err != nil {
 		t.Fatal(err)
@@ -157,11 +163,30 @@ func tables(t testing.TB, snap engine.Snapshot) (map[string]engine.Table, []engi
 // prefixed "dec:"), or time.Time for timestamps.
 func readRows(t testing.TB, snap engine.Snapshot, tb engine.Table, batch int) [][]any {
 	t.Helper()
+	rows, err := collectRows(t, tb, func(emit func(arrow.RecordBatch) error) error {
+		return snap.ReadBatch(t.Context(), tb, batch, emit, func(int64) {})
+	})
+	if err != nil {
+		t.Fatalf("ReadBatch %s/%d: %v", tb.Target, batch, err)
+	}
+	return rows
+}
+
+// readRange is readRows of range rng of batch 0; it may run in any
+// goroutine.
+func readRange(t testing.TB, snap engine.Snapshot, tb engine.Table, rng int) ([][]any, error) {
+	return collectRows(t, tb, func(emit func(arrow.RecordBatch) error) error {
+		return snap.(engine.RangeReader).ReadRange(t.Context(), tb, 0, rng, emit, func(int64) {})
+	})
+}
+
+// collectRows runs read and returns the rows it emits (see readRows).
+func collectRows(t testing.TB, tb engine.Table, read func(emit func(arrow.RecordBatch) error) error) ([][]any, error) {
 	var (
 		mu   sync.Mutex
 		rows [][]any
 	)
-	err := snap.ReadBatch(t.Context(), tb, batch, func(rec arrow.RecordBatch) error {
+	err := read(func(rec arrow.RecordBatch) error {
 		if !rec.Schema().Equal(tb.Schema) {
 			t.Errorf("batch schema %v, want %v", rec.Schema(), tb.Schema)
 		}
@@ -175,11 +200,8 @@ func readRows(t testing.TB, snap engine.Snapshot, tb engine.Table, batch int) []
 			rows = append(rows, row)
 		}
 		return nil
-	}, func(int64) {})
-	if err != nil {
-		t.Fatalf("ReadBatch %s/%d: %v", tb.Target, batch, err)
-	}
-	return rows
+	})
+	return rows, err
 }
 
 func value(col arrow.Array, i int) any {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -24,8 +25,9 @@ const (
 	batchBytes = 16 << 20
 )
 
-// ErrUnknownTable is returned (wrapped) by ReadBatch for a table that the
-// snapshot's Tables did not return, or a batch index out of range.
+// ErrUnknownTable is returned (wrapped) by ReadBatch and ReadRange for a
+// table that the snapshot's Tables did not return, or a batch or range
+// index out of bounds.
 var ErrUnknownTable = errors.New("table not listed by this snapshot")
 
 // ErrTableGone is returned (wrapped) by ReadBatch when the table or
@@ -40,7 +42,8 @@ var ErrTableGone = engine.ErrTableGone
 // Arrow builders and emitting a record batch every 64Ki rows or 16 MiB,
 // then a final partial one (none for an empty batch). progress receives
 // the bytes of row data read. Values with no Parquet equivalent (zero or
-// impossible dates) are written as NULL and counted for ReadWarnings.
+// impossible dates) are written as NULL and counted for ReadWarnings. It
+// reads the whole batch, whatever t.Ranges says.
 //
 // When ctx ends the driver closes the reader's connection, which stops
 // the query at once; that reader (like one whose emit failed) is lost to
@@ -49,16 +52,62 @@ var ErrTableGone = engine.ErrTableGone
 // Errors: ErrUnknownTable, ErrClosed, ErrSnapshotLost, ErrTableGone, the
 // first error of emit, ctx's error, server errors naming the server's
 // address. Row data never appears in an error.
-func (s *snapshot) ReadBatch(ctx context.Context, t engine.Table, batch int, emit func(arrow.RecordBatch) error, progress func(bytes int64)) (err error) {
+func (s *snapshot) ReadBatch(ctx context.Context, t engine.Table, batch int, emit func(arrow.RecordBatch) error, progress func(bytes int64)) error {
+	plan, err := s.plan(t, batch)
+	if err != nil {
+		return err
+	}
+	return s.read(ctx, t, plan, batch, "", emit, progress)
+}
+
+// ReadRange is ReadBatch restricted to range rng of the table's integer
+// primary key (`WHERE pk >= lo AND pk < hi`): an InnoDB clustered index
+// range scan in the snapshot, so ranges read by several readers at once
+// each scan their own part of the table. The first range has no lower
+// bound and the last no upper one, so keys outside the MIN and MAX read
+// when the ranges were planned are still read. A table that Tables did not
+// split has one range, the whole batch. Errors are those of ReadBatch, and
+// ErrUnknownTable for a range out of bounds.
+func (s *snapshot) ReadRange(ctx context.Context, t engine.Table, batch, rng int, emit func(arrow.RecordBatch) error, progress func(bytes int64)) error {
+	plan, err := s.plan(t, batch)
+	if err != nil {
+		return err
+	}
+	n := max(len(plan.bounds), 1)
+	if rng < 0 || rng >= n {
+		return fmt.Errorf("read %s range %d: %w", t.Target, rng, ErrUnknownTable)
+	}
+	var conds []string
+	if rng > 0 {
+		conds = append(conds, plan.key+" >= "+strconv.FormatInt(plan.bounds[rng], 10))
+	}
+	if rng < n-1 {
+		conds = append(conds, plan.key+" < "+strconv.FormatInt(plan.bounds[rng+1], 10))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	return s.read(ctx, t, plan, batch, where, emit, progress)
+}
+
+// plan returns the plan of t after checking batch.
+func (s *snapshot) plan(t engine.Table, batch int) (*tablePlan, error) {
 	s.mu.Lock()
 	plan, closed := s.plans[t.Target], s.closed
 	s.mu.Unlock()
 	if closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	if plan == nil || batch < 0 || batch >= max(len(plan.parts), 1) {
-		return fmt.Errorf("read %s batch %d: %w", t.Target, batch, ErrUnknownTable)
+		return nil, fmt.Errorf("read %s batch %d: %w", t.Target, batch, ErrUnknownTable)
 	}
+	return plan, nil
+}
+
+// read runs one SELECT of batch (with an optional WHERE clause) on an idle
+// reader.
+func (s *snapshot) read(ctx context.Context, t engine.Table, plan *tablePlan, batch int, where string, emit func(arrow.RecordBatch) error, progress func(bytes int64)) (err error) {
 	c, err := s.acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", t.Target, err)
@@ -70,6 +119,7 @@ func (s *snapshot) ReadBatch(ctx context.Context, t engine.Table, batch int, emi
 	if plan.parts != nil {
 		q += " PARTITION (" + plan.parts[batch] + ")"
 	}
+	q += where
 	dec := newDecoder(s.alloc, plan, emit, progress)
 	defer func() {
 		dec.release()

@@ -2,6 +2,9 @@ package mysqlsource
 
 import (
 	"errors"
+	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -116,5 +119,71 @@ func TestParseURL(t *testing.T) {
 	cfg, err = parseURL("mysql://root@[::1]/", time.Minute)
 	if err != nil || cfg.Addr != "[::1]:3306" || cfg.TLSConfig != "" || cfg.Timeout != time.Minute {
 		t.Errorf("config %+v, %v", cfg, err)
+	}
+}
+
+func TestRangeBounds(t *testing.T) {
+	const lo, hi = math.MinInt64, math.MaxInt64
+	for _, c := range []struct {
+		lo, hi int64
+		n      int
+		want   []int64
+	}{
+		{0, 99, 4, []int64{0, 25, 50, 75}},
+		{1, 100, 2, []int64{1, 51}},
+		{-128, 127, 4, []int64{-128, -64, 0, 64}},
+		{lo, hi, 4, []int64{lo, -1 << 62, 0, 1 << 62}},
+		{lo, hi, 2, []int64{lo, 0}},
+		{lo, lo + 1, 8, []int64{lo, lo + 1}},
+		{hi - 3, hi, 8, []int64{hi - 3, hi - 2, hi - 1, hi}},
+		{3, 5, 8, []int64{3, 4, 5}},
+		{-1, 0, 4, []int64{-1, 0}},
+		{5, 5, 4, nil},
+		{0, 100, 1, nil},
+		{7, 3, 4, nil},
+	} {
+		if got := rangeBounds(c.lo, c.hi, c.n); !slices.Equal(got, c.want) {
+			t.Errorf("rangeBounds(%d, %d, %d) = %v, want %v", c.lo, c.hi, c.n, got, c.want)
+		}
+	}
+	// Bounds rise strictly from lo and stay within hi, so every range
+	// holds keys.
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		a, b := int64(r.Uint64()), int64(r.Uint64()>>r.UintN(64))
+		a, b = min(a, b), max(a, b)
+		n := 2 + r.IntN(16)
+		got := rangeBounds(a, b, n)
+		if a == b {
+			continue
+		}
+		if len(got) < 2 || len(got) > n || got[0] != a || got[len(got)-1] > b ||
+			!slices.IsSorted(got) || len(slices.Compact(slices.Clone(got))) != len(got) {
+			t.Fatalf("rangeBounds(%d, %d, %d) = %v", a, b, n, got)
+		}
+	}
+}
+
+func TestInt64Key(t *testing.T) {
+	for _, c := range []struct {
+		dataType, columnType string
+		want                 bool
+	}{
+		{"tinyint", "tinyint(4)", true},
+		{"tinyint", "tinyint(3) unsigned", true},
+		{"smallint", "smallint(5) unsigned", true},
+		{"mediumint", "mediumint(8) unsigned", true},
+		{"int", "int(10) unsigned zerofill", true},
+		{"bigint", "bigint(20)", true},
+		{"bigint", "bigint(20) unsigned", false},
+		{"bigint", "BIGINT UNSIGNED", false},
+		{"decimal", "decimal(10,0)", false},
+		{"varchar", "varchar(10)", false},
+		{"bit", "bit(8)", false},
+		{"year", "year(4)", false},
+	} {
+		if got := int64Key(mysqlType{dataType: c.dataType, columnType: c.columnType}); got != c.want {
+			t.Errorf("int64Key(%s) = %v, want %v", c.columnType, got, c.want)
+		}
 	}
 }

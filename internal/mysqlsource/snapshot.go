@@ -64,9 +64,10 @@ type snapshot struct {
 	metaMu sync.Mutex // serialises queries on meta
 	meta   *conn
 
-	pool chan *conn    // idle readers
-	lost chan struct{} // closed when the last reader is discarded
-	done chan struct{} // closed by Close
+	pool    chan *conn    // idle readers
+	readers int           // readers at Open, lost or not
+	lost    chan struct{} // closed when the last reader is discarded
+	done    chan struct{} // closed by Close
 
 	mu      sync.Mutex
 	closed  bool
@@ -75,7 +76,10 @@ type snapshot struct {
 	invalid map[string]int64 // values written as NULL, by target
 }
 
-var _ engine.Snapshot = (*snapshot)(nil)
+var (
+	_ engine.Snapshot    = (*snapshot)(nil)
+	_ engine.RangeReader = (*snapshot)(nil)
+)
 
 // Open starts a consistent read of the server. With p.Connections > 1 it
 // takes FLUSH TABLES WITH READ LOCK on a coordinator connection, starts
@@ -181,7 +185,7 @@ func (s *Source) Open(ctx context.Context, p engine.OpenParams) (_ engine.Snapsh
 	for _, r := range readers {
 		snap.pool <- r
 	}
-	snap.live = len(readers)
+	snap.live, snap.readers = len(readers), len(readers)
 	readers = nil
 	return snap, nil
 }

@@ -30,7 +30,22 @@ type Options struct {
 	// Databases, when not empty, limits the server to these databases:
 	// the others are not exported, as if they did not exist.
 	Databases []string
+	// MinRangeBytes is the least data size of one ranged read of a table
+	// (engine.Table.Ranges); 0 means DefaultMinRangeBytes. A table under
+	// twice this size is read in one piece.
+	MinRangeBytes int64
 }
+
+// DefaultMinRangeBytes is the default Options.MinRangeBytes: a range of
+// 32 MiB of InnoDB data makes Parquet files of a few MB (spec §8.2 expects
+// 1-10 MB) while keeping the per-range cost (one query, one file series)
+// small.
+const DefaultMinRangeBytes = 32 << 20
+
+// rangesPerReader times the snapshot's readers is the most ranges a table
+// is split into: more ranges than readers let a reader that finishes early
+// take more work.
+const rangesPerReader = 2
 
 // Source is a MySQL or MariaDB server reached through one URL (see the
 // package documentation for its form). A Source is safe for concurrent
@@ -53,6 +68,9 @@ var _ engine.Source = (*Source)(nil)
 func New(url string, opts Options) *Source {
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = 30 * time.Second
+	}
+	if opts.MinRangeBytes <= 0 {
+		opts.MinRangeBytes = DefaultMinRangeBytes
 	}
 	return &Source{url: url, opts: opts}
 }

@@ -5,12 +5,15 @@ import (
 	"context"
 	"database/sql/driver"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/rdsexport/rdsexport/internal/engine"
 )
@@ -20,10 +23,13 @@ var systemDatabases = map[string]bool{
 	"mysql": true, "sys": true, "information_schema": true, "performance_schema": true,
 }
 
-// tablePlan is what ReadBatch needs to read one exported table.
+// tablePlan is what ReadBatch and ReadRange need to read one exported
+// table.
 type tablePlan struct {
 	from   string   // quoted `db`.`table`
 	parts  []string // quoted partition per batch; nil for one whole-table batch
+	key    string   // quoted integer primary key column of a ranged table
+	bounds []int64  // first key of each range; nil when read in one piece
 	cols   string   // quoted SELECT list
 	schema *arrow.Schema
 	kinds  []colKind
@@ -34,6 +40,7 @@ type tablePlan struct {
 type baseTable struct {
 	db, name string
 	size     int64
+	innodb   bool
 }
 
 // columnInfo is one row of information_schema.COLUMNS.
@@ -48,7 +55,10 @@ type columnInfo struct {
 // information_schema and performance_schema are never exported) narrowed
 // by ExportOnly, in database and table name order (byte order), with the
 // skipped tables (spec §10), the ExportOnly entries that matched nothing
-// and the warnings of Open. Errors are server errors or ctx's error;
+// and the warnings of Open. A plain InnoDB table of at least twice
+// Options.MinRangeBytes whose primary key is one integer column (not
+// BIGINT UNSIGNED) is split into Ranges of its key, at most two per
+// reader, for ReadRange. Errors are server errors or ctx's error;
 // ErrClosed after Close.
 func (s *snapshot) Tables(ctx context.Context) ([]engine.Table, engine.Warnings, error) {
 	s.mu.Lock()
@@ -64,7 +74,8 @@ func (s *snapshot) Tables(ctx context.Context) ([]engine.Table, engine.Warnings,
 	)
 	err := s.withMeta(func(c *conn) error {
 		var err error
-		tables, warn, plans, err = listTables(ctx, c, s.exportOnly, s.src.opts.Databases)
+		lim := rangeLimits{maxRanges: rangesPerReader * s.readers, minBytes: s.src.opts.MinRangeBytes}
+		tables, warn, plans, err = listTables(ctx, c, s.exportOnly, s.src.opts.Databases, lim)
 		return err
 	})
 	if err != nil {
@@ -84,7 +95,19 @@ func (s *snapshot) Tables(ctx context.Context) ([]engine.Table, engine.Warnings,
 	return tables, w, nil
 }
 
-func listTables(ctx context.Context, c *conn, exportOnly, only []string) ([]engine.Table, engine.Warnings, map[string]*tablePlan, error) {
+// rangeLimits are the bounds on splitting a table into ranged reads.
+type rangeLimits struct {
+	maxRanges int
+	minBytes  int64
+}
+
+// ranges is how many ranges a table of size bytes may be split into;
+// below 2 it is read in one piece.
+func (lim rangeLimits) ranges(size int64) int {
+	return int(min(size/max(lim.minBytes, 1), int64(lim.maxRanges)))
+}
+
+func listTables(ctx context.Context, c *conn, exportOnly, only []string, lim rangeLimits) ([]engine.Table, engine.Warnings, map[string]*tablePlan, error) {
 	var warn engine.Warnings
 	var lctn int64
 	err := c.query(ctx, "SELECT @@lower_case_table_names", func(row []driver.Value) error {
@@ -114,10 +137,11 @@ func listTables(ctx context.Context, c *conn, exportOnly, only []string) ([]engi
 	in := inList(dbs)
 
 	var all []baseTable
-	q := "SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(DATA_LENGTH, 0) FROM information_schema.TABLES " +
+	q := "SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(DATA_LENGTH, 0), ENGINE FROM information_schema.TABLES " +
 		"WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA IN (" + in + ")"
 	err = c.query(ctx, q, func(row []driver.Value) error {
-		all = append(all, baseTable{db: asString(row[0]), name: asString(row[1]), size: asInt64(row[2])})
+		all = append(all, baseTable{db: asString(row[0]), name: asString(row[1]), size: asInt64(row[2]),
+			innodb: strings.EqualFold(asString(row[3]), "InnoDB")})
 		return nil
 	})
 	if err != nil {
@@ -175,6 +199,27 @@ func listTables(ctx context.Context, c *conn, exportOnly, only []string) ([]engi
 		return nil, warn, nil, err
 	}
 
+	// Ranged reads need the primary key of big plain InnoDB tables. Only
+	// InnoDB reads every range at the snapshot's moment; a single read of
+	// another engine's table at least sees one state of it.
+	rangeable := func(t baseTable) bool {
+		return t.innodb && lim.ranges(t.size) >= 2 && parts[[2]string{t.db, t.name}] == nil
+	}
+	var pk map[[2]string][]string
+	if slices.ContainsFunc(all, rangeable) {
+		pk = make(map[[2]string][]string)
+		q = "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS " +
+			"WHERE INDEX_NAME = 'PRIMARY' AND TABLE_SCHEMA IN (" + in + ")"
+		err = c.query(ctx, q, func(row []driver.Value) error {
+			k := [2]string{asString(row[0]), asString(row[1])}
+			pk[k] = append(pk[k], asString(row[2]))
+			return nil
+		})
+		if err != nil {
+			return nil, warn, nil, err
+		}
+	}
+
 	plans := make(map[string]*tablePlan)
 	var tables []engine.Table
 	for _, t := range all {
@@ -223,6 +268,11 @@ func listTables(ctx context.Context, c *conn, exportOnly, only []string) ([]engi
 		}
 		plan.cols = strings.Join(names, ", ")
 		plan.schema = arrow.NewSchema(fields, nil)
+		if rangeable(t) {
+			if err := planRanges(ctx, c, plan, tc, pk[k], lim.ranges(t.size)); err != nil {
+				return nil, warn, nil, err
+			}
+		}
 		plans[target] = plan
 		tables = append(tables, engine.Table{
 			Target:         target,
@@ -231,10 +281,82 @@ func listTables(ctx context.Context, c *conn, exportOnly, only []string) ([]engi
 			Schema:         plan.schema,
 			Columns:        columns,
 			Batches:        max(len(plan.parts), 1),
+			Ranges:         max(len(plan.bounds), 1),
 			EstimatedBytes: t.size,
 		})
 	}
 	return tables, warn, plans, nil
+}
+
+// planRanges splits plan's table into at most n ranges of its primary key
+// when the key is one integer column (pk lists the key's columns, cols the
+// table's). The key's MIN and MAX are read now, outside the snapshot: the
+// first range has no lower bound and the last no upper one, so rows outside
+// them are still read. A server error (the table was dropped meanwhile, no
+// privilege) leaves the table in one piece; ReadBatch reports what is left.
+func planRanges(ctx context.Context, c *conn, plan *tablePlan, cols []columnInfo, pk []string, n int) error {
+	if len(pk) != 1 {
+		return nil
+	}
+	i := slices.IndexFunc(cols, func(c columnInfo) bool { return c.name == pk[0] })
+	if i < 0 || !int64Key(cols[i].typ) {
+		return nil
+	}
+	key := quoteName(pk[0])
+	var lo, hi driver.Value
+	err := c.query(ctx, "SELECT MIN("+key+"), MAX("+key+") FROM "+plan.from, func(row []driver.Value) error {
+		lo, hi = row[0], row[1]
+		return nil
+	})
+	var serverErr *mysql.MySQLError
+	switch {
+	case errors.As(err, &serverErr):
+		return nil
+	case err != nil:
+		return err
+	case lo == nil || hi == nil:
+		return nil // empty
+	}
+	plan.key, plan.bounds = key, rangeBounds(asInt64(lo), asInt64(hi), n)
+	return nil
+}
+
+// int64Key reports an integer type whose values all fit int64, so that
+// range bounds are plain int64 literals.
+func int64Key(t mysqlType) bool {
+	switch t.dataType {
+	case "tinyint", "smallint", "mediumint", "int", "integer":
+		return true
+	case "bigint":
+		return !strings.Contains(strings.ToLower(t.columnType), "unsigned")
+	}
+	return false
+}
+
+// rangeBounds cuts the keys lo..hi into at most n spans of equal width
+// (within one key) and returns the first key of each, or nil when that
+// makes fewer than two. Every span holds at least one key of lo..hi. The
+// width is computed in unsigned arithmetic, since hi-lo may not fit int64.
+func rangeBounds(lo, hi int64, n int) []int64 {
+	if n < 2 || hi <= lo {
+		return nil
+	}
+	span := uint64(hi) - uint64(lo)
+	if span < uint64(n-1) {
+		n = int(span) + 1
+	}
+	bounds := make([]int64, n)
+	bounds[0] = lo
+	for i := 1; i < n; i++ {
+		// ceil(span*i/n) in 128 bits: span*i/n < span, so it fits.
+		h, l := bits.Mul64(span, uint64(i))
+		q, r := bits.Div64(h, l, uint64(n))
+		if r != 0 {
+			q++
+		}
+		bounds[i] = int64(uint64(lo) + q)
+	}
+	return bounds
 }
 
 // selection is the ExportOnly list (spec §7.4): "db" or "db.table".
