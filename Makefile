@@ -39,7 +39,7 @@ test: db-up ## everything CI runs: lint, all tests against real PostgreSQL, Mari
 golden: ## rewrite the golden XML files (review the diff!)
 	$(GO) test ./internal/awsquery -update
 
-bench: ## export vs psql COPY on one big table, with ratio, peak RSS and pass/fail (ROWS=2000000 RUNS=1 TABLE=lineitem; see BENCHMARKS.md)
+bench: ## the seven targets of the performance issue in one run, one table line each with PASS/FAIL (knobs ROWS RUNS TABLE CONNECTIONS TARGETS SCALES ...: see scripts/bench.sh)
 	scripts/bench.sh
 
 bench-micro: ## Go micro-benchmarks (compare runs with benchstat)
