@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
@@ -32,8 +33,9 @@ type entry struct {
 	cfg    SourceConfig
 	source engine.Source
 
-	mu      sync.Mutex
-	version string
+	mu       sync.Mutex
+	version  string
+	failedAt time.Time // last failed version query
 }
 
 func newCatalog(cfg Config, started time.Time) *catalog {
@@ -60,19 +62,40 @@ func newSource(s SourceConfig) engine.Source {
 	return pgsource.New(s.URL, pgsource.Options{Databases: s.Databases})
 }
 
+// versionRetry is how long a server that did not give its version is left
+// alone: a request that lists the sources (StartExportTask does) must not
+// wait on an unreachable server each time.
+const versionRetry = 30 * time.Second
+
 // engineVersion asks the server once; until it answers, the version is
-// unknown and omitted.
+// unknown and omitted. After a failed attempt it is omitted without asking
+// for versionRetry.
 func (e *entry) engineVersion(ctx context.Context) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.version == "" {
+	if e.version == "" && time.Since(e.failedAt) >= versionRetry {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		if v, err := e.source.Version(ctx); err == nil {
 			e.version = v
+		} else if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			e.failedAt = time.Now()
 		}
 	}
 	return e.version
+}
+
+// engineVersions asks the servers of entries at once (see engineVersion),
+// so that one slow server delays a listing by its timeout, not by the sum
+// of all.
+func engineVersions(ctx context.Context, entries []*entry) []string {
+	out := make([]string, len(entries))
+	var wg sync.WaitGroup
+	for i, e := range entries {
+		wg.Go(func() { out[i] = e.engineVersion(ctx) })
+	}
+	wg.Wait()
+	return out
 }
 
 // endpoint returns host and port of the source URL without credentials.
@@ -103,19 +126,29 @@ func (c *catalog) visible(e *entry, accountID string) bool {
 	return accountID == c.accountID || slices.Contains(e.cfg.SharedWith, accountID)
 }
 
+// visibleOf returns the entries of list visible to the account.
+func (c *catalog) visibleOf(list []*entry, accountID string) []*entry {
+	var out []*entry
+	for _, e := range list {
+		if c.visible(e, accountID) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // Clusters implements service.Catalog.
 func (c *catalog) Clusters(ctx context.Context, accountID string) ([]export.DBCluster, error) {
-	out := make([]export.DBCluster, 0, len(c.clusters))
-	for _, e := range c.clusters {
-		if !c.visible(e, accountID) {
-			continue
-		}
+	entries := c.visibleOf(c.clusters, accountID)
+	versions := engineVersions(ctx, entries)
+	out := make([]export.DBCluster, 0, len(entries))
+	for i, e := range entries {
 		host, port, user, db := e.endpoint()
 		out = append(out, export.DBCluster{
 			Identifier:     e.cfg.Identifier,
 			AccountID:      accountID,
 			Engine:         e.cfg.Engine,
-			EngineVersion:  e.engineVersion(ctx),
+			EngineVersion:  versions[i],
 			Status:         "available",
 			Endpoint:       host,
 			Port:           port,
@@ -130,17 +163,16 @@ func (c *catalog) Clusters(ctx context.Context, accountID string) ([]export.DBCl
 
 // Instances implements service.Catalog.
 func (c *catalog) Instances(ctx context.Context, accountID string) ([]export.DBInstance, error) {
-	out := make([]export.DBInstance, 0, len(c.instances))
-	for _, e := range c.instances {
-		if !c.visible(e, accountID) {
-			continue
-		}
+	entries := c.visibleOf(c.instances, accountID)
+	versions := engineVersions(ctx, entries)
+	out := make([]export.DBInstance, 0, len(entries))
+	for i, e := range entries {
 		host, port, user, db := e.endpoint()
 		out = append(out, export.DBInstance{
 			Identifier:       e.cfg.Identifier,
 			AccountID:        accountID,
 			Engine:           e.cfg.Engine,
-			EngineVersion:    e.engineVersion(ctx),
+			EngineVersion:    versions[i],
 			Status:           "available",
 			Address:          host,
 			Port:             port,
