@@ -462,7 +462,7 @@ func TestSnapshot_Cancel(t *testing.T) {
 // batches respect the row limit.
 func TestSnapshot_Progress(t *testing.T) {
 	t.Parallel()
-	db := newTestDB(t, `CREATE TABLE p AS SELECT i AS id, repeat('x', 300) AS s FROM generate_series(1, 150000) i`)
+	db := newTestDB(t, `CREATE TABLE p AS SELECT i AS id, repeat('x', 1500) AS s FROM generate_series(1, 25000) i`)
 	alloc := checkedAlloc(t)
 	snap := open(t, db, 1, alloc)
 	byTarget, _, _ := tables(t, snap)
@@ -476,14 +476,15 @@ func TestSnapshot_Progress(t *testing.T) {
 		t.Fatal(err)
 	}
 	var copyBytes int64
-	if err := db.Conn.QueryRow(t.Context(), `SELECT sum(length(id::text) + 1 + 300 + 1) FROM p`).Scan(&copyBytes); err != nil {
+	if err := db.Conn.QueryRow(t.Context(), `SELECT sum(length(id::text) + 1 + 1500 + 1) FROM p`).Scan(&copyBytes); err != nil {
 		t.Fatal(err)
 	}
 	if total != copyBytes {
 		t.Errorf("progress %d, want %d", total, copyBytes)
 	}
-	// 16 MiB of ~306-byte rows is about 54,800 rows: the byte limit wins.
-	if len(sizes) != 3 || sizes[0] >= 64<<10 || sizes[0]+sizes[1]+sizes[2] != 150000 {
+	// 16 MiB of ~1,506-byte rows is about 11,140 rows: the byte limit wins
+	// over the row limit (16Ki).
+	if len(sizes) != 3 || sizes[0] >= 16<<10 || sizes[0]+sizes[1]+sizes[2] != 25000 {
 		t.Errorf("batch sizes %v", sizes)
 	}
 }
