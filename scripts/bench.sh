@@ -260,14 +260,14 @@ field() {
 	printf -v "$3" %s "$v"
 }
 
-# describe ID sets st, pct, gb and end (TaskEndTime) from DescribeExportTasks.
+# describe ID sets st, pct, gb and ended (TaskEndTime) from DescribeExportTasks.
 describe() {
 	local x
 	x=$(rds Action=DescribeExportTasks "ExportTaskIdentifier=$1") || die "DescribeExportTasks $1: $x"
 	field Status "$x" st
 	field PercentProgress "$x" pct
 	field TotalExtractedDataInGB "$x" gb
-	field TaskEndTime "$x" end
+	field TaskEndTime "$x" ended
 }
 
 # start_export ID CLUSTER [EXPORTONLY...]
@@ -301,7 +301,7 @@ run_export() {
 		esac
 		sleep "$poll"
 	done
-	exp_s=$(calc %.3f "$(date -d "$end" +%s.%N) - $t0")
+	exp_s=$(calc %.3f "$(date -d "$ended" +%s.%N) - $t0")
 }
 
 # export_pg NAME ROWS: a fresh server exports ${kind}_ROWS; sets exp_s,
