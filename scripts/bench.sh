@@ -9,8 +9,9 @@
 #   PROFILE=cpu.pprof PROFILE_SECONDS=5 TARGETS=1 scripts/bench.sh
 #
 # Targets (TARGETS, default "1 2 3 4 5 6 7"):
-#  1  PostgreSQL export of TABLE (GZIP Parquet into the embedded S3, API
-#     polling included; a fresh server per run) against, in the same run,
+#  1  PostgreSQL export of TABLE (GZIP Parquet into the embedded S3, from
+#     the StartExportTask call to the task's TaskEndTime; a fresh server per
+#     run) against, in the same run,
 #     a single-connection psql COPY (FORMAT binary) > /dev/null (goal ≤ 1.0×),
 #     psql COPY (FORMAT csv) | DuckDB → Parquet file (scripts/csv2parquet;
 #     goal ≤ 0.67×) and, informational (stretch goal ≤ 1.25×), two psql COPY
@@ -42,7 +43,8 @@
 # table generated once), CANCEL_ROWS (default
 # 1000000), CANCELS (default 20), DUCKDB_COMPRESSION (Parquet codec of the
 # DuckDB pipeline; default DuckDB's, Snappy), POLL (Describe poll interval,
-# default 0.25 s; export times come from TaskEndTime), BENCH_POSTGRES (server URL without database).
+# default 0.25 s; export times come from TaskEndTime), BENCH_POSTGRES
+# (server URL without database).
 #
 # Data is generated when missing and not timed: database rdsexport_bench in
 # PostgreSQL and MariaDB (127.0.0.1:3306, root) with one table per kind and
