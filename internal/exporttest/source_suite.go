@@ -23,13 +23,21 @@ type SourceFixture struct {
 	// database (dropped when the test ends) and a function that runs one
 	// SQL statement in that database, failing the test on error.
 	New func(t *testing.T) (src engine.Source, db string, exec func(sql string))
+	// Ranged, when set, is New with a Source that splits a table of at
+	// least 2×minBytes into ranged reads (engine.RangeReader); Analyze is
+	// the statement, with %s for the table, that updates the size the
+	// Source plans ranges from.
+	Ranged  func(t *testing.T, minBytes int64) (src engine.Source, db string, exec func(sql string))
+	Analyze string
 }
 
 // SourceSuite checks an engine.Source against the contract every engine
 // shares, with SQL common to PostgreSQL and MySQL: INT and VARCHAR map to
 // Int32 and String, NULLs survive, empty tables emit nothing, a snapshot
 // ignores writes committed after Open (also with two readers at once),
-// and a cancelled read returns promptly with the context's error. Every
+// the ranges of a ranged table read at once return each row of the
+// snapshot exactly once, and a cancelled read returns promptly with the
+// context's error. Every
 // case reads with a checked allocator that must end empty. The cases run
 // one after the other (the cancellation case fills a large table).
 func SourceSuite(t *testing.T, f SourceFixture) {
@@ -96,6 +104,64 @@ func SourceSuite(t *testing.T, f SourceFixture) {
 		}
 	})
 
+	t.Run("Ranges", func(t *testing.T) {
+		if f.Ranged == nil {
+			t.Skip("the source has no ranged reads")
+		}
+		src, db, exec := f.Ranged(t, 64<<10)
+		exec("CREATE TABLE d (n INT)")
+		exec("INSERT INTO d VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)")
+		exec("CREATE TABLE r (id INT PRIMARY KEY, s VARCHAR(20))")
+		// 10,000 rows with gaps and negative keys, a few hundred KB.
+		exec("INSERT INTO r SELECT 3 * (a.n + 10 * b.n + 100 * c.n + 1000 * d4.n) - 5000, 'old' " +
+			"FROM d a CROSS JOIN d b CROSS JOIN d c CROSS JOIN d d4")
+		exec(fmt.Sprintf(f.Analyze, "r"))
+		alloc := checkedAllocator(t)
+		snap := openSnapshot(t, src, db, 2, alloc)
+		tb := findTable(t, snap, "r")
+		rr, ok := snap.(engine.RangeReader)
+		if !ok || tb.Ranges < 2 {
+			t.Fatalf("table r: %d ranges, RangeReader %v; want a ranged table", tb.Ranges, ok)
+		}
+		exec("INSERT INTO r VALUES (100000, 'new'), (-100000, 'new')")
+		exec("UPDATE r SET s = 'new' WHERE id = -5000 OR id = 24997")
+		exec("DELETE FROM r WHERE id = 1")
+		ranges := make([][]string, tb.Ranges)
+		var wg sync.WaitGroup
+		for rng := range tb.Ranges {
+			wg.Go(func() {
+				err := rr.ReadRange(t.Context(), tb, 0, rng, func(rec arrow.RecordBatch) error {
+					ids := rec.Column(0).(*array.Int32)
+					ss := rec.Column(1).(*array.String)
+					for i := range int(rec.NumRows()) {
+						ranges[rng] = append(ranges[rng], fmt.Sprintf("%d,%s", ids.Value(i), ss.Value(i)))
+					}
+					return nil
+				}, nil)
+				if err != nil {
+					t.Errorf("ReadRange %d: %v", rng, err)
+				}
+			})
+		}
+		wg.Wait()
+		var got []string
+		for _, r := range ranges {
+			got = append(got, r...)
+		}
+		slices.Sort(got)
+		var want []string
+		for i := range 10_000 {
+			want = append(want, fmt.Sprintf("%d,old", 3*i-5000))
+		}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("ranges returned %d rows (%v per range), want the 10,000 rows of the snapshot once each", len(got), lens(ranges))
+		}
+		if err := rr.ReadRange(t.Context(), tb, 0, tb.Ranges, func(arrow.RecordBatch) error { return nil }, nil); err == nil {
+			t.Errorf("ReadRange %d of %d ranges: no error", tb.Ranges, tb.Ranges)
+		}
+	})
+
 	t.Run("Cancel", func(t *testing.T) {
 		src, db, exec := f.New(t)
 		exec("CREATE TABLE d (n INT)")
@@ -131,6 +197,14 @@ func SourceSuite(t *testing.T, f SourceFixture) {
 			t.Errorf("read all %d rows despite the cancel", rows)
 		}
 	})
+}
+
+func lens(s [][]string) []int {
+	var n []int
+	for _, r := range s {
+		n = append(n, len(r))
+	}
+	return n
 }
 
 func checkedAllocator(t *testing.T) *memory.CheckedAllocator {

@@ -16,5 +16,10 @@ func TestSourceSuite(t *testing.T) {
 			db := exporttest.NewMySQLDB(t, "")
 			return mysqlsource.New(db.URL, mysqlsource.Options{}), db.Name, func(sql string) { db.Exec(t, sql) }
 		},
+		Ranged: func(t *testing.T, minBytes int64) (engine.Source, string, func(string)) {
+			db := exporttest.NewMySQLDB(t, "")
+			return mysqlsource.New(db.URL, mysqlsource.Options{MinRangeBytes: minBytes}), db.Name, func(sql string) { db.Exec(t, sql) }
+		},
+		Analyze: "ANALYZE TABLE %s",
 	})
 }

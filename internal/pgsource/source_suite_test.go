@@ -15,5 +15,10 @@ func TestSourceSuite(t *testing.T) {
 			db := exporttest.NewPostgresDB(t, "")
 			return pgsource.New(db.ServerURL, pgsource.Options{}), db.Name, func(sql string) { db.Exec(t, sql) }
 		},
+		Ranged: func(t *testing.T, minBytes int64) (engine.Source, string, func(string)) {
+			db := exporttest.NewPostgresDB(t, "")
+			return pgsource.New(db.ServerURL, pgsource.Options{MinRangeBytes: minBytes}), db.Name, func(sql string) { db.Exec(t, sql) }
+		},
+		Analyze: "ANALYZE %s",
 	})
 }
