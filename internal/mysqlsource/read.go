@@ -19,9 +19,11 @@ import (
 	"github.com/rdsexport/rdsexport/internal/engine"
 )
 
-// Batch limits: a record batch is emitted when either is reached.
+// Batch limits: a record batch is emitted when either is reached. 16Ki
+// rows, as in pgsource: smaller batches stay in cache between decoding and
+// encoding and are garbage sooner (-22% bytes allocated per 100k rows).
 const (
-	batchRows  = 64 << 10
+	batchRows  = 16 << 10
 	batchBytes = 16 << 20
 )
 
@@ -39,7 +41,7 @@ var ErrTableGone = engine.ErrTableGone
 // ReadBatch streams batch (0-based) of t, the whole table or one
 // partition (`SELECT cols FROM db.t PARTITION (p)`), on an idle reader of
 // the snapshot, decoding the text protocol's raw values straight into
-// Arrow builders and emitting a record batch every 64Ki rows or 16 MiB,
+// Arrow builders and emitting a record batch every 16Ki rows or 16 MiB,
 // then a final partial one (none for an empty batch). progress receives
 // the bytes of row data read. Values with no Parquet equivalent (zero or
 // impossible dates) are written as NULL and counted for ReadWarnings. It
