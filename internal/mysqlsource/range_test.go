@@ -26,8 +26,8 @@ var seqSQL = []string{
 }
 
 // TestSnapshot_Ranges_Planned: only a big plain InnoDB table whose primary
-// key is one integer column with int64 values is split, into at most two
-// ranges per reader.
+// key starts with an integer column with int64 values is split, into at
+// most two ranges per reader.
 func TestSnapshot_Ranges_Planned(t *testing.T) {
 	t.Parallel()
 	pad := "REPEAT('x', 200)"
@@ -41,7 +41,9 @@ func TestSnapshot_Ranges_Planned(t *testing.T) {
 		"CREATE TABLE u64 (id BIGINT UNSIGNED PRIMARY KEY, s VARCHAR(300))",
 		"INSERT INTO u64 SELECT n, "+pad+" FROM seq",
 		"CREATE TABLE comp (a INT, b INT, s VARCHAR(300), PRIMARY KEY (a, b))",
-		"INSERT INTO comp SELECT n, n, "+pad+" FROM seq",
+		"INSERT INTO comp SELECT n DIV 4, n, "+pad+" FROM seq",
+		"CREATE TABLE vcomp (a VARCHAR(20), b INT, s VARCHAR(300), PRIMARY KEY (a, b))",
+		"INSERT INTO vcomp SELECT n, n, "+pad+" FROM seq",
 		"CREATE TABLE vpk (id VARCHAR(20) PRIMARY KEY, s VARCHAR(300))",
 		"INSERT INTO vpk SELECT n, "+pad+" FROM seq",
 		"CREATE TABLE nopk (id INT NOT NULL, s VARCHAR(300))",
@@ -54,7 +56,7 @@ func TestSnapshot_Ranges_Planned(t *testing.T) {
 		"INSERT INTO small SELECT n, "+pad+" FROM seq WHERE n <= 10",
 		"CREATE TABLE emptied (id INT PRIMARY KEY, s VARCHAR(300))",
 		"INSERT INTO emptied SELECT n, "+pad+" FROM seq",
-		"ANALYZE TABLE i32, u32, i8, u64, comp, vpk, nopk, part, myisam, small, emptied",
+		"ANALYZE TABLE i32, u32, i8, u64, comp, vcomp, vpk, nopk, part, myisam, small, emptied",
 		// InnoDB keeps the pages (and DATA_LENGTH) of deleted rows.
 		"DELETE FROM emptied",
 	)...)
@@ -62,8 +64,8 @@ func TestSnapshot_Ranges_Planned(t *testing.T) {
 	snap := openWith(t, db, rangeOpts, 2, alloc)
 	byTarget, _, _ := tables(t, snap)
 	for name, want := range map[string]int{
-		"i32": 4, "u32": 4, "i8": 4,
-		"u64": 1, "comp": 1, "vpk": 1, "nopk": 1, "part": 1, "myisam": 1, "small": 1, "emptied": 1, "seq": 1,
+		"i32": 4, "u32": 4, "i8": 4, "comp": 4,
+		"u64": 1, "vcomp": 1, "vpk": 1, "nopk": 1, "part": 1, "myisam": 1, "small": 1, "emptied": 1, "seq": 1,
 	} {
 		tb := byTarget[db.Name+"."+name]
 		if tb.Ranges != want {
@@ -71,7 +73,7 @@ func TestSnapshot_Ranges_Planned(t *testing.T) {
 		}
 	}
 	// Every planned range holds rows of the dense keys.
-	for _, name := range []string{"i32", "u32", "i8"} {
+	for _, name := range []string{"i32", "u32", "i8", "comp"} {
 		tb := byTarget[db.Name+"."+name]
 		total := 0
 		for rng := range tb.Ranges {
