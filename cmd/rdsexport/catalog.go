@@ -92,7 +92,12 @@ func engineVersions(ctx context.Context, entries []*entry) []string {
 	out := make([]string, len(entries))
 	var wg sync.WaitGroup
 	for i, e := range entries {
-		wg.Go(func() { out[i] = e.engineVersion(ctx) })
+		e.mu.Lock()
+		out[i] = e.version
+		e.mu.Unlock()
+		if out[i] == "" {
+			wg.Go(func() { out[i] = e.engineVersion(ctx) })
+		}
 	}
 	wg.Wait()
 	return out
