@@ -114,9 +114,18 @@ func TestLoad_MixedClients(t *testing.T) {
 	}
 	wg.Wait()
 
-	// Every accepted task is listed and ends.
+	// Every accepted task is listed and ends. The check itself goes through
+	// a client of its own with the SDK's retries: its pages are not part of
+	// the load, and a connection of the load's pool can be cut under it.
+	verifyTransport := &http.Transport{}
+	defer verifyTransport.CloseIdleConnections()
+	verify := rds.New(rds.Options{
+		Region: testRegion, BaseEndpoint: aws.String(m.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
+		HTTPClient:  &http.Client{Transport: verifyTransport, Timeout: 30 * time.Second},
+	})
 	var listed []string
-	p := rds.NewDescribeExportTasksPaginator(client, &rds.DescribeExportTasksInput{MaxRecords: aws.Int32(100)})
+	p := rds.NewDescribeExportTasksPaginator(verify, &rds.DescribeExportTasksInput{MaxRecords: aws.Int32(100)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(t.Context())
 		if err != nil {
@@ -141,6 +150,7 @@ func TestLoad_MixedClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	transport.CloseIdleConnections()
+	verifyTransport.CloseIdleConnections()
 	for end := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		n := runtime.NumGoroutine()
 		if n <= baseline+2 {
