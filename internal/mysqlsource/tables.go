@@ -205,14 +205,14 @@ func listTables(ctx context.Context, c *conn, exportOnly, only []string, lim ran
 	rangeable := func(t baseTable) bool {
 		return t.innodb && lim.ranges(t.size) >= 2 && parts[[2]string{t.db, t.name}] == nil
 	}
-	var pk map[[2]string][]string
+	var pk map[[2]string]string // leading primary key column
 	if slices.ContainsFunc(all, rangeable) {
-		pk = make(map[[2]string][]string)
+		pk = make(map[[2]string]string)
 		q = "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS " +
-			"WHERE INDEX_NAME = 'PRIMARY' AND TABLE_SCHEMA IN (" + in + ") ORDER BY TABLE_SCHEMA, TABLE_NAME, SEQ_IN_INDEX"
+			"WHERE INDEX_NAME = 'PRIMARY' AND SEQ_IN_INDEX = 1 AND TABLE_SCHEMA IN (" + in + ")"
 		err = c.query(ctx, q, func(row []driver.Value) error {
 			k := [2]string{asString(row[0]), asString(row[1])}
-			pk[k] = append(pk[k], asString(row[2]))
+			pk[k] = asString(row[2])
 			return nil
 		})
 		if err != nil {
@@ -289,24 +289,21 @@ func listTables(ctx context.Context, c *conn, exportOnly, only []string, lim ran
 }
 
 // planRanges splits plan's table into at most n ranges of its primary key
-// when the key starts with an integer column (pk lists the key's columns
-// in order, cols the table's). Bounds on the leading column alone are
-// enough: InnoDB stores rows in primary key order, so each range is one
+// when the key starts with an integer column (lead names that column, ""
+// for no primary key; cols are the table's). Bounds on the leading column
+// alone are enough: InnoDB stores rows in primary key order, so each range is one
 // scan of the clustered index, and rows sharing a leading value (a
 // composite key such as TPC-H's (l_orderkey, l_linenumber)) fall in one
 // range. The key's MIN and MAX are read now, outside the snapshot: the
 // first range has no lower bound and the last no upper one, so rows outside
 // them are still read. A server error (the table was dropped meanwhile, no
 // privilege) leaves the table in one piece; ReadBatch reports what is left.
-func planRanges(ctx context.Context, c *conn, plan *tablePlan, cols []columnInfo, pk []string, n int) error {
-	if len(pk) == 0 {
-		return nil
-	}
-	i := slices.IndexFunc(cols, func(c columnInfo) bool { return c.name == pk[0] })
+func planRanges(ctx context.Context, c *conn, plan *tablePlan, cols []columnInfo, lead string, n int) error {
+	i := slices.IndexFunc(cols, func(c columnInfo) bool { return c.name == lead })
 	if i < 0 || !int64Key(cols[i].typ) {
 		return nil
 	}
-	key := quoteName(pk[0])
+	key := quoteName(lead)
 	var lo, hi driver.Value
 	err := c.query(ctx, "SELECT MIN("+key+"), MAX("+key+") FROM "+plan.from, func(row []driver.Value) error {
 		lo, hi = row[0], row[1]
