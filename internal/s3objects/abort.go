@@ -2,10 +2,13 @@ package s3objects
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/rdsexport/rdsexport/internal/engine"
 )
@@ -38,4 +41,54 @@ func (s *Store) AbortUploads(ctx context.Context, bucket, prefix string) (int, e
 		in.KeyMarker = out.NextKeyMarker
 		in.UploadIdMarker = out.NextUploadIdMarker
 	}
+}
+
+// Settling after an abort: part uploads that were in flight when a Put
+// failed may still finish on the server after AbortMultipartUpload and keep
+// (or bring back) the upload; S3's documentation says an upload may need
+// aborting more than once. finishAbort waits abortSettle, then aborts again
+// for as long as the upload is still listed, at most abortChecks times.
+const (
+	abortSettle = 100 * time.Millisecond
+	abortChecks = 4
+)
+
+// finishAbort makes sure that the failed multipart upload id of bucket/key
+// is gone. It runs on a fresh context bounded by abortTimeout, since ctx of
+// the failed Put is usually what was cancelled.
+func (s *Store) finishAbort(bucket, key, id string) error {
+	client, _ := s.init()
+	ctx, cancel := context.WithTimeout(context.Background(), abortTimeout)
+	defer cancel()
+	wait := abortSettle
+	for range abortChecks {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("abort upload of %s: %w", key, ctx.Err())
+		case <-t.C:
+		}
+		_, err := client.ListParts(ctx, &s3.ListPartsInput{
+			Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(id), MaxParts: aws.Int32(1),
+		})
+		if isNoSuchUpload(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list parts of %s: %w", key, err)
+		}
+		if _, err := client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+			Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(id),
+		}); err != nil && !isNoSuchUpload(err) {
+			return fmt.Errorf("abort upload of %s: %w", key, err)
+		}
+		wait *= 2
+	}
+	return fmt.Errorf("abort upload of %s: still listed after %d aborts", key, abortChecks)
+}
+
+func isNoSuchUpload(err error) bool {
+	var nsu *types.NoSuchUpload
+	return errors.As(err, &nsu) || errorCode(err) == "NoSuchUpload"
 }

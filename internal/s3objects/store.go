@@ -192,7 +192,8 @@ func (s *Store) init() (*s3.Client, *transfermanager.Client) {
 // r fails, Put returns an error wrapping context.Cause(ctx) or r's error;
 // no object is created and the multipart upload is aborted (on a fresh
 // context bounded to 30s, so this holds after a cancel too, though not
-// while the server is unreachable). When S3 itself failed (after the
+// while the server is unreachable), then aborted again while part uploads
+// that were in flight bring it back on the server. When S3 itself failed (after the
 // retries: unreachable, an error answer), the error wraps an
 // *engine.ObjectStoreError carrying the S3 error code.
 func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader) error {
@@ -204,6 +205,12 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader) error 
 		Body:   body,
 	})
 	if err != nil {
+		var mp interface{ UploadID() string }
+		if errors.As(err, &mp) && mp.UploadID() != "" {
+			if aerr := s.finishAbort(bucket, key, mp.UploadID()); aerr != nil {
+				err = errors.Join(err, aerr)
+			}
+		}
 		switch {
 		case ctx.Err() != nil:
 			// Keep the cancel cause (export.ErrTaskCanceled from the
