@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -27,23 +28,41 @@ type catalog struct {
 	started   time.Time
 	clusters  []*entry
 	instances []*entry
+	lookups   chan struct{} // a slot per version query in flight
 }
 
 type entry struct {
 	cfg    SourceConfig
 	source engine.Source
+	server *server
+}
+
+// server is one database server that sources point at. Sources with the
+// same engine family, host, port and user share it, so that many sources
+// on one server cost one version query, not one each.
+type server struct {
+	source engine.Source // of the first source on the server: it asks
 
 	mu       sync.Mutex
 	version  string
-	failedAt time.Time // last failed version query
+	failedAt time.Time     // last failed version query
+	asking   chan struct{} // closed when the query in flight ends
 }
 
 func newCatalog(cfg Config, started time.Time) *catalog {
-	c := &catalog{accountID: cfg.AccountID, started: started.UTC()}
+	c := &catalog{accountID: cfg.AccountID, started: started.UTC(), lookups: make(chan struct{}, maxVersionLookups)}
+	servers := map[string]*server{}
 	build := func(list []SourceConfig) []*entry {
 		var out []*entry
 		for _, s := range list {
-			out = append(out, &entry{cfg: s, source: newSource(s)})
+			e := &entry{cfg: s, source: newSource(s)}
+			host, port, user, _ := e.endpoint()
+			key := export.EngineFamily(s.Engine) + "\x00" + net.JoinHostPort(host, strconv.Itoa(port)) + "\x00" + user
+			if servers[key] == nil {
+				servers[key] = &server{source: e.source}
+			}
+			e.server = servers[key]
+			out = append(out, e)
 		}
 		slices.SortFunc(out, func(a, b *entry) int {
 			return strings.Compare(strings.ToLower(a.cfg.Identifier), strings.ToLower(b.cfg.Identifier))
@@ -62,44 +81,91 @@ func newSource(s SourceConfig) engine.Source {
 	return pgsource.New(s.URL, pgsource.Options{Databases: s.Databases})
 }
 
-// versionRetry is how long a server that did not give its version is left
-// alone: a request that lists the sources (StartExportTask does) must not
-// wait on an unreachable server each time.
-const versionRetry = 30 * time.Second
+const (
+	// versionRetry is how long a server that did not give its version is
+	// left alone: a request that lists the sources must not wait on an
+	// unreachable server each time.
+	versionRetry = 30 * time.Second
 
-// engineVersion asks the server once; until it answers, the version is
-// unknown and omitted. After a failed attempt it is omitted without asking
-// for versionRetry.
-func (e *entry) engineVersion(ctx context.Context) string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.version == "" && time.Since(e.failedAt) >= versionRetry {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		if v, err := e.source.Version(ctx); err == nil {
-			e.version = v
-		} else if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			e.failedAt = time.Now()
-		}
-	}
-	return e.version
+	// maxVersionLookups bounds the version queries in flight, so that the
+	// first listing of many servers does not open a connection to each at
+	// once.
+	maxVersionLookups = 4
+)
+
+// knownVersion is the server's version if it is known, without asking.
+func (s *server) knownVersion() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
 }
 
-// engineVersions asks the servers of entries at once (see engineVersion),
-// so that one slow server delays a listing by its timeout, not by the sum
-// of all.
-func engineVersions(ctx context.Context, entries []*entry) []string {
-	out := make([]string, len(entries))
-	var wg sync.WaitGroup
-	for i, e := range entries {
-		e.mu.Lock()
-		out[i] = e.version
-		e.mu.Unlock()
-		if out[i] == "" {
-			wg.Go(func() { out[i] = e.engineVersion(ctx) })
+// engineVersion asks the server once, holding one of slots while it does;
+// until it answers, the version is unknown and omitted. After a failed
+// attempt it is omitted without asking for versionRetry. A caller that
+// finds a query in flight waits for its answer.
+func (s *server) engineVersion(ctx context.Context, slots chan struct{}) string {
+	s.mu.Lock()
+	if s.version != "" || time.Since(s.failedAt) < versionRetry {
+		defer s.mu.Unlock()
+		return s.version
+	}
+	if s.asking != nil {
+		asking := s.asking
+		s.mu.Unlock()
+		select {
+		case <-asking:
+		case <-ctx.Done():
 		}
+		return s.knownVersion()
+	}
+	asking := make(chan struct{})
+	s.asking = asking
+	s.mu.Unlock()
+
+	var version string
+	var failed bool
+	select {
+	case slots <- struct{}{}:
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		v, err := s.source.Version(ctx)
+		version = v
+		failed = err != nil && (ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded))
+		cancel()
+		<-slots
+	case <-ctx.Done():
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.version = version
+	if failed {
+		s.failedAt = time.Now()
+	}
+	s.asking = nil
+	close(asking)
+	return version
+}
+
+// engineVersions returns the versions of the entries' servers, asking the
+// servers whose version is not known yet at once (at most
+// maxVersionLookups at a time), so that slow servers delay a listing by
+// one timeout per maxVersionLookups of them, not by the sum of all.
+func (c *catalog) engineVersions(ctx context.Context, entries []*entry) []string {
+	var wg sync.WaitGroup
+	asked := map[*server]bool{}
+	for _, e := range entries {
+		if asked[e.server] || e.server.knownVersion() != "" {
+			continue
+		}
+		asked[e.server] = true
+		wg.Go(func() { e.server.engineVersion(ctx, c.lookups) })
 	}
 	wg.Wait()
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = e.server.knownVersion()
+	}
 	return out
 }
 
@@ -145,31 +211,45 @@ func (c *catalog) visibleOf(list []*entry, accountID string) []*entry {
 // Clusters implements service.Catalog.
 func (c *catalog) Clusters(ctx context.Context, accountID string) ([]export.DBCluster, error) {
 	entries := c.visibleOf(c.clusters, accountID)
-	versions := engineVersions(ctx, entries)
+	versions := c.engineVersions(ctx, entries)
 	out := make([]export.DBCluster, 0, len(entries))
 	for i, e := range entries {
-		host, port, user, db := e.endpoint()
-		out = append(out, export.DBCluster{
-			Identifier:     e.cfg.Identifier,
-			AccountID:      accountID,
-			Engine:         e.cfg.Engine,
-			EngineVersion:  versions[i],
-			Status:         "available",
-			Endpoint:       host,
-			Port:           port,
-			MasterUsername: user,
-			DatabaseName:   db,
-			CreateTime:     c.started,
-			ResourceID:     resourceID("cluster-", e.cfg.Identifier),
-		})
+		out = append(out, c.cluster(e, accountID, versions[i]))
 	}
 	return out, nil
+}
+
+// FindCluster implements service.Catalog. The version is there once a
+// listing has asked for it.
+func (c *catalog) FindCluster(_ context.Context, accountID, id string) (export.DBCluster, bool, error) {
+	e := c.find(c.clusters, id)
+	if e == nil || !c.visible(e, accountID) {
+		return export.DBCluster{}, false, nil
+	}
+	return c.cluster(e, accountID, e.server.knownVersion()), true, nil
+}
+
+func (c *catalog) cluster(e *entry, accountID, version string) export.DBCluster {
+	host, port, user, db := e.endpoint()
+	return export.DBCluster{
+		Identifier:     e.cfg.Identifier,
+		AccountID:      accountID,
+		Engine:         e.cfg.Engine,
+		EngineVersion:  version,
+		Status:         "available",
+		Endpoint:       host,
+		Port:           port,
+		MasterUsername: user,
+		DatabaseName:   db,
+		CreateTime:     c.started,
+		ResourceID:     resourceID("cluster-", e.cfg.Identifier),
+	}
 }
 
 // Instances implements service.Catalog.
 func (c *catalog) Instances(ctx context.Context, accountID string) ([]export.DBInstance, error) {
 	entries := c.visibleOf(c.instances, accountID)
-	versions := engineVersions(ctx, entries)
+	versions := c.engineVersions(ctx, entries)
 	out := make([]export.DBInstance, 0, len(entries))
 	for i, e := range entries {
 		host, port, user, db := e.endpoint()

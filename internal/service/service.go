@@ -30,6 +30,11 @@ type Catalog interface {
 	// Clusters returns the DB clusters visible to the account, ordered by
 	// identifier.
 	Clusters(ctx context.Context, accountID string) ([]export.DBCluster, error)
+	// FindCluster returns the DB cluster visible to the account whose
+	// identifier is id (case-insensitive), and false when there is none.
+	// Unlike Clusters it does not contact the cluster's server, so
+	// EngineVersion may be empty.
+	FindCluster(ctx context.Context, accountID, id string) (export.DBCluster, bool, error)
 	// Instances returns the DB instances visible to the account, ordered by
 	// identifier.
 	Instances(ctx context.Context, accountID string) ([]export.DBInstance, error)

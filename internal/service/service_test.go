@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,6 +57,15 @@ type catalog struct {
 
 func (c *catalog) Clusters(ctx context.Context, accountID string) ([]export.DBCluster, error) {
 	return c.clusters[accountID], c.err
+}
+
+func (c *catalog) FindCluster(ctx context.Context, accountID, id string) (export.DBCluster, bool, error) {
+	for _, cl := range c.clusters[accountID] {
+		if strings.EqualFold(cl.Identifier, id) {
+			return cl, true, c.err
+		}
+	}
+	return export.DBCluster{}, false, c.err
 }
 
 func (c *catalog) Instances(ctx context.Context, accountID string) ([]export.DBInstance, error) {

@@ -203,16 +203,14 @@ func (s *Service) lookupSource(ctx context.Context, caller export.Caller, src AR
 	if !src.ownedBy(caller) || s.catalog == nil {
 		return exportSource{}, notFound
 	}
-	clusters, err := s.catalog.Clusters(ctx, caller.AccountID)
+	c, ok, err := s.catalog.FindCluster(ctx, caller.AccountID, src.ID)
 	if err != nil {
-		return exportSource{}, fmt.Errorf("list clusters: %w", err)
+		return exportSource{}, fmt.Errorf("find cluster: %w", err)
 	}
-	for _, c := range clusters {
-		if strings.EqualFold(c.Identifier, src.ID) {
-			return exportSource{label: "DBCluster", id: c.Identifier, engine: c.Engine, status: c.Status}, nil
-		}
+	if !ok {
+		return exportSource{}, notFound
 	}
-	return exportSource{}, notFound
+	return exportSource{label: "DBCluster", id: c.Identifier, engine: c.Engine, status: c.Status}, nil
 }
 
 // checkNotTaken is check #5: no task with this identifier in any status,
