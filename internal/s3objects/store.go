@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -56,6 +57,13 @@ const (
 	// retry quota stops retrying when most recent requests failed.
 	maxBackoff = 5 * time.Second
 
+	// DefaultResponseTimeout is how long a request waits for the response
+	// headers once it has been sent, when Config.ResponseTimeout is zero.
+	// S3 answers a part upload as soon as it has stored it; a server
+	// that takes the request and never answers would otherwise hold an
+	// export until it is cancelled.
+	DefaultResponseTimeout = 2 * time.Minute
+
 	// abortTimeout bounds the clean-up of a failed multipart upload, which
 	// runs on a fresh context so that it also happens after ctx is cancelled.
 	abortTimeout = 30 * time.Second
@@ -84,6 +92,12 @@ type Config struct {
 	// MaxAttempts bounds the attempts of each request (DefaultMaxAttempts).
 	MaxAttempts int
 
+	// ResponseTimeout bounds the wait for the response headers of each
+	// request once it is sent (DefaultResponseTimeout); the request then
+	// fails and is retried. It applies to the SDK's default client, not
+	// to HTTPClient.
+	ResponseTimeout time.Duration
+
 	// HTTPClient sends the requests; the SDK's default client when nil.
 	HTTPClient *http.Client
 }
@@ -105,7 +119,7 @@ var ErrInvalidConfig = errors.New("s3objects: invalid config")
 
 // New returns a Store for cfg. It does no I/O. It returns an error wrapping
 // ErrInvalidConfig when PartSize is below MinPartSize, Concurrency or
-// MaxAttempts is negative, or only one of the two credential fields is set.
+// MaxAttempts or ResponseTimeout is negative, or only one of the two credential fields is set.
 func New(cfg Config) (*Store, error) {
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
@@ -119,6 +133,9 @@ func New(cfg Config) (*Store, error) {
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
+	if cfg.ResponseTimeout == 0 {
+		cfg.ResponseTimeout = DefaultResponseTimeout
+	}
 	switch {
 	case cfg.PartSize < MinPartSize:
 		return nil, fmt.Errorf("%w: part size %d is below %d", ErrInvalidConfig, cfg.PartSize, MinPartSize)
@@ -126,6 +143,8 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("%w: negative concurrency %d", ErrInvalidConfig, cfg.Concurrency)
 	case cfg.MaxAttempts < 0:
 		return nil, fmt.Errorf("%w: negative max attempts %d", ErrInvalidConfig, cfg.MaxAttempts)
+	case cfg.ResponseTimeout < 0:
+		return nil, fmt.Errorf("%w: negative response timeout %v", ErrInvalidConfig, cfg.ResponseTimeout)
 	case (cfg.AccessKeyID == "") != (cfg.SecretAccessKey == ""):
 		return nil, fmt.Errorf("%w: access key id and secret access key go together", ErrInvalidConfig)
 	}
@@ -150,6 +169,10 @@ func (s *Store) init() (*s3.Client, *transfermanager.Client) {
 	}
 	if s.cfg.HTTPClient != nil {
 		opts.HTTPClient = s.cfg.HTTPClient
+	} else {
+		opts.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.ResponseHeaderTimeout = s.cfg.ResponseTimeout
+		})
 	}
 	if s.cfg.AccessKeyID != "" {
 		opts.Credentials = credentials.NewStaticCredentialsProvider(s.cfg.AccessKeyID, s.cfg.SecretAccessKey, "")

@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -114,6 +116,7 @@ func TestNew(t *testing.T) {
 		"ErrConcurrency":      {Concurrency: -1},
 		"ErrHalfCredentials":  {AccessKeyID: "a"},
 		"ErrNegativeAttempts": {MaxAttempts: -1},
+		"ErrNegativeTimeout":  {ResponseTimeout: -time.Second},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := s3objects.New(cfg); !errors.Is(err, s3objects.ErrInvalidConfig) {
@@ -121,6 +124,64 @@ func TestNew(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStore_SilentServer: a server that takes requests and never answers
+// fails them after ResponseTimeout (and the retries), instead of holding
+// Put until it is cancelled.
+func TestStore_SilentServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				_, _ = io.Copy(io.Discard, c) // reads every request, answers none
+			})
+		}
+	})
+	s, err := s3objects.New(s3objects.Config{Endpoint: "http://" + ln.Addr().String(), MaxAttempts: 2,
+		ResponseTimeout: 300 * time.Millisecond, AccessKeyID: "a", SecretAccessKey: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, call := range map[string]func() error{
+		"Put": func() error { return s.Put(context.Background(), "b", "k", strings.NewReader("x")) },
+		"BucketExists": func() error {
+			_, err := s.BucketExists(context.Background(), "b")
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			err := call()
+			if took := time.Since(start); took > 10*time.Second {
+				t.Errorf("%s returned after %v", name, took)
+			}
+			if err == nil {
+				t.Fatalf("%s on a silent server returned no error", name)
+			}
+			if name == "Put" {
+				var ose *engine.ObjectStoreError
+				if !errors.As(err, &ose) {
+					t.Errorf("Put = %v, want an *engine.ObjectStoreError", err)
+				}
+			}
+		})
+	}
+	// The connections are closed with the store's client idle; the
+	// server's readers end when the listener's cleanup closes them.
 }
 
 func TestStore_Get(t *testing.T) {
