@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -11,6 +12,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -22,8 +25,10 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/goccy/go-yaml"
 
 	"github.com/rdsexport/rdsexport/internal/exporttest"
+	"github.com/rdsexport/rdsexport/internal/s3objects"
 	"github.com/rdsexport/rdsexport/internal/sqlitetaskstore"
 )
 
@@ -31,7 +36,8 @@ import (
 // running exports (target 6 of the performance issue, reported by
 // scripts/bench.sh): CONTROLPLANE_TASKS (default 100000) finished tasks
 // are seeded into the store in one transaction, the server starts on that
-// data dir, two exports of a table of CONTROLPLANE_ROWS (default 300000)
+// data dir in a process of its own (as deployed: the client's work and
+// scheduling are not the server's), two exports of a table of CONTROLPLANE_ROWS (default 300000)
 // rows run, and CONTROLPLANE_SAMPLES (default 200) filtered
 // DescribeExportTasks pages (signed HTTP requests, timed to the last byte
 // of the response) and as many accepted StartExportTask calls (through the
@@ -42,6 +48,8 @@ import (
 // run during the whole measurement; exports-running-min is the fewest
 // IN_PROGRESS tasks an active-status page showed. Each Start names its own
 // cluster (one active export per source), all reading the same database.
+//
+// The server process inherits the environment (GOMAXPROCS, GOGC).
 //
 // The sample counts are fixed rather than b.N: one pass is the measurement
 // (go test -run '^$' -bench ControlPlane -benchtime 1x ./cmd/rdsexport).
@@ -81,16 +89,16 @@ ANALYZE t;`, rows))
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}
-	m := &Main{Config: cfg, Logger: newLogger(cfg, benchLogWriter{b}), CreateBuckets: []string{testBucket}}
-	if err := m.Open(b.Context()); err != nil {
+	endpoint := startServerProcess(b, cfg)
+	objects, err := s3objects.New(s3objects.Config{Endpoint: endpoint,
+		AccessKeyID: cfg.Credentials[0].AccessKeyID, SecretAccessKey: cfg.Credentials[0].SecretAccessKey})
+	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			b.Errorf("close: %v", err)
-		}
-	})
-	client := rdsClient(m.URL(), cfg.Credentials[0])
+	if err := objects.CreateBucket(b.Context(), testBucket); err != nil {
+		b.Fatal(err)
+	}
+	client := rdsClient(endpoint, cfg.Credentials[0])
 	ctx := b.Context()
 
 	// Warm up: the first request asks every cluster for its engine version
@@ -132,7 +140,7 @@ ANALYZE t;`, rows))
 		}
 		body := form.Encode()
 		begin := time.Now()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.URL()+"/", strings.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", strings.NewReader(body))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -312,5 +320,90 @@ type benchLogWriter struct{ b *testing.B }
 
 func (w benchLogWriter) Write(p []byte) (int, error) {
 	w.b.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// serveConfigEnv names the config file of the server process that
+// startServerProcess runs: the test binary itself, which TestMain turns
+// into `rdsexport serve --config FILE`.
+const serveConfigEnv = "RDSEXPORT_TEST_SERVE_CONFIG"
+
+// serveProcess is the server process's main: serve until SIGINT.
+func serveProcess(path string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, []string{"serve", "--config", path}, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "rdsexport:", err)
+		return 2
+	}
+	return 0
+}
+
+// startServerProcess runs the server with cfg in a child process and
+// returns its URL; the child is interrupted and waited for at cleanup.
+func startServerProcess(b *testing.B, cfg Config) string {
+	b.Helper()
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	stdout := &firstLine{line: make(chan string, 1)}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), serveConfigEnv+"="+path)
+	cmd.Stdout = stdout
+	cmd.Stderr = benchLogWriter{b}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case err := <-exited:
+			if err != nil {
+				b.Errorf("server process: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+			b.Error("the server process did not stop within 30 s of SIGINT")
+		}
+	})
+	var line string
+	select {
+	case line = <-stdout.line:
+	case err := <-exited:
+		b.Fatalf("the server process exited: %v", err)
+	case <-time.After(time.Minute):
+		b.Fatal("the server process did not start within a minute")
+	}
+	_, addr, _ := strings.Cut(line, "listening on ")
+	addr, _, _ = strings.Cut(addr, " ")
+	if !strings.HasPrefix(addr, "http://") {
+		b.Fatalf("the server process printed %q, want its address", line)
+	}
+	return addr
+}
+
+// firstLine passes on the first line written to it and drops the rest.
+type firstLine struct {
+	buf  []byte
+	sent bool
+	line chan string
+}
+
+func (w *firstLine) Write(p []byte) (int, error) {
+	if !w.sent {
+		w.buf = append(w.buf, p...)
+		if i := bytes.IndexByte(w.buf, '\n'); i >= 0 {
+			w.line <- string(w.buf[:i])
+			w.sent, w.buf = true, nil
+		}
+	}
 	return len(p), nil
 }

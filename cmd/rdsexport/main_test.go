@@ -22,6 +22,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(serveConfigEnv); path != "" {
+		os.Exit(serveProcess(path)) // BenchmarkControlPlane's server
+	}
 	goleak.VerifyTestMain(m,
 		// The SDK's shared HTTP transport keeps idle connections.
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
