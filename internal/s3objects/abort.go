@@ -43,24 +43,26 @@ func (s *Store) AbortUploads(ctx context.Context, bucket, prefix string) (int, e
 	}
 }
 
-// Settling after an abort: part uploads that were in flight when a Put
-// failed may still finish on the server after AbortMultipartUpload and keep
-// (or bring back) the upload; S3's documentation says an upload may need
-// aborting more than once. finishAbort waits abortSettle, then aborts again
-// for as long as the upload is still listed, at most abortChecks times.
+// Settling after an abort: part uploads that a cancel cut off may still
+// finish on the server after AbortMultipartUpload and keep (or bring back)
+// the upload; S3's documentation says an upload may need aborting more than
+// once. finishAbort looks abortSettle after the abort, then at doubling
+// intervals, aborting again whenever the upload is listed, until it has
+// been gone abortClean times in a row (at most abortChecks looks).
 const (
 	abortSettle = 100 * time.Millisecond
-	abortChecks = 4
+	abortClean  = 2
+	abortChecks = 6
 )
 
 // finishAbort makes sure that the failed multipart upload id of bucket/key
 // is gone. It runs on a fresh context bounded by abortTimeout, since ctx of
-// the failed Put is usually what was cancelled.
+// the failed Put is what was cancelled.
 func (s *Store) finishAbort(bucket, key, id string) error {
 	client, _ := s.init()
 	ctx, cancel := context.WithTimeout(context.Background(), abortTimeout)
 	defer cancel()
-	wait := abortSettle
+	wait, clean := abortSettle, 0
 	for range abortChecks {
 		t := time.NewTimer(wait)
 		select {
@@ -69,23 +71,27 @@ func (s *Store) finishAbort(bucket, key, id string) error {
 			return fmt.Errorf("abort upload of %s: %w", key, ctx.Err())
 		case <-t.C:
 		}
+		wait *= 2
 		_, err := client.ListParts(ctx, &s3.ListPartsInput{
 			Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(id), MaxParts: aws.Int32(1),
 		})
 		if isNoSuchUpload(err) {
-			return nil
+			if clean++; clean == abortClean {
+				return nil
+			}
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("list parts of %s: %w", key, err)
 		}
+		clean = 0
 		if _, err := client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
 			Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(id),
 		}); err != nil && !isNoSuchUpload(err) {
 			return fmt.Errorf("abort upload of %s: %w", key, err)
 		}
-		wait *= 2
 	}
-	return fmt.Errorf("abort upload of %s: still listed after %d aborts", key, abortChecks)
+	return fmt.Errorf("abort upload of %s: not seen gone %d times in a row after %d looks", key, abortClean, abortChecks)
 }
 
 func isNoSuchUpload(err error) bool {

@@ -215,8 +215,9 @@ func (s *Store) init() (*s3.Client, *transfermanager.Client) {
 // r fails, Put returns an error wrapping context.Cause(ctx) or r's error;
 // no object is created and the multipart upload is aborted (on a fresh
 // context bounded to 30s, so this holds after a cancel too, though not
-// while the server is unreachable), then aborted again while part uploads
-// that were in flight bring it back on the server. When S3 itself failed (after the
+// while the server is unreachable); after a cancel it is watched for a few
+// hundred milliseconds and aborted again if part uploads that the cancel
+// cut off bring it back on the server. When S3 itself failed (after the
 // retries: unreachable, an error answer), the error wraps an
 // *engine.ObjectStoreError carrying the S3 error code.
 func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader) error {
@@ -228,10 +229,13 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader) error 
 		Body:   body,
 	})
 	if err != nil {
+		// Only a cancel cuts part uploads off mid-request; after a failed
+		// read or an S3 error the parts in flight were answered before
+		// the upload was aborted.
 		var mp interface{ UploadID() string }
-		if errors.As(err, &mp) && mp.UploadID() != "" {
+		if ctx.Err() != nil && errors.As(err, &mp) && mp.UploadID() != "" {
 			if aerr := s.finishAbort(bucket, key, mp.UploadID()); aerr != nil {
-				err = errors.Join(err, aerr)
+				err = fmt.Errorf("%w (and: %v)", err, aerr)
 			}
 		}
 		switch {
