@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"log/slog"
 	"net"
 	"net/url"
@@ -58,6 +57,9 @@ func newCatalog(cfg Config, started time.Time) *catalog {
 			e := &entry{cfg: s, source: newSource(s)}
 			host, port, user, _ := e.endpoint()
 			key := export.EngineFamily(s.Engine) + "\x00" + net.JoinHostPort(host, strconv.Itoa(port)) + "\x00" + user
+			if host == "" { // not a host URL (a socket path, say): no sharing
+				key = s.URL
+			}
 			if servers[key] == nil {
 				servers[key] = &server{source: e.source}
 			}
@@ -87,10 +89,13 @@ const (
 	// unreachable server each time.
 	versionRetry = 30 * time.Second
 
+	// versionTimeout bounds one version query.
+	versionTimeout = 2 * time.Second
+
 	// maxVersionLookups bounds the version queries in flight, so that the
 	// first listing of many servers does not open a connection to each at
 	// once.
-	maxVersionLookups = 4
+	maxVersionLookups = 16
 )
 
 // knownVersion is the server's version if it is known, without asking.
@@ -103,7 +108,9 @@ func (s *server) knownVersion() string {
 // engineVersion asks the server once, holding one of slots while it does;
 // until it answers, the version is unknown and omitted. After a failed
 // attempt it is omitted without asking for versionRetry. A caller that
-// finds a query in flight waits for its answer.
+// finds a query in flight waits for its answer, so the query belongs to
+// every such caller: it is bounded by versionTimeout, not by the context of
+// the caller that started it.
 func (s *server) engineVersion(ctx context.Context, slots chan struct{}) string {
 	s.mu.Lock()
 	if s.version != "" || time.Since(s.failedAt) < versionRetry {
@@ -127,13 +134,12 @@ func (s *server) engineVersion(ctx context.Context, slots chan struct{}) string 
 	var failed bool
 	select {
 	case slots <- struct{}{}:
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		v, err := s.source.Version(ctx)
-		version = v
-		failed = err != nil && (ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded))
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), versionTimeout)
+		v, err := s.source.Version(qctx)
 		cancel()
 		<-slots
-	case <-ctx.Done():
+		version, failed = v, err != nil
+	case <-ctx.Done(): // not asked: no verdict on the server
 	}
 
 	s.mu.Lock()
@@ -148,9 +154,10 @@ func (s *server) engineVersion(ctx context.Context, slots chan struct{}) string 
 }
 
 // engineVersions returns the versions of the entries' servers, asking the
-// servers whose version is not known yet at once (at most
-// maxVersionLookups at a time), so that slow servers delay a listing by
-// one timeout per maxVersionLookups of them, not by the sum of all.
+// servers whose version is not known yet at once, at most
+// maxVersionLookups at a time (see engineVersion), so that unreachable
+// servers delay a listing by one versionTimeout per maxVersionLookups of
+// them, not by one each.
 func (c *catalog) engineVersions(ctx context.Context, entries []*entry) []string {
 	var wg sync.WaitGroup
 	asked := map[*server]bool{}
