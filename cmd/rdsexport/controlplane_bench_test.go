@@ -101,8 +101,8 @@ ANALYZE t;`, rows))
 	client := rdsClient(endpoint, cfg.Credentials[0])
 	ctx := b.Context()
 
-	// Warm up: the first request asks every cluster for its engine version
-	// (once, then cached), and opens the client's connection.
+	// Warm up: the first request asks the server for its engine version
+	// (once for all the clusters on it), and opens the client's connection.
 	if _, err := client.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{}); err != nil {
 		b.Fatal(err)
 	}
@@ -353,7 +353,15 @@ func startServerProcess(b *testing.B, cfg Config) string {
 	}
 	stdout := &firstLine{line: make(chan string, 1)}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), serveConfigEnv+"="+path)
+	// The runtime's settings (GOMAXPROCS, GOGC) pass on; RDSEXPORT_*
+	// ones would override the config file and are left out.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RDSEXPORT_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, serveConfigEnv+"="+path)
+	killWithParent(cmd) // when the benchmark is killed before its cleanups
 	cmd.Stdout = stdout
 	cmd.Stderr = benchLogWriter{b}
 	if err := cmd.Start(); err != nil {
