@@ -221,6 +221,17 @@ func (e *Engine) schedule(ctx context.Context) error {
 			if _, err := e.p.Store.Transition(ctx, t.AccountID, t.Identifier, []export.Status{export.StatusCanceling}, export.StatusCanceled, export.TaskUpdate{TaskEndTime: &now}); err != nil && !errors.Is(err, export.ErrStatusConflict) {
 				return fmt.Errorf("finish canceled task %s: %w", t.Identifier, err)
 			}
+		case export.StatusInProgress:
+			// Its runner ended without recording the outcome (the store
+			// failed for longer than it retried): fail it, as recovery
+			// would at the next start, so that it frees its slot.
+			now, msg := e.p.Now().UTC(), causeUnknown
+			if _, err := e.p.Store.Transition(ctx, t.AccountID, t.Identifier, []export.Status{export.StatusInProgress}, export.StatusFailed,
+				export.TaskUpdate{TaskEndTime: &now, FailureCause: &msg}); err != nil && !errors.Is(err, export.ErrStatusConflict) {
+				return fmt.Errorf("fail orphaned task %s: %w", t.Identifier, err)
+			}
+			active[t.AccountID]--
+			e.logger.Error("export failed: its outcome was not recorded", "task_id", t.Identifier)
 		case export.StatusStarting:
 			if active[t.AccountID] >= e.p.MaxConcurrentExports {
 				continue

@@ -73,8 +73,11 @@ func (r *taskRun) writeManifests(ctx context.Context, results []tableResult, w W
 	if err != nil {
 		return err
 	}
+	if cur.Status != export.StatusInProgress {
+		return export.ErrTaskCanceled // a cancel came first: no manifests
+	}
 	var total int64
-	var tables tablesInfo
+	tables := tablesInfo{PerTableStatus: []tableStatus{}}
 	for _, res := range results {
 		total += res.bytes
 		gb := gib(res.bytes)

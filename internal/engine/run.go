@@ -201,8 +201,6 @@ func (r *taskRun) progress() (int, int64) {
 func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Warnings, err error) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	store := r.e.p.Store
-	id, acct := r.task.Identifier, r.task.AccountID
 	warn := warnings.String()
 	_, bytes := r.progress()
 	u := export.TaskUpdate{ExtractedBytes: &bytes}
@@ -213,12 +211,18 @@ func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Wa
 	cause := context.Cause(ctx)
 	if err == nil && cause == nil {
 		end := r.e.p.Now().UTC()
-		if merr := r.writeManifests(ctx, results, warnings, end); merr != nil {
+		merr := r.writeManifests(ctx, results, warnings, end)
+		// A cancel or a shutdown may have come while they were written.
+		cause = context.Cause(ctx)
+		switch {
+		case errors.Is(merr, export.ErrTaskCanceled):
+			cause = export.ErrTaskCanceled
+		case merr != nil:
 			err = merr
-		} else {
+		default:
 			pct := 100
 			u.PercentProgress, u.TaskEndTime = &pct, &end
-			_, terr := store.Transition(cctx, acct, id, []export.Status{export.StatusInProgress}, export.StatusComplete, u)
+			_, terr := r.transition(cctx, []export.Status{export.StatusInProgress}, export.StatusComplete, u)
 			if terr == nil {
 				return
 			}
@@ -227,14 +231,14 @@ func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Wa
 				return
 			}
 			// Cancelled at the last moment: the cancel wins.
-			cause = export.ErrTaskCanceled
+			cause, u.PercentProgress = export.ErrTaskCanceled, nil
 		}
 	}
 
 	end := r.e.p.Now().UTC()
 	u.TaskEndTime = &end
 	if errors.Is(cause, export.ErrTaskCanceled) {
-		if _, terr := store.Transition(cctx, acct, id, []export.Status{export.StatusCanceling}, export.StatusCanceled, u); terr != nil {
+		if _, terr := r.transition(cctx, []export.Status{export.StatusCanceling}, export.StatusCanceled, u); terr != nil {
 			r.logger.Error("record cancel", "err", terr)
 		}
 		r.logger.Info("export canceled")
@@ -248,10 +252,10 @@ func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Wa
 		msg = failureCause(r.task, err)
 	}
 	u.FailureCause = &msg
-	if _, terr := store.Transition(cctx, acct, id, []export.Status{export.StatusInProgress, export.StatusStarting}, export.StatusFailed, u); terr != nil {
+	if _, terr := r.transition(cctx, []export.Status{export.StatusInProgress, export.StatusStarting}, export.StatusFailed, u); terr != nil {
 		if errors.Is(terr, export.ErrStatusConflict) {
 			// A cancel arrived while failing: honour it.
-			if _, terr := store.Transition(cctx, acct, id, []export.Status{export.StatusCanceling}, export.StatusCanceled, u); terr == nil {
+			if _, terr := r.transition(cctx, []export.Status{export.StatusCanceling}, export.StatusCanceled, u); terr == nil {
 				return
 			}
 		}
@@ -259,6 +263,27 @@ func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Wa
 		return
 	}
 	r.logger.Error("export failed", "err", err, "cause", msg)
+}
+
+// transition records the task's outcome, retrying while the store fails
+// (a busy database, a full disk being cleared) until ctx ends: a task left
+// IN_PROGRESS with no runner would hold its slot and its source. A status
+// conflict is returned at once.
+func (r *taskRun) transition(ctx context.Context, from []export.Status, to export.Status, u export.TaskUpdate) (*export.Task, error) {
+	wait := 50 * time.Millisecond
+	for {
+		t, err := r.e.p.Store.Transition(ctx, r.task.AccountID, r.task.Identifier, from, to, u)
+		if err == nil || errors.Is(err, export.ErrStatusConflict) {
+			return t, err
+		}
+		r.logger.Warn("record outcome, retrying", "to", to, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // failureCause turns an internal error into a FailureCause a user may see:

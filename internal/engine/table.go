@@ -25,6 +25,11 @@ func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tabl
 		dir := fmt.Sprintf("%s/%d", tableDir, b+1)
 		n, err := r.exportBatch(ctx, snap, t, b, dir)
 		res.bytes += n
+		if errors.Is(err, ErrTableGone) && (b > 0 || res.bytes > 0) {
+			// Part of the table may be in S3 already: skipping it would
+			// leave those files beside a manifest that says SKIPPED.
+			return res, &readError{err: fmt.Errorf("%s went away after part of it was exported (%v)", t.Target, err)}
+		}
 		if err != nil {
 			return res, err
 		}
