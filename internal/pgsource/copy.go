@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rdsexport/rdsexport/internal/engine"
@@ -123,8 +124,37 @@ func (s *snapshot) copy(ctx context.Context, t engine.Table, plan *tablePlan, re
 	case err != nil:
 		return fmt.Errorf("read %s: %w", t.Target, s.src.redact(err))
 	}
+	if err := sameStorage(ctx, conn, t, rel); err != nil {
+		return err
+	}
 	if err := dec.finish(); err != nil {
 		return err
+	}
+	return nil
+}
+
+// sameStorage checks, after a COPY, that rel is still the relation the
+// snapshot sees, with the same storage file. TRUNCATE and the ALTER TABLE
+// forms that rewrite a table are not MVCC-safe: committed before the COPY
+// took its lock, they leave the snapshot an empty table, and a table
+// dropped and created again under the same name shows none of its rows.
+// The COPY's lock, held until the reader's transaction ends, keeps them out
+// from then on. The catalog query sees the snapshot's row; the functions
+// see the current catalog.
+func sameStorage(ctx context.Context, conn *pgx.Conn, t engine.Table, rel string) error {
+	var same bool
+	// A partitioned table has no storage (relfilenode 0).
+	err := conn.QueryRow(ctx, `SELECT c.relfilenode = 0 OR coalesce(c.relfilenode = pg_catalog.pg_relation_filenode(c.oid), false)
+		FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)`, rel).Scan(&same)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		// The name now belongs to a table created after the snapshot.
+		return fmt.Errorf("read %s: %w (replaced by a new table of the same name)", t.Target, engine.ErrTableGone)
+	case err != nil:
+		return fmt.Errorf("read %s: check its storage: %w", t.Target, err)
+	case !same:
+		return &engine.SourceError{Msg: fmt.Sprintf("The table %s was truncated or rewritten after the export's snapshot began, "+
+			"so its rows at the snapshot can no longer be read.", t.Target)}
 	}
 	return nil
 }

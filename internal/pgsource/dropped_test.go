@@ -27,3 +27,40 @@ func TestReadBatch_ErrTableGone(t *testing.T) {
 		t.Errorf("ReadBatch after a dropped table: %v", err)
 	}
 }
+
+// TestReadBatch_StorageChanged: TRUNCATE and table rewrites are not
+// MVCC-safe. Committed after the snapshot began and before the table is
+// read, they would leave the snapshot an empty table; a table dropped and
+// created again under its name would show none of its rows. The read
+// fails instead of returning no rows.
+func TestReadBatch_StorageChanged(t *testing.T) {
+	for name, change := range map[string]string{
+		"Truncate": "TRUNCATE victim",
+		"Rewrite":  "ALTER TABLE victim ALTER COLUMN id TYPE bigint",
+		"Replaced": "BEGIN; DROP TABLE victim; CREATE TABLE victim AS SELECT generate_series(1, 5) AS id; COMMIT",
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := newTestDB(t, "CREATE TABLE victim (id int)", "INSERT INTO victim SELECT generate_series(1, 1000)", "CREATE TABLE kept (id int)")
+			alloc := checkedAlloc(t)
+			snap := open(t, db, 2, alloc)
+			byTarget, _, _ := tables(t, snap)
+			db.exec(t, change)
+			rows := 0
+			err := snap.ReadBatch(t.Context(), byTarget[db.Name+".public.victim"], 0, func(rec arrow.RecordBatch) error {
+				rows += int(rec.NumRows())
+				return nil
+			}, func(int64) {})
+			var se *engine.SourceError
+			switch {
+			case name == "Replaced" && !errors.Is(err, engine.ErrTableGone):
+				t.Fatalf("ReadBatch after %q: %v (%d rows), want ErrTableGone", change, err, rows)
+			case name != "Replaced" && !errors.As(err, &se):
+				t.Fatalf("ReadBatch after %q: %v (%d rows), want an *engine.SourceError", change, err, rows)
+			}
+			// The snapshot still serves the other tables.
+			if err := snap.ReadBatch(t.Context(), byTarget[db.Name+".public.kept"], 0, func(arrow.RecordBatch) error { return nil }, func(int64) {}); err != nil {
+				t.Errorf("ReadBatch of another table: %v", err)
+			}
+		})
+	}
+}
