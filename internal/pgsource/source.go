@@ -86,16 +86,22 @@ func New(url string, opts Options) *Source {
 }
 
 // sessionParams are the startup parameters of every connection: the text
-// forms of spec §9.2 depend on them.
+// forms of spec §9.2 depend on them. The timeouts are off whatever the
+// database or role sets: the snapshot's coordinator and idle readers sit
+// in their transactions for the whole export, and once the coordinator is
+// gone no reader can join the snapshot; a big table's COPY is one long
+// statement.
 func (s *Source) sessionParams() map[string]string {
 	return map[string]string{
-		"DateStyle":          "ISO",
-		"IntervalStyle":      "postgres",
-		"extra_float_digits": "3",
-		"TimeZone":           "UTC",
-		"bytea_output":       "hex",
-		"client_encoding":    "UTF8",
-		"application_name":   s.opts.ApplicationName,
+		"statement_timeout":                   "0",
+		"idle_in_transaction_session_timeout": "0",
+		"DateStyle":                           "ISO",
+		"IntervalStyle":                       "postgres",
+		"extra_float_digits":                  "3",
+		"TimeZone":                            "UTC",
+		"bytea_output":                        "hex",
+		"client_encoding":                     "UTF8",
+		"application_name":                    s.opts.ApplicationName,
 	}
 }
 
