@@ -253,9 +253,11 @@ func listTables(ctx context.Context, c *conn, exportOnly, only []string, lim ran
 			names[i] = quoteName(c.name)
 			if c.typ.dataType == "float" {
 				// The text protocol prints FLOAT with 6 digits, which loses
-				// data (16777216 prints as 1.67772e+07); the cast to DOUBLE
+				// data (16777216 prints as 1.67772e+07); adding a DOUBLE zero
 				// carries the exact stored value, widened as §9.1 says.
-				names[i] = "CAST(" + names[i] + " AS DOUBLE)"
+				// (CAST(... AS DOUBLE) would do too, but only from MySQL
+				// 8.0.17: MySQL 5.7 and Aurora MySQL 2 refuse it.)
+				names[i] = "(" + names[i] + " + 0e0)"
 			}
 			columns[i] = engine.Column{
 				Name:                 c.name,
