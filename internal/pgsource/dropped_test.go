@@ -2,6 +2,7 @@ package pgsource_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -62,5 +63,22 @@ func TestReadBatch_StorageChanged(t *testing.T) {
 				t.Errorf("ReadBatch of another table: %v", err)
 			}
 		})
+	}
+}
+
+// TestTables_DroppedBeforeListing: a table dropped after the snapshot began
+// but before the tables are listed is skipped as gone, and the others are
+// listed.
+func TestTables_DroppedBeforeListing(t *testing.T) {
+	db := newTestDB(t, "CREATE TABLE victim (id int)", "INSERT INTO victim VALUES (1)", "CREATE TABLE kept (id int)")
+	snap := open(t, db, 1, checkedAlloc(t))
+	db.exec(t, "DROP TABLE victim")
+	byTarget, _, w := tables(t, snap)
+	if _, ok := byTarget[db.Name+".public.kept"]; !ok || len(byTarget) != 1 {
+		t.Errorf("tables %v, want kept only", byTarget)
+	}
+	want := []engine.Skipped{{Target: db.Name + ".public.victim", Reason: engine.ReasonTableGone}}
+	if !slices.Equal(w.SkippedTables, want) {
+		t.Errorf("skipped %v, want %v", w.SkippedTables, want)
 	}
 }

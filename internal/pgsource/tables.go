@@ -250,9 +250,35 @@ func listTables(ctx context.Context, conn *pgx.Conn, db *database, plans map[str
 		return nil, warn, nil
 	}
 
+	// Tables dropped since the snapshot began are listed by its catalog
+	// but can no longer be read; the privilege functions, which read the
+	// current catalog, give NULL for them.
 	oids := make([]uint32, len(chosen))
 	for i, r := range chosen {
 		oids[i] = r.oid
+	}
+	grows, _ := conn.Query(ctx, `SELECT o FROM unnest($1::oid[]) AS o
+		WHERE pg_catalog.has_table_privilege(o, 'SELECT') IS NULL`, oids)
+	dropped, err := pgx.CollectRows(grows, pgx.RowTo[uint32])
+	if err != nil {
+		return nil, warn, err
+	}
+	if len(dropped) > 0 {
+		chosen = slices.DeleteFunc(chosen, func(r relation) bool {
+			if slices.Contains(dropped, r.oid) {
+				warn.SkippedTables = append(warn.SkippedTables,
+					engine.Skipped{Target: db.name + "." + r.schema + "." + r.name, Reason: engine.ReasonTableGone})
+				return true
+			}
+			return false
+		})
+		if len(chosen) == 0 {
+			return nil, warn, nil
+		}
+		oids = oids[:0]
+		for _, r := range chosen {
+			oids = append(oids, r.oid)
+		}
 	}
 	attrs := make(map[uint32][]attr)
 	arows, _ := conn.Query(ctx, attrsSQL, oids)
