@@ -129,16 +129,26 @@ ORDER BY a.attrelid, a.attnum`
 
 // leavesSQL lists the leaf partitions of $1 with whether the exported
 // columns ($2) are readable in each and its size.
+//
+// The tree is walked in pg_inherits, which the snapshot sees, rather than
+// with pg_partition_tree, which reads the current catalog: a partition
+// detached since the snapshot began still holds rows of the table at the
+// snapshot, and one attached since then is not part of it.
 const leavesSQL = `
-SELECT l.relid::oid, n.nspname, c.relname, c.relpersistence,
-       CASE WHEN cardinality($2::text[]) = 0 THEN pg_catalog.has_table_privilege(l.relid, 'SELECT')
-            ELSE (SELECT bool_and(pg_catalog.has_column_privilege(l.relid, col, 'SELECT')) FROM unnest($2::text[]) col)
+WITH RECURSIVE tree(relid) AS (
+	SELECT $1::oid
+	UNION ALL
+	SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent = tree.relid
+)
+SELECT c.oid, n.nspname, c.relname, c.relpersistence,
+       CASE WHEN cardinality($2::text[]) = 0 THEN pg_catalog.has_table_privilege(c.oid, 'SELECT')
+            ELSE (SELECT bool_and(pg_catalog.has_column_privilege(c.oid, col, 'SELECT')) FROM unnest($2::text[]) col)
        END,
-       pg_catalog.pg_total_relation_size(l.relid)
-FROM pg_catalog.pg_partition_tree($1::oid) l
-JOIN pg_catalog.pg_class c ON c.oid = l.relid
+       coalesce(pg_catalog.pg_total_relation_size(c.oid), 0)
+FROM tree
+JOIN pg_catalog.pg_class c ON c.oid = tree.relid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE l.isleaf`
+WHERE c.relkind NOT IN ('p', 'I')`
 
 // rangeLimits are the bounds on splitting a table into ranged reads.
 type rangeLimits struct {
