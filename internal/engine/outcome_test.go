@@ -120,11 +120,23 @@ func TestEngine_CancelBeforeManifests(t *testing.T) {
 	bs := &blockingSource{Source: b.sources[src], listing: make(chan struct{}), release: make(chan struct{})}
 	b.sources[arn] = bs
 	b.start(t)
-	b.create(t, "cx", arn)
-	select {
-	case <-bs.listing:
-	case <-time.After(time.Minute):
-		t.Fatal("the export did not list its tables")
+	// Its own database only: the server's other databases come and go
+	// with other tests.
+	b.create(t, "cx", arn, db.Name)
+	for deadline := time.Now().Add(time.Minute); ; {
+		select {
+		case <-bs.listing:
+		case <-time.After(20 * time.Millisecond):
+			task, err := b.store.GetTask(t.Context(), account, "cx")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if task.Status.Terminal() || time.Now().After(deadline) {
+				t.Fatalf("the export did not list its tables: %s %q", task.Status, task.FailureCause)
+			}
+			continue
+		}
+		break
 	}
 	if _, err := b.store.Transition(t.Context(), account, "cx", []export.Status{export.StatusInProgress}, export.StatusCanceling, export.TaskUpdate{}); err != nil {
 		t.Fatal(err)
