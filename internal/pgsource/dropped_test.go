@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rdsexport/rdsexport/internal/engine"
 )
@@ -110,5 +111,19 @@ func TestTables_PartitionDetached(t *testing.T) {
 	}
 	if p3, ok := byTarget[db.Name+".public.p3"]; !ok || len(readRows(t, snap, p3, 0)) != 50 {
 		t.Errorf("public.p3, a table at the snapshot, is not exported on its own with its 50 rows")
+	}
+}
+
+// TestReadBatch_LockHeld: once a table is read, the reader keeps its lock
+// until the snapshot closes, so TRUNCATE and rewrites wait for the export.
+func TestReadBatch_LockHeld(t *testing.T) {
+	db := newTestDB(t, "CREATE TABLE a (id int)", "INSERT INTO a VALUES (1)")
+	snap := open(t, db, 2, checkedAlloc(t))
+	byTarget, _, _ := tables(t, snap)
+	readRows(t, snap, byTarget[db.Name+".public.a"], 0)
+	_, err := db.Conn.Exec(t.Context(), "SET lock_timeout = '300ms'; TRUNCATE a")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "55P03" { // lock_not_available
+		t.Fatalf("TRUNCATE of a table the export has read: %v, want a lock timeout", err)
 	}
 }
