@@ -492,9 +492,9 @@ func urlEscape(s string) string {
 	return b.String()
 }
 
-// TestThrottling holds the only request slot with a request whose body is
-// still to come, and checks that further RDS and S3 requests are refused
-// with each protocol's throttling error until the slot is free.
+// TestThrottling holds the only request slot with a verified S3 upload
+// whose body is still to come, and checks that further RDS and S3 requests
+// are refused with each protocol's throttling error until the slot is free.
 func TestThrottling(t *testing.T) {
 	s, _ := startHostile(t, func(c *Config) { c.MaxConcurrentRequests = 1 }, nil)
 	creds := aws.Credentials{AccessKeyID: hostileKey, SecretAccessKey: hostileSecret}
@@ -505,17 +505,20 @@ func TestThrottling(t *testing.T) {
 	t.Cleanup(client.CloseIdleConnections)
 
 	// The held request asks for 100-continue: the server sends it when the
-	// handler first reads the body, that is once it holds the slot.
+	// S3 handler first reads the body, that is once it holds the slot.
 	body := []byte("Action=DescribeExportTasks&Version=2014-10-31")
+	object := []byte("held upload")
 	pr, pw := io.Pipe()
-	held, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL()+"/", pr)
+	held, err := http.NewRequestWithContext(t.Context(), http.MethodPut, s.URL()+"/"+testBucket+"/held", pr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	held.ContentLength = int64(len(body))
-	held.Header.Set("Content-Type", hostileFormCType)
+	held.ContentLength = int64(len(object))
 	held.Header.Set("Expect", "100-continue")
-	signRequest(t, held, body, creds, "rds", time.Now())
+	held.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, held, "UNSIGNED-PAYLOAD", "s3", testRegion, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	continued := make(chan struct{})
 	held = held.WithContext(httptrace.WithClientTrace(held.Context(), &httptrace.ClientTrace{
 		Got100Continue: func() { close(continued) },
@@ -582,7 +585,7 @@ func TestThrottling(t *testing.T) {
 	}
 
 	// Let the held request finish: it is served, and the slot is free again.
-	if _, err := pw.Write(body); err != nil {
+	if _, err := pw.Write(object); err != nil {
 		t.Fatal(err)
 	}
 	pw.Close()

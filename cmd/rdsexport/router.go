@@ -4,8 +4,10 @@ import (
 	"encoding/xml"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rdsexport/rdsexport/internal/awsquery"
@@ -17,24 +19,54 @@ import (
 // The service of the SigV4 credential scope ("s3" or "rds") picks the
 // handler; every request is verified before it is served.
 //
-// At most cap(slots) requests are served at once, RDS and S3 together;
-// past that a request is refused at once with the error each protocol's
-// clients retry: Throttling for RDS, SlowDown for S3.
+// A request takes one of the server's request slots only once its
+// signature is verified, so clients without credentials cannot hold any:
+// before that an RDS request has authTimeout to send its body, and an S3
+// request is verified from its headers alone. At most cap(slots) requests
+// are served at once, RDS and S3 together, and one client address holds at
+// most perAddress of them; past either limit a request is refused at once
+// with the error each protocol's clients retry: Throttling for RDS,
+// SlowDown for S3.
 type router struct {
 	verifier *sigv4.Verifier
-	rds      http.Handler // already wrapped in signature verification
+	rds      http.Handler // signature verification, then a slot, then the Query API
 	s3       http.Handler // nil when S3 is external
 	logger   *slog.Logger
-	slots    chan struct{}
+
+	slots       chan struct{}
+	perAddress  int
+	authTimeout time.Duration
+	mu          sync.Mutex
+	held        map[string]int // slots held per client address
 }
 
-// rdsTimeout bounds reading an RDS request and writing its answer; both are
-// small (the body is at most awsquery.DefaultMaxBodyBytes), so a client
-// that takes longer is slow on purpose. S3 requests stream large objects
-// and keep the server-wide limits.
-const rdsTimeout = time.Minute
+const (
+	// rdsTimeout bounds reading a verified RDS request and writing its
+	// answer; both are small (the body is at most
+	// awsquery.DefaultMaxBodyBytes). S3 requests stream large objects and
+	// keep the server-wide limits.
+	rdsTimeout = time.Minute
+	// defaultAuthTimeout bounds reading an RDS request's body before its
+	// signature can be checked: SDKs send the body with the headers, so a
+	// client that takes longer is holding a connection on purpose.
+	defaultAuthTimeout = 10 * time.Second
+)
 
 func newRouter(v *sigv4.Verifier, rds *awsquery.Handler, s3 http.Handler, logger *slog.Logger, maxConcurrent int) *router {
+	if maxConcurrent < 1 {
+		maxConcurrent = 1
+	}
+	rt := &router{
+		verifier: v,
+		s3:       s3,
+		logger:   logger,
+		slots:    make(chan struct{}, maxConcurrent),
+		// Three quarters: a quarter of the slots always stays for the
+		// other clients, and a lone client still gets most of them.
+		perAddress:  max(1, maxConcurrent-maxConcurrent/4),
+		held:        map[string]int{},
+		authTimeout: defaultAuthTimeout,
+	}
 	fail := func(w http.ResponseWriter, r *http.Request, err error) {
 		awsquery.WriteError(w, newRequestID(), err)
 	}
@@ -42,33 +74,65 @@ func newRouter(v *sigv4.Verifier, rds *awsquery.Handler, s3 http.Handler, logger
 	// apart by their scope before they get here.
 	rdsVerifier := *v
 	rdsVerifier.Service = "rds"
-	if maxConcurrent < 1 {
-		maxConcurrent = 1
+	rt.rds = rdsVerifier.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		release, ok := rt.acquire(r, false)
+		if !ok {
+			awsquery.WriteError(w, newRequestID(), export.Errorf(export.CodeThrottling, "Rate exceeded"))
+			return
+		}
+		defer release()
+		// Verified: the rest of the request and its answer get the longer
+		// deadline.
+		deadline := time.Now().Add(rdsTimeout)
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(deadline)
+		_ = rc.SetWriteDeadline(deadline)
+		rds.ServeHTTP(w, r)
+	}), awsquery.DefaultMaxBodyBytes, fail)
+	return rt
+}
+
+// acquire takes a request slot for r's client address. It reports false,
+// taking nothing, when every slot is held or the address holds its share.
+func (rt *router) acquire(r *http.Request, isS3 bool) (release func(), ok bool) {
+	addr := clientAddress(r)
+	rt.mu.Lock()
+	if rt.held[addr] >= rt.perAddress {
+		rt.mu.Unlock()
+		rt.logger.Debug("request throttled", "s3", isS3, "reason", "address share", "per_address", rt.perAddress)
+		return nil, false
 	}
-	return &router{
-		verifier: v,
-		rds:      rdsVerifier.Middleware(rds, awsquery.DefaultMaxBodyBytes, fail),
-		s3:       s3,
-		logger:   logger,
-		slots:    make(chan struct{}, maxConcurrent),
+	select {
+	case rt.slots <- struct{}{}:
+	default:
+		rt.mu.Unlock()
+		rt.logger.Debug("request throttled", "s3", isS3, "max_concurrent_requests", cap(rt.slots))
+		return nil, false
 	}
+	rt.held[addr]++
+	rt.mu.Unlock()
+	return func() {
+		rt.mu.Lock()
+		if rt.held[addr]--; rt.held[addr] == 0 {
+			delete(rt.held, addr)
+		}
+		rt.mu.Unlock()
+		<-rt.slots
+	}, true
+}
+
+// clientAddress is the IP address of r's peer; the port is left out so
+// that one host's many connections share one account of slots.
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	isS3 := rt.s3 != nil && scopeService(r) == "s3"
-	select {
-	case rt.slots <- struct{}{}:
-		defer func() { <-rt.slots }()
-	default:
-		rt.logger.Debug("request throttled", "s3", isS3, "max_concurrent_requests", cap(rt.slots))
-		if isS3 {
-			writeS3ErrorStatus(w, "SlowDown", "Please reduce your request rate.", http.StatusServiceUnavailable)
-			return
-		}
-		awsquery.WriteError(w, newRequestID(), export.Errorf(export.CodeThrottling, "Rate exceeded"))
-		return
-	}
-	if isS3 {
+	if rt.s3 != nil && scopeService(r) == "s3" {
 		// S3 bodies stream, so they are not hashed here: the signature
 		// covers the headers, including the declared X-Amz-Content-Sha256
 		// (aws-chunked checksums are checked by the S3 server).
@@ -76,13 +140,18 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeS3Error(w, err)
 			return
 		}
+		release, ok := rt.acquire(r, true)
+		if !ok {
+			writeS3ErrorStatus(w, "SlowDown", "Please reduce your request rate.", http.StatusServiceUnavailable)
+			return
+		}
+		defer release()
 		rt.s3.ServeHTTP(w, r)
 		return
 	}
 	rc := http.NewResponseController(w)
-	deadline := time.Now().Add(rdsTimeout)
-	_ = rc.SetReadDeadline(deadline)
-	_ = rc.SetWriteDeadline(deadline)
+	_ = rc.SetReadDeadline(time.Now().Add(rt.authTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(rt.authTimeout + rdsTimeout))
 	// With no server-wide WriteTimeout the server never resets the write
 	// deadline, so clear it for the next request on the connection, which
 	// may be a long S3 download. What is still buffered is small.

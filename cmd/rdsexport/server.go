@@ -43,9 +43,10 @@ type Main struct {
 	served  chan error
 	pprof   *http.Server
 
-	// readHeaderTimeout replaces the http.Server's ReadHeaderTimeout when
-	// set (tests of slow clients).
+	// readHeaderTimeout replaces the http.Server's ReadHeaderTimeout, and
+	// authTimeout the router's, when set (tests of slow clients).
 	readHeaderTimeout time.Duration
+	authTimeout       time.Duration
 }
 
 // pprofEnv names the address of an optional profiling listener
@@ -155,6 +156,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	verifier := &sigv4.Verifier{Credentials: creds, Now: m.Now, AllowSessionTokens: cfg.AllowSessionTokens}
 	r := newRouter(verifier, rds, s3h, m.Logger, cfg.MaxConcurrentRequests)
+	if m.authTimeout > 0 {
+		r.authTimeout = m.authTimeout
+	}
 	readHeaderTimeout := 10 * time.Second
 	if m.readHeaderTimeout > 0 {
 		readHeaderTimeout = m.readHeaderTimeout
