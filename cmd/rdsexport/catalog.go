@@ -78,9 +78,9 @@ func newCatalog(cfg Config, started time.Time) *catalog {
 // newSource returns the Source for a configured server's engine family.
 func newSource(s SourceConfig) engine.Source {
 	if export.EngineFamily(s.Engine) == "mysql" {
-		return mysqlsource.New(s.URL, mysqlsource.Options{Databases: s.Databases})
+		return mysqlsource.New(s.URL, mysqlsource.Options{Databases: s.Databases, ReadTimeout: s.ReadTimeout})
 	}
-	return pgsource.New(s.URL, pgsource.Options{Databases: s.Databases})
+	return pgsource.New(s.URL, pgsource.Options{Databases: s.Databases, ReadTimeout: s.ReadTimeout})
 }
 
 const (

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 
@@ -95,6 +96,11 @@ type SourceConfig struct {
 	// SharedWith lists other accounts that see and may export or snapshot
 	// this source; it always belongs to the server's account.
 	SharedWith []string `yaml:"shared_with"`
+	// ReadTimeout is how long a source connection may wait on a silent
+	// server (no byte sent or accepted) before the export or snapshot
+	// fails; 0 means the source's default (10m). It bounds silence, not
+	// the length of a read.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
 }
 
 // DefaultConfig is the configuration with no file: the embedded store and
@@ -283,6 +289,9 @@ func (c *Config) Validate() error {
 			}
 			if s.URL == "" {
 				bad("%s[%d] %s: url is empty", kind, i, s.Identifier)
+			}
+			if s.ReadTimeout < 0 {
+				bad("%s[%d] %s: read_timeout %s is negative", kind, i, s.Identifier, s.ReadTimeout)
 			}
 			for _, a := range s.SharedWith {
 				if !accountRe.MatchString(a) {

@@ -137,7 +137,7 @@ func (r *taskRun) writeManifests(ctx context.Context, results []tableResult, w W
 		if err := enc.Encode(f.v); err != nil {
 			return &manifestError{err}
 		}
-		if err := r.e.p.Objects.Put(ctx, t.S3Bucket, f.key, strings.NewReader(strings.TrimSpace(buf.String()))); err != nil {
+		if err := r.put(ctx, f.key, strings.NewReader(strings.TrimSpace(buf.String()))); err != nil {
 			return &manifestError{fmt.Errorf("put %s: %w", f.key, err)}
 		}
 	}

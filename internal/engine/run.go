@@ -63,6 +63,11 @@ type tableResult struct {
 
 func (r *taskRun) export(ctx context.Context) ([]tableResult, Warnings, error) {
 	var warnings Warnings
+	// An S3Prefix with "." or ".." segments or "//" would make every key
+	// unsafe: fail before reading anything.
+	if err := r.checkKey(r.root + "/"); err != nil {
+		return nil, warnings, err
+	}
 	src, err := r.e.p.Resolve(ctx, r.task)
 	if err != nil {
 		return nil, warnings, fmt.Errorf("resolve source: %w", err)

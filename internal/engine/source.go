@@ -131,11 +131,18 @@ type General struct {
 const (
 	ReasonUnsupportedColumnName = "UNSUPPORTED_COLUMN_NAME"
 	ReasonUnsupportedTableName  = "UNSUPPORTED_TABLE_NAME"
-	ReasonTemporaryOrUnlogged   = "TEMPORARY_OR_UNLOGGED_TABLE"
-	ReasonPermissions           = "PERMISSIONS_DO_NOT_EXIST"
-	ReasonRowTooLarge           = "ROW_TOO_LARGE"
-	ReasonNotFound              = "NOT_FOUND"
-	ReasonTablesList            = "FAILED_TO_EXTRACT_TABLES_LIST_FOR_DATABASE"
+	// ReasonUnsupportedSchemaName skips the tables of a schema whose name
+	// cannot be a path segment (see SafeFolderName).
+	ReasonUnsupportedSchemaName = "UNSUPPORTED_SCHEMA_NAME"
+	// ReasonUnsupportedDatabaseName is a General warning (Detail: the
+	// name) for a database whose name cannot be a path segment; none of
+	// its tables is read or listed.
+	ReasonUnsupportedDatabaseName = "UNSUPPORTED_DATABASE_NAME"
+	ReasonTemporaryOrUnlogged     = "TEMPORARY_OR_UNLOGGED_TABLE"
+	ReasonPermissions             = "PERMISSIONS_DO_NOT_EXIST"
+	ReasonRowTooLarge             = "ROW_TOO_LARGE"
+	ReasonNotFound                = "NOT_FOUND"
+	ReasonTablesList              = "FAILED_TO_EXTRACT_TABLES_LIST_FOR_DATABASE"
 )
 
 // Empty reports whether there is nothing to warn about.

@@ -21,6 +21,9 @@ import (
 func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tableResult, error) {
 	res := tableResult{table: t}
 	tableDir := r.root + "/" + keyPart(t.Database) + "/" + keyPart(t.Folder)
+	if err := r.checkKey(tableDir + "/"); err != nil {
+		return res, err
+	}
 	for b := range t.Batches {
 		dir := fmt.Sprintf("%s/%d", tableDir, b+1)
 		n, err := r.exportBatch(ctx, snap, t, b, dir)
@@ -33,7 +36,7 @@ func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tabl
 		if err != nil {
 			return res, err
 		}
-		if err := r.e.p.Objects.Put(ctx, r.task.S3Bucket, dir+"/_SUCCESS", strings.NewReader("")); err != nil {
+		if err := r.put(ctx, dir+"/_SUCCESS", strings.NewReader("")); err != nil {
 			return res, fmt.Errorf("write %s/_SUCCESS: %w", dir, err)
 		}
 		res.partitions++
@@ -153,6 +156,9 @@ type objectFile struct {
 }
 
 func (r *taskRun) newObjectFile(ctx context.Context, key string, schema *arrow.Schema) (*objectFile, error) {
+	if err := r.checkKey(key); err != nil {
+		return nil, err
+	}
 	pr, pipe := io.Pipe()
 	f := &objectFile{key: key, pipe: pipe, done: make(chan error, 1)}
 	go func() {
@@ -193,3 +199,47 @@ func (f *objectFile) abort() {
 }
 
 var errAborted = fmt.Errorf("parquet file aborted")
+
+// put writes one small object after checking its key.
+func (r *taskRun) put(ctx context.Context, key string, body io.Reader) error {
+	if err := r.checkKey(key); err != nil {
+		return err
+	}
+	return r.e.p.Objects.Put(ctx, r.task.S3Bucket, key, body)
+}
+
+// checkKey refuses a key that is not under the export root or has an
+// empty, "." or ".." segment. Sources skip names that would make such
+// keys (a "/" in a name, a database named ".."); this is the last line
+// against one that slips through, since a file-backed S3 server may
+// resolve the segments and write outside the export's folder.
+func (r *taskRun) checkKey(key string) error {
+	if strings.HasPrefix(key, r.root+"/") && SafeKey(key) {
+		return nil
+	}
+	return &SourceError{Msg: fmt.Sprintf(causeUnsafeKey, r.task.SourceArn, key, r.root)}
+}
+
+// causeUnsafeKey is the FailureCause of a refused key: the source ARN, the
+// key and the export root.
+const causeUnsafeKey = "The export of %s stopped: the S3 key %q would not stay under the export folder %s/ (a name with an empty, \".\" or \"..\" path segment)."
+
+// SafeKey reports whether key (a "/"-separated S3 key or prefix; a
+// trailing "/" is allowed) has no empty, "." or ".." segment.
+func SafeKey(key string) bool {
+	for seg := range strings.SplitSeq(strings.TrimSuffix(key, "/"), "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+// SafeFolderName reports whether a database, schema or table name can
+// name a folder of the export (spec §10 skips table names with "/"): no
+// "/" and not "." or "..". Sources skip the objects of other names with a
+// warning (ReasonUnsupportedTableName, ReasonUnsupportedSchemaName,
+// ReasonUnsupportedDatabaseName).
+func SafeFolderName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.Contains(name, "/")
+}

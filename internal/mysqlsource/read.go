@@ -133,7 +133,7 @@ func (s *snapshot) read(ctx context.Context, t engine.Table, plan *tablePlan, ba
 	}()
 	rows, err := c.q.QueryContext(ctx, q, nil)
 	if err != nil {
-		return s.readErr(ctx, t, err)
+		return s.readErr(ctx, c, t, err)
 	}
 	dest := make([]driver.Value, len(rows.Columns()))
 	if len(dest) != len(dec.cols) {
@@ -147,7 +147,7 @@ func (s *snapshot) read(ctx context.Context, t engine.Table, plan *tablePlan, ba
 		}
 		if err != nil {
 			_ = rows.Close()
-			return s.readErr(ctx, t, err)
+			return s.readErr(ctx, c, t, err)
 		}
 		if err := dec.row(dest); err != nil {
 			// Draining the rest of the result could take long; closing
@@ -158,7 +158,7 @@ func (s *snapshot) read(ctx context.Context, t engine.Table, plan *tablePlan, ba
 		}
 	}
 	if err := rows.Close(); err != nil {
-		return s.readErr(ctx, t, err)
+		return s.readErr(ctx, c, t, err)
 	}
 	if ctx.Err() != nil {
 		// The last rows may have been buffered before the cancel.
@@ -167,12 +167,17 @@ func (s *snapshot) read(ctx context.Context, t engine.Table, plan *tablePlan, ba
 	return dec.finish()
 }
 
-func (s *snapshot) readErr(ctx context.Context, t engine.Table, err error) error {
+func (s *snapshot) readErr(ctx context.Context, c *conn, t engine.Table, err error) error {
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("read %s: %w", t.Target, ctx.Err())
-	case isMySQLError(err, erNoSuchTable, erTableDefChanged, erUnknownPartition):
+	case isMySQLError(err, erNoSuchTable, erTableDefChanged, erUnknownPartition, erBadFieldError):
+		// A column of the snapshot's definition was dropped or renamed
+		// since (erBadFieldError): an instant ALTER TABLE is not
+		// versioned, and the snapshot's rows can no longer be read whole.
 		return fmt.Errorf("read %s: %w (%s)", t.Target, ErrTableGone, s.src.redact(err))
+	case c.nc.TimedOut():
+		return fmt.Errorf("read %s from %s: %w", t.Target, s.src.addr, s.src.lostErr(c, err))
 	}
 	if errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) {
 		// The driver's "invalid connection" says nothing to a user: the

@@ -42,6 +42,7 @@ const (
 	erAccessDenied         = 1045
 	erLockWaitTimeout      = 1205
 	erSpecificAccessDenied = 1227 // FLUSH TABLES WITH READ LOCK without RELOAD
+	erBadFieldError        = 1054 // unknown column
 	erNoSuchTable          = 1146
 	erTableDefChanged      = 1412 // table created or rebuilt after the snapshot
 	erUnknownPartition     = 1735
@@ -59,7 +60,8 @@ type snapshot struct {
 	at    time.Time
 
 	exportOnly []string
-	warnings   engine.Warnings // found while opening
+	warnings   engine.Warnings           // found while opening
+	before     map[tableKey][]columnInfo // columns before the snapshot began
 
 	metaMu sync.Mutex // serialises queries on meta
 	meta   *conn
@@ -132,10 +134,15 @@ func (s *Source) Open(ctx context.Context, p engine.OpenParams) (_ engine.Snapsh
 		}
 		readers = append(readers, r)
 	}
+	// Read before the transactions start, so that Tables can tell a
+	// table whose definition changed after the snapshot's moment.
+	if snap.before, err = columnsBefore(ctx, snap.meta, p.ExportOnly, s.opts.Databases); err != nil {
+		return nil, s.fail(ctx, snap.meta, "list columns", err)
+	}
 	locked := false
 	if n > 1 {
 		if err := snap.meta.exec(ctx, "SET SESSION lock_wait_timeout = 60"); err != nil {
-			return nil, s.fail(ctx, "set lock_wait_timeout", err)
+			return nil, s.fail(ctx, snap.meta, "set lock_wait_timeout", err)
 		}
 		err := snap.meta.exec(ctx, "FLUSH TABLES WITH READ LOCK")
 		switch {
@@ -151,15 +158,15 @@ func (s *Source) Open(ctx context.Context, p engine.OpenParams) (_ engine.Snapsh
 			}
 			readers = readers[:1]
 		default:
-			return nil, s.fail(ctx, "flush tables with read lock", err)
+			return nil, s.fail(ctx, snap.meta, "flush tables with read lock", err)
 		}
 	}
 	for i, r := range readers {
 		if err := r.exec(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
-			return nil, s.fail(ctx, "set isolation level", err)
+			return nil, s.fail(ctx, r, "set isolation level", err)
 		}
 		if err := r.exec(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
-			return nil, s.fail(ctx, "start transaction", err)
+			return nil, s.fail(ctx, r, "start transaction", err)
 		}
 		if i == 0 {
 			err := r.query(ctx, "SELECT UTC_TIMESTAMP(6)", func(row []driver.Value) error {
@@ -172,13 +179,13 @@ func (s *Source) Open(ctx context.Context, p engine.OpenParams) (_ engine.Snapsh
 				return nil
 			})
 			if err != nil {
-				return nil, s.fail(ctx, "read snapshot time", err)
+				return nil, s.fail(ctx, r, "read snapshot time", err)
 			}
 		}
 	}
 	if locked {
 		if err := snap.meta.exec(ctx, "UNLOCK TABLES"); err != nil {
-			return nil, s.fail(ctx, "unlock tables", err)
+			return nil, s.fail(ctx, snap.meta, "unlock tables", err)
 		}
 	}
 	snap.pool = make(chan *conn, len(readers))
@@ -190,11 +197,13 @@ func (s *Source) Open(ctx context.Context, p engine.OpenParams) (_ engine.Snapsh
 	return snap, nil
 }
 
-// fail wraps an error of step, preferring ctx's error (the driver reports
+// fail wraps an error of step on c, preferring ctx's error (the driver reports
 // a cancelled query as a broken connection).
-func (s *Source) fail(ctx context.Context, step string, err error) error {
+func (s *Source) fail(ctx context.Context, c *conn, step string, err error) error {
 	if ctx.Err() != nil {
 		err = ctx.Err()
+	} else {
+		err = s.lostErr(c, err)
 	}
 	return fmt.Errorf("%s on %s: %w", step, s.addr, s.redact(err))
 }
@@ -254,7 +263,7 @@ func (s *snapshot) withMeta(f func(c *conn) error) error {
 	if !s.meta.valid() {
 		return errors.New("catalog connection to " + s.src.addr + " lost")
 	}
-	return f(s.meta)
+	return s.src.lostErr(s.meta, f(s.meta))
 }
 
 // ReadWarnings returns a General warning ReasonInvalidValues per table in

@@ -15,6 +15,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/rdsexport/rdsexport/internal/engine"
+	"github.com/rdsexport/rdsexport/internal/idleconn"
 )
 
 // ErrInvalidURL is returned (wrapped) by Version and Open when the source
@@ -24,9 +25,15 @@ var ErrInvalidURL = errors.New("invalid MySQL source URL")
 
 // Options configures a Source. The zero value is usable.
 type Options struct {
-	// ConnectTimeout bounds each connection attempt; 0 means 30 seconds.
-	// A timeout parameter in the URL takes precedence.
+	// ConnectTimeout bounds each connection attempt, from the TCP dial to
+	// the end of the handshake and session set-up; 0 means 30 seconds. A
+	// timeout parameter in the URL takes precedence.
 	ConnectTimeout time.Duration
+	// ReadTimeout is how long a connection may wait for the server to
+	// send (or accept) a single byte once connected; 0 means
+	// DefaultReadTimeout. It bounds silence, not the length of a query: a
+	// long result that keeps arriving is never cut.
+	ReadTimeout time.Duration
 	// Databases, when not empty, limits the server to these databases:
 	// the others are not exported, as if they did not exist.
 	Databases []string
@@ -42,6 +49,16 @@ type Options struct {
 // small.
 const DefaultMinRangeBytes = 32 << 20
 
+// DefaultReadTimeout is the default Options.ReadTimeout. It is well above
+// the waits a healthy server may make before its first byte: the 60 s
+// lock_wait_timeout of FLUSH TABLES WITH READ LOCK, a scan over a long run
+// of rows that other transactions deleted.
+const DefaultReadTimeout = 10 * time.Minute
+
+// noWaitTimeout is the largest wait_timeout (seconds) a server takes: a
+// reader may sit idle in its transaction for the whole export.
+const noWaitTimeout = "31536000"
+
 // rangesPerReader times the snapshot's readers is the most ranges a table
 // is split into: more ranges than readers let a reader that finishes early
 // take more work.
@@ -54,11 +71,12 @@ type Source struct {
 	url  string
 	opts Options
 
-	once      sync.Once
-	connector driver.Connector
-	addr      string
-	password  string
-	cfgErr    error
+	once           sync.Once
+	connector      driver.Connector
+	addr           string
+	password       string
+	connectTimeout time.Duration
+	cfgErr         error
 }
 
 var _ engine.Source = (*Source)(nil)
@@ -68,6 +86,9 @@ var _ engine.Source = (*Source)(nil)
 func New(url string, opts Options) *Source {
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = 30 * time.Second
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = DefaultReadTimeout
 	}
 	if opts.MinRangeBytes <= 0 {
 		opts.MinRangeBytes = DefaultMinRangeBytes
@@ -133,6 +154,10 @@ func parseURL(raw string, connectTimeout time.Duration) (*mysql.Config, error) {
 		// A slow consumer (an S3 upload) may leave a streamed result
 		// unread for a while; the default 60 s would abort the read.
 		"net_write_timeout": "3600",
+		// Readers wait idle in their transactions while others read: a
+		// server whose wait_timeout is short would close them, and a
+		// closed reader cannot rejoin the snapshot.
+		"wait_timeout": noWaitTimeout,
 	}
 	// The driver would log network errors (a cancelled read) to stderr.
 	cfg.Logger = &mysql.NopLogger{}
@@ -146,7 +171,23 @@ func (s *Source) config() error {
 			s.cfgErr = err
 			return
 		}
-		s.addr, s.password = cfg.Addr, cfg.Passwd
+		s.addr, s.password, s.connectTimeout = cfg.Addr, cfg.Passwd, cfg.Timeout
+		// The driver's timeout covers the TCP dial only, and its read and
+		// write timeouts would not say why a connection was lost: each
+		// connection is wrapped so that silence fails it, and connect
+		// puts a deadline on the whole handshake.
+		idle := s.opts.ReadTimeout
+		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			ic := idleconn.New(nc, idle)
+			if slot, ok := ctx.Value(dialSlot{}).(**idleconn.Conn); ok {
+				*slot = ic
+			}
+			return ic, nil
+		}
 		c, err := mysql.NewConnector(cfg)
 		if err != nil {
 			s.cfgErr = ErrInvalidURL
@@ -160,31 +201,135 @@ func (s *Source) config() error {
 // conn is one driver connection. Queries use the text protocol, whose
 // rows arrive as raw bytes (numbers are parsed by the driver).
 type conn struct {
-	c driver.Conn
-	q driver.QueryerContext
-	e driver.ExecerContext
+	c       driver.Conn
+	q       driver.QueryerContext
+	e       driver.ExecerContext
+	nc      *idleconn.Conn // the network connection under c
+	version string         // VERSION()
 }
 
-// connect opens one connection. Errors name the server's address and
-// never contain the password.
-func (s *Source) connect(ctx context.Context) (*conn, error) {
+// dialSlot is the context key under which connect receives the network
+// connection the driver dialed.
+type dialSlot struct{}
+
+// ErrNoAnswer is returned (wrapped) when the server stopped answering: it
+// did not complete the handshake within the connect timeout, or sent
+// nothing for Options.ReadTimeout while a statement waited on it.
+var ErrNoAnswer = errors.New("no answer from the server")
+
+// connect opens one connection and sets up its session (see
+// sessionSettings). The whole handshake must finish within the connect
+// timeout. Errors name the server's address and never contain the
+// password; ErrNoAnswer when the server is silent.
+func (s *Source) connect(ctx context.Context) (_ *conn, err error) {
 	if err := s.config(); err != nil {
 		return nil, err
 	}
-	c, err := s.connector.Connect(ctx)
+	var nc *idleconn.Conn
+	cctx, cancel := context.WithTimeout(context.WithValue(ctx, dialSlot{}, &nc), s.connectTimeout)
+	defer cancel()
+	c, err := s.connector.Connect(cctx)
 	if err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			err = ctx.Err()
+		case cctx.Err() != nil || nc != nil && nc.TimedOut():
+			err = fmt.Errorf("%w: handshake not completed within %s", ErrNoAnswer, s.connectTimeout)
 		}
 		return nil, fmt.Errorf("connect to %s: %w", s.addr, s.redact(err))
 	}
 	q, okQ := c.(driver.QueryerContext)
 	e, okE := c.(driver.ExecerContext)
-	if !okQ || !okE {
+	if !okQ || !okE || nc == nil {
 		_ = c.Close()
 		return nil, errors.New("mysql driver connection lacks QueryerContext")
 	}
-	return &conn{c: c, q: q, e: e}, nil
+	cn := &conn{c: c, q: q, e: e, nc: nc}
+	defer func() {
+		if err != nil {
+			cn.close()
+		}
+	}()
+	// The session set-up is part of connecting: a server that completes
+	// the handshake and then stays silent fails here, not later.
+	err = cn.query(cctx, "SELECT VERSION()", func(row []driver.Value) error {
+		cn.version = asString(row[0])
+		return nil
+	})
+	if err == nil {
+		if set := sessionSettings(cn.version); set != "" {
+			err = cn.exec(cctx, set)
+		}
+	}
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			err = ctx.Err()
+		case cctx.Err() != nil || nc.TimedOut():
+			err = fmt.Errorf("%w: session set-up not completed within %s", ErrNoAnswer, s.connectTimeout)
+		}
+		return nil, fmt.Errorf("set up session on %s: %w", s.addr, s.redact(err))
+	}
+	return cn, nil
+}
+
+// sessionSettings returns the SET statement that switches off the server's
+// statement time limit for the session, for the server whose VERSION() is
+// version, or "" when it has none. The variable differs by flavour, and
+// setting one a server does not know is an error: MariaDB 10.1+ has
+// max_statement_time (seconds), MySQL 5.7.8+ and Aurora MySQL have
+// max_execution_time (milliseconds, SELECT only). Both may be set globally
+// or per user by an administrator, and would end a long read.
+func sessionSettings(version string) string {
+	v := versionNumbers(cleanVersion(version))
+	if strings.Contains(strings.ToLower(version), "mariadb") {
+		if atLeast(v, 10, 1, 0) {
+			return "SET SESSION max_statement_time = 0"
+		}
+		return ""
+	}
+	if atLeast(v, 5, 7, 8) {
+		return "SET SESSION max_execution_time = 0"
+	}
+	return ""
+}
+
+// versionNumbers parses "10.11.9" into [10 11 9]; missing or malformed
+// parts are 0.
+func versionNumbers(v string) [3]int {
+	var out [3]int
+	for i, p := range strings.SplitN(v, ".", 3) {
+		n := 0
+		for _, r := range p {
+			if r < '0' || r > '9' {
+				break
+			}
+			n = n*10 + int(r-'0')
+		}
+		out[i] = n
+	}
+	return out
+}
+
+// atLeast reports whether v is at least major.minor.patch.
+func atLeast(v [3]int, major, minor, patch int) bool {
+	w := [3]int{major, minor, patch}
+	for i := range v {
+		if v[i] != w[i] {
+			return v[i] > w[i]
+		}
+	}
+	return true
+}
+
+// lostErr explains err, an error of a statement on c: when c's server went
+// silent for the read timeout (the driver reports that as a bad
+// connection), the error says so.
+func (s *Source) lostErr(c *conn, err error) error {
+	if err != nil && c != nil && c.nc.TimedOut() {
+		return fmt.Errorf("%w for %s; the connection was closed", ErrNoAnswer, s.opts.ReadTimeout)
+	}
+	return err
 }
 
 // exec runs one statement without arguments.
@@ -238,15 +383,7 @@ func (s *Source) Version(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer c.close()
-	var v string
-	err = c.query(ctx, "SELECT VERSION()", func(row []driver.Value) error {
-		v = asString(row[0])
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("server version from %s: %w", s.addr, s.redact(err))
-	}
-	return cleanVersion(v), nil
+	return cleanVersion(c.version), nil
 }
 
 // cleanVersion keeps the leading version number of a VERSION() text

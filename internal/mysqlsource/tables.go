@@ -75,7 +75,7 @@ func (s *snapshot) Tables(ctx context.Context) ([]engine.Table, engine.Warnings,
 	err := s.withMeta(func(c *conn) error {
 		var err error
 		lim := rangeLimits{maxRanges: rangesPerReader * s.readers, minBytes: s.src.opts.MinRangeBytes}
-		tables, warn, plans, err = listTables(ctx, c, s.exportOnly, s.src.opts.Databases, lim)
+		tables, warn, plans, err = listTables(ctx, c, s.exportOnly, s.src.opts.Databases, lim, s.before)
 		return err
 	})
 	if err != nil {
@@ -107,7 +107,14 @@ func (lim rangeLimits) ranges(size int64) int {
 	return int(min(size/max(lim.minBytes, 1), int64(lim.maxRanges)))
 }
 
-func listTables(ctx context.Context, c *conn, exportOnly, only []string, lim rangeLimits) ([]engine.Table, engine.Warnings, map[string]*tablePlan, error) {
+// tableKey is [database, table].
+type tableKey = [2]string
+
+// selectDatabases returns the databases of the server to export, in byte
+// order, with the selection they were chosen by. A database whose name
+// cannot be a folder of the export (a "/" in it, or "." or "..") is left
+// out with a General warning ReasonUnsupportedDatabaseName.
+func selectDatabases(ctx context.Context, c *conn, exportOnly, only []string) ([]string, *selection, engine.Warnings, error) {
 	var warn engine.Warnings
 	var lctn int64
 	err := c.query(ctx, "SELECT @@lower_case_table_names", func(row []driver.Value) error {
@@ -115,7 +122,7 @@ func listTables(ctx context.Context, c *conn, exportOnly, only []string, lim ran
 		return nil
 	})
 	if err != nil {
-		return nil, warn, nil, err
+		return nil, nil, warn, err
 	}
 	var dbs []string
 	err = c.query(ctx, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA", func(row []driver.Value) error {
@@ -125,11 +132,81 @@ func listTables(ctx context.Context, c *conn, exportOnly, only []string, lim ran
 		return nil
 	})
 	if err != nil {
-		return nil, warn, nil, err
+		return nil, nil, warn, err
 	}
 	sel := newSelection(exportOnly, lctn != 0)
 	dbs = slices.DeleteFunc(dbs, func(db string) bool { return !sel.wantsDB(db) })
 	slices.Sort(dbs)
+	dbs = slices.DeleteFunc(dbs, func(db string) bool {
+		if engine.SafeFolderName(db) {
+			return false
+		}
+		warn.General = append(warn.General, engine.General{Reason: engine.ReasonUnsupportedDatabaseName, Detail: db})
+		return true
+	})
+	return dbs, sel, warn, nil
+}
+
+// readColumns returns the columns of every table of the databases in
+// (an inList), in ordinal order.
+func readColumns(ctx context.Context, c *conn, in string) (map[tableKey][]columnInfo, error) {
+	cols := make(map[tableKey][]columnInfo)
+	q := "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, " +
+		"NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION FROM information_schema.COLUMNS " +
+		"WHERE TABLE_SCHEMA IN (" + in + ") ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION"
+	err := c.query(ctx, q, func(row []driver.Value) error {
+		k := tableKey{asString(row[0]), asString(row[1])}
+		cols[k] = append(cols[k], columnInfo{
+			name: asString(row[2]),
+			typ: mysqlType{
+				dataType:   strings.ToLower(asString(row[3])),
+				columnType: asString(row[4]),
+				precision:  asInt64(row[6]),
+				scale:      asInt64(row[7]),
+			},
+			charMax: asInt64(row[5]),
+			dtPrec:  asInt64(row[8]),
+		})
+		return nil
+	})
+	return cols, err
+}
+
+// columnsBefore reads the columns of the tables the snapshot may export,
+// before its transactions start; see listTables.
+func columnsBefore(ctx context.Context, c *conn, exportOnly, only []string) (map[tableKey][]columnInfo, error) {
+	dbs, _, _, err := selectDatabases(ctx, c, exportOnly, only)
+	if err != nil || len(dbs) == 0 {
+		return nil, err
+	}
+	return readColumns(ctx, c, inList(dbs))
+}
+
+// sameColumns reports whether two column lists have the same names and
+// types in the same order.
+func sameColumns(a, b []columnInfo) bool {
+	return slices.EqualFunc(a, b, func(x, y columnInfo) bool {
+		return x.name == y.name && x.typ.columnType == y.typ.columnType
+	})
+}
+
+// listTables lists the tables to export with their plans.
+//
+// The definitions come from information_schema, which is not versioned,
+// and an instant ALTER TABLE (DROP or ADD COLUMN) committed after the
+// snapshot began does not make InnoDB refuse the snapshot's reads (MariaDB
+// 10.11 returns the new columns without ER_TABLE_DEF_CHANGED): the rows of
+// the snapshot would silently be read without a dropped column. before
+// holds the columns read before the snapshot's transactions began; a
+// table whose columns differ now changed around the snapshot's moment
+// and is skipped with ReasonTableGone, as one rebuilt since. A column
+// dropped or renamed after this listing makes its reads fail with
+// erBadFieldError, as the columns are selected by name.
+func listTables(ctx context.Context, c *conn, exportOnly, only []string, lim rangeLimits, before map[tableKey][]columnInfo) ([]engine.Table, engine.Warnings, map[string]*tablePlan, error) {
+	dbs, sel, warn, err := selectDatabases(ctx, c, exportOnly, only)
+	if err != nil {
+		return nil, warn, nil, err
+	}
 	if len(dbs) == 0 {
 		warn.SkippedObjectives = sel.notFound(nil, nil)
 		return nil, warn, nil, nil
@@ -158,25 +235,7 @@ func listTables(ctx context.Context, c *conn, exportOnly, only []string, lim ran
 		return nil, warn, nil, nil
 	}
 
-	cols := make(map[[2]string][]columnInfo)
-	q = "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, " +
-		"NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION FROM information_schema.COLUMNS " +
-		"WHERE TABLE_SCHEMA IN (" + in + ") ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION"
-	err = c.query(ctx, q, func(row []driver.Value) error {
-		k := [2]string{asString(row[0]), asString(row[1])}
-		cols[k] = append(cols[k], columnInfo{
-			name: asString(row[2]),
-			typ: mysqlType{
-				dataType:   strings.ToLower(asString(row[3])),
-				columnType: asString(row[4]),
-				precision:  asInt64(row[6]),
-				scale:      asInt64(row[7]),
-			},
-			charMax: asInt64(row[5]),
-			dtPrec:  asInt64(row[8]),
-		})
-		return nil
-	})
+	cols, err := readColumns(ctx, c, in)
 	if err != nil {
 		return nil, warn, nil, err
 	}
@@ -235,6 +294,10 @@ func listTables(ctx context.Context, c *conn, exportOnly, only []string, lim ran
 		tc := cols[k]
 		if len(tc) == 0 {
 			// Dropped since it was listed, or no privilege on any column.
+			continue
+		}
+		if !sameColumns(tc, before[k]) {
+			skip(engine.ReasonTableGone)
 			continue
 		}
 		if slices.ContainsFunc(tc, func(c columnInfo) bool { return badColumnName(c.name) }) {

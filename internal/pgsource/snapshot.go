@@ -106,6 +106,13 @@ func (s *Source) Open(ctx context.Context, p engine.OpenParams) (_ engine.Snapsh
 	// Connect first, export afterwards: connecting is the slow part, and
 	// the snapshots should be as close together as possible.
 	for _, sel := range sels {
+		if !engine.SafeFolderName(sel.db) {
+			// A "/" or a "." or ".." name would climb out of the export's
+			// folder: the database is not even connected to.
+			snap.warnings.General = append(snap.warnings.General,
+				engine.General{Reason: engine.ReasonUnsupportedDatabaseName, Detail: sel.db})
+			continue
+		}
 		conn, err := s.connect(ctx, sel.db)
 		switch {
 		case err == nil:

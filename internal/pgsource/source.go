@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rdsexport/rdsexport/internal/engine"
+	"github.com/rdsexport/rdsexport/internal/idleconn"
 )
 
 // DefaultApplicationName is the application_name of every connection
@@ -32,8 +35,15 @@ type Options struct {
 	// ApplicationName is sent as application_name; "" means
 	// DefaultApplicationName.
 	ApplicationName string
-	// ConnectTimeout bounds each connection attempt; 0 means 30 seconds.
+	// ConnectTimeout bounds each connection attempt, from the TCP dial to
+	// the end of the start-up exchange; 0 means 30 seconds. A shorter
+	// connect_timeout in the URL takes precedence.
 	ConnectTimeout time.Duration
+	// ReadTimeout is how long a connection may wait for the server to
+	// send (or accept) a single byte; 0 means DefaultReadTimeout. It
+	// bounds silence, not the length of a statement: a COPY that keeps
+	// sending rows is never cut.
+	ReadTimeout time.Duration
 	// Databases, when not empty, limits the server to these databases:
 	// the others are not exported, as if they did not exist.
 	Databases []string
@@ -47,6 +57,15 @@ type Options struct {
 // 32 MiB of heap makes Parquet files of a few MB (spec §8.2 expects 1-10 MB)
 // while keeping the per-range cost (one COPY, one file series) small.
 const DefaultMinRangeBytes = 32 << 20
+
+// DefaultReadTimeout is the default Options.ReadTimeout: far above what a
+// healthy server stays silent for in an export (a COPY's first row after a
+// long run of dead tuples), far below forever.
+const DefaultReadTimeout = 10 * time.Minute
+
+// transactionTimeoutVersion is the first server_version_num with
+// transaction_timeout (PostgreSQL 17).
+const transactionTimeoutVersion = 170000
 
 // rangesPerReader times OpenParams.Connections is the most ranges a table
 // is split into: more ranges than readers let a reader that finishes early
@@ -78,6 +97,9 @@ func New(url string, opts Options) *Source {
 	}
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = 30 * time.Second
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = DefaultReadTimeout
 	}
 	if opts.MinRangeBytes <= 0 {
 		opts.MinRangeBytes = DefaultMinRangeBytes
@@ -123,6 +145,18 @@ func (s *Source) config() (*pgx.ConnConfig, error) {
 		// Simple protocol avoids a prepare round trip per catalog query
 		// and keeps no server-side statements in long transactions.
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+		// pgx waits on the socket without a deadline while a statement
+		// runs: a server that stops answering would hold the export
+		// forever. connect_timeout covers the start-up; this covers the
+		// rest.
+		dial, idle := cfg.DialFunc, s.opts.ReadTimeout
+		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return idleconn.New(nc, idle), nil
+		}
 		s.cfg = cfg
 	})
 	return s.cfg, s.cfgErr
@@ -143,7 +177,28 @@ func (s *Source) connect(ctx context.Context, db string) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, s.redact(err)
 	}
+	if transactionTimeout(conn.PgConn().ParameterStatus("server_version")) {
+		// Not a start-up parameter: servers before 17 refuse a
+		// connection that names a setting they do not know.
+		if err := conn.PgConn().Exec(ctx, "SET transaction_timeout = 0").Close(); err != nil {
+			closeConn(conn)
+			return nil, fmt.Errorf("set transaction_timeout: %w", s.redact(err))
+		}
+	}
 	return conn, nil
+}
+
+// transactionTimeout reports whether a server of server_version v has
+// transaction_timeout (PostgreSQL 17), which would end the snapshot's
+// long transactions when set on the database, the role or the server.
+func transactionTimeout(v string) bool {
+	v = strings.TrimSpace(v)
+	end := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
+	if end < 0 {
+		end = len(v)
+	}
+	n, err := strconv.Atoi(v[:end]) // "17.2", "18beta1", "17devel"
+	return err == nil && n*10000 >= transactionTimeoutVersion
 }
 
 // Version returns the server_version reported at connection start,

@@ -314,6 +314,10 @@ func listTables(ctx context.Context, conn *pgx.Conn, db *database, plans map[str
 			skip(engine.ReasonTemporaryOrUnlogged)
 			continue
 		}
+		if strings.Contains(r.schema, "/") {
+			skip(engine.ReasonUnsupportedSchemaName)
+			continue
+		}
 		if strings.Contains(r.name, "/") {
 			skip(engine.ReasonUnsupportedTableName)
 			continue
