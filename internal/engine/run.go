@@ -197,7 +197,9 @@ func (r *taskRun) progress() (int, int64) {
 }
 
 // finish records the outcome: COMPLETE (with manifests), CANCELED or FAILED
-// according to the error and the cause of ctx.
+// according to the error and the cause of ctx. Manifests written by a run
+// that does not end COMPLETE are removed, once the store says the task can
+// no longer complete.
 func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Warnings, err error) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
@@ -209,8 +211,10 @@ func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Wa
 	}
 
 	cause := context.Cause(ctx)
+	manifests := false // whether manifests may be in the store
 	if err == nil && cause == nil {
 		end := r.e.p.Now().UTC()
+		manifests = true
 		merr := r.writeManifests(ctx, results, warnings, end)
 		// A cancel or a shutdown may have come while they were written.
 		cause = context.Cause(ctx)
@@ -227,6 +231,8 @@ func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Wa
 				return
 			}
 			if !errors.Is(terr, export.ErrStatusConflict) {
+				// Left IN_PROGRESS: the scheduler (or the recovery at the
+				// next start) fails it and removes the manifests.
 				r.logger.Error("record completion", "err", terr)
 				return
 			}
@@ -238,10 +244,7 @@ func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Wa
 	end := r.e.p.Now().UTC()
 	u.TaskEndTime = &end
 	if errors.Is(cause, export.ErrTaskCanceled) {
-		if _, terr := r.transition(cctx, []export.Status{export.StatusCanceling}, export.StatusCanceled, u); terr != nil {
-			r.logger.Error("record cancel", "err", terr)
-		}
-		r.logger.Info("export canceled")
+		r.endCanceled(cctx, u, manifests)
 		return
 	}
 	msg := causeUnknown
@@ -252,17 +255,41 @@ func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Wa
 		msg = failureCause(r.task, err)
 	}
 	u.FailureCause = &msg
-	if _, terr := r.transition(cctx, []export.Status{export.StatusInProgress, export.StatusStarting}, export.StatusFailed, u); terr != nil {
-		if errors.Is(terr, export.ErrStatusConflict) {
-			// A cancel arrived while failing: honour it.
-			if _, terr := r.transition(cctx, []export.Status{export.StatusCanceling}, export.StatusCanceled, u); terr == nil {
-				return
-			}
-		}
+	cur, terr := r.transition(cctx, []export.Status{export.StatusInProgress, export.StatusStarting}, export.StatusFailed, u)
+	switch {
+	case terr == nil:
+		r.logger.Error("export failed", "err", err, "cause", msg)
+	case errors.Is(terr, export.ErrStatusConflict) && cur != nil && cur.Status == export.StatusCanceling:
+		// A cancel arrived while failing: honour it.
+		r.endCanceled(cctx, u, manifests)
+		return
+	case errors.Is(terr, export.ErrStatusConflict) && cur != nil:
+		// Ended by another process (its recovery): not by us.
+		r.logger.Warn("export ended elsewhere", "status", cur.Status, "err", err)
+	default:
+		// Left IN_PROGRESS: the scheduler fails it later.
 		r.logger.Error("record failure", "err", terr)
 		return
 	}
-	r.logger.Error("export failed", "err", err, "cause", msg)
+	if manifests && cur.Status != export.StatusComplete {
+		r.e.removeManifests(cctx, r.task)
+	}
+}
+
+// endCanceled records CANCELED for a task that is CANCELING, without a
+// FailureCause. Manifests this run may have written are removed first: a
+// CANCELING task never becomes COMPLETE, and should the process die before
+// CANCELED is recorded, the recovery removes them again.
+func (r *taskRun) endCanceled(ctx context.Context, u export.TaskUpdate, manifests bool) {
+	u.FailureCause = nil
+	if manifests {
+		r.e.removeManifests(ctx, r.task)
+	}
+	if _, err := r.transition(ctx, []export.Status{export.StatusCanceling}, export.StatusCanceled, u); err != nil {
+		r.logger.Error("record cancel", "err", err)
+		return
+	}
+	r.logger.Info("export canceled")
 }
 
 // transition records the task's outcome, retrying while the store fails
