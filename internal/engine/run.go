@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -22,6 +23,11 @@ const (
 	causeBucket  = "The S3 bucket %s isn't valid. Either it isn't located in the current AWS Region or it doesn't exist. Review your S3 bucket name and retry the export."
 	causeS3Check = "S3 credential check failed. Check the permissions on your S3 bucket and IAM policy."
 	causeStopped = "The export was stopped because the server shut down."
+	// causeData is ours (spec §11.1 [R]): the metadata template, for the
+	// data files. With the S3 error code when S3 answered one, as in the
+	// "Error code: [error code]" template.
+	causeData     = "An unknown internal error occurred writing the exported data to the S3 bucket %s."
+	causeDataCode = causeData + " Error code: %s"
 	// causeSource is ours (spec §11.1 [R] allows a clearer text): the
 	// source ARN, then the source's own one-line error, free of secrets.
 	causeSource = "The export could not read the source %s: %s"
@@ -316,19 +322,16 @@ func (r *taskRun) transition(ctx context.Context, from []export.Status, to expor
 // failureCause turns an internal error into a FailureCause a user may see:
 // an *export.Error's message, an S3 write problem, a source problem, or the
 // generic text. Never secrets: source errors are written by sources without
-// passwords.
+// passwords, and of an S3 error only its code is shown.
 //
-// A data file that could not be written (an *ObjectStoreError outside the
+// A manifest that could not be written gets the §11.1 metadata text. A
+// data file that could not be written (an *ObjectStoreError outside the
 // manifests) maps by its S3 error code: NoSuchBucket to the "bucket isn't
 // valid" text, a refused request to the "S3 credential check failed" text,
 // and anything else (server unreachable, connection reset, 5xx after the
-// retries) to "An unknown internal error occurred writing the export
-// task's metadata to the S3 bucket X.". That last one is documented for
-// metadata, but it is the only §11.1 text that says a write to the named
-// bucket failed without blaming the user's configuration; the bucket and
-// credential texts would send users looking for a mistake they did not
-// make, and the bare "An unknown internal error occurred." hides that S3 is
-// the part to look at.
+// retries, a full disk) to a text that names the data and the bucket,
+// with the S3 error code when there was one (InsufficientStorage for a
+// full disk).
 func failureCause(t *export.Task, err error) string {
 	var ee *export.Error
 	if errors.As(err, &ee) {
@@ -346,7 +349,10 @@ func failureCause(t *export.Task, err error) string {
 		case "AccessDenied", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch":
 			return causeS3Check
 		}
-		return fmt.Sprintf(causeMeta, t.S3Bucket)
+		if s3Code.MatchString(oe.Code) {
+			return fmt.Sprintf(causeDataCode, t.S3Bucket, oe.Code)
+		}
+		return fmt.Sprintf(causeData, t.S3Bucket)
 	}
 	var se *SourceError
 	if errors.As(err, &se) {
@@ -358,6 +364,11 @@ func failureCause(t *export.Task, err error) string {
 	}
 	return causeUnknown
 }
+
+// s3Code matches what an S3 error code looks like. The code comes from
+// the S3 server, which may be anyone's: other text is left out of a
+// FailureCause.
+var s3Code = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9.]{0,63}$`)
 
 // oneLine is err's text on one line.
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

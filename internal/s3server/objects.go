@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/johannesboyne/gofakes3"
 
@@ -32,8 +33,10 @@ func (s *Server) Objects() *Objects { return &Objects{b: s.backend} }
 // Put implements engine.ObjectStore: r streams into a temporary file
 // (never held in memory) that becomes bucket/key once r ends. When ctx ends
 // or r fails, no object is created and the error wraps ctx's cause or r's
-// error. When the store fails (a missing bucket, a full disk) the error
-// wraps an *engine.ObjectStoreError with the code the S3 API would give.
+// error. When the store fails the error wraps an *engine.ObjectStoreError
+// with the code the S3 API would give (NoSuchBucket), InsufficientStorage
+// for a full disk. A failed Put leaves nothing behind: the temporary file
+// is removed.
 func (o *Objects) Put(ctx context.Context, bucket, key string, r io.Reader) error {
 	if ok, _ := o.b.BucketExists(bucket); !ok {
 		return storeError("put", bucket, key, gofakes3.BucketNotFound(bucket))
@@ -90,12 +93,21 @@ func (o *Objects) BucketExists(_ context.Context, bucket string) (bool, error) {
 	return o.b.BucketExists(bucket)
 }
 
-// storeError gives err the S3 error code a client of the API would see.
+// codeInsufficientStorage is the S3 error code for a full disk, as
+// versitygw and MinIO-like servers send it (HTTP 507); Amazon S3 has none.
+const codeInsufficientStorage = "InsufficientStorage"
+
+// storeError gives err the S3 error code a client of the API would see, or
+// InsufficientStorage when the disk is full, so that the engine can say
+// why a write failed.
 func storeError(op, bucket, key string, err error) error {
 	code := string(gofakes3.ErrInternal)
 	var er gofakes3.Error
-	if errors.As(err, &er) {
+	switch {
+	case errors.As(err, &er):
 		code = string(er.ErrorCode())
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		code = codeInsufficientStorage
 	}
 	return &engine.ObjectStoreError{Bucket: bucket, Code: code, Err: fmt.Errorf("%s s3://%s/%s: %w", op, bucket, key, err)}
 }
