@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,17 +25,32 @@ CREATE TABLE small (id int);
 INSERT INTO small SELECT generate_series(1, 100);
 `
 
+// crashSeedEnv replays TestCrash_RandomKills with the seed a run printed.
+const crashSeedEnv = "TEST_CRASH_SEED"
+
 // TestCrash_RandomKills kills the server with SIGKILL at 10 random moments
 // while exports and snapshot copies run. After every restart each task and
 // snapshot is finished correctly or FAILED/CANCELED/failed with a cause —
 // never stuck — an export without COMPLETE has no manifest, and no
 // multipart upload is left open.
+//
+// The moments come from a seed, printed first (also on stderr, which a
+// test binary that times out still shows); TEST_CRASH_SEED=<seed> replays
+// them. The same seed gives the same moments, not the same interleaving:
+// what the server is doing at a moment depends on the machine's load.
 func TestCrash_RandomKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and kills it ten times")
 	}
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	if v := os.Getenv(crashSeedEnv); v != "" {
+		var err error
+		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("%s=%q: %v", crashSeedEnv, v, err)
+		}
+	}
+	t.Logf("seed %d (replay: %s=%d)", seed, crashSeedEnv, seed)
+	fmt.Fprintf(os.Stderr, "TestCrash_RandomKills: seed %d\n", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 
 	db := exporttest.NewPostgresDB(t, crashTableSQL)

@@ -136,7 +136,7 @@ func TestFault_S3Outage(t *testing.T) {
 	}
 	task := s.waitStatus(t, "s3-outage", faultTimeout, "FAILED")
 	t.Logf("failed %s after the outage began", time.Since(killed).Round(time.Millisecond))
-	want := fmt.Sprintf("An unknown internal error occurred writing the export task's metadata to the S3 bucket %s.", s.Bucket)
+	want := fmt.Sprintf("An unknown internal error occurred writing the exported data to the S3 bucket %s.", s.Bucket)
 	if got := aws.ToString(task.FailureCause); got != want {
 		t.Errorf("FailureCause %q, want %q", got, want)
 	}

@@ -145,8 +145,9 @@ func (e *Engine) CancelTask(accountID, identifier string) {
 }
 
 // recover ends tasks that a previous process left running: IN_PROGRESS
-// becomes FAILED, CANCELING becomes CANCELED. STARTING tasks never began and
-// simply wait for their turn again.
+// becomes FAILED, CANCELING becomes CANCELED, and manifests the dead
+// process may have written before it recorded COMPLETE are removed.
+// STARTING tasks never began and simply wait for their turn again.
 func (e *Engine) recover(ctx context.Context) error {
 	tasks, err := e.p.Store.ListTasks(ctx, export.TaskFilter{
 		Statuses: []export.Status{export.StatusInProgress, export.StatusCanceling},
@@ -154,18 +155,9 @@ func (e *Engine) recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list unfinished tasks: %w", err)
 	}
-	now := e.p.Now().UTC()
 	for _, t := range tasks {
-		var to export.Status
-		u := export.TaskUpdate{TaskEndTime: &now}
-		if t.Status == export.StatusCanceling {
-			to = export.StatusCanceled
-		} else {
-			to = export.StatusFailed
-			cause := causeUnknown
-			u.FailureCause = &cause
-		}
-		if _, err := e.p.Store.Transition(ctx, t.AccountID, t.Identifier, []export.Status{t.Status}, to, u); err != nil && !errors.Is(err, export.ErrStatusConflict) {
+		to, err := e.endOrphan(ctx, t)
+		if err != nil {
 			return fmt.Errorf("recover task %s: %w", t.Identifier, err)
 		}
 		e.logger.Info("recovered task", "task_id", t.Identifier, "from", t.Status, "to", to)
@@ -179,6 +171,41 @@ func (e *Engine) recover(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// endOrphan records the end of t, an IN_PROGRESS or CANCELING task that no
+// runner will finish: CANCELING becomes CANCELED, IN_PROGRESS becomes
+// FAILED. It returns the status it moved t to. A status conflict (another
+// process ended t first) is not an error.
+//
+// A runner that died between writing the manifests and recording COMPLETE
+// left manifests that say COMPLETE; they are removed once the store says
+// the task cannot complete: before CANCELED (a CANCELING task never
+// completes, and a crash before CANCELED finds it CANCELING again), after
+// FAILED (until then a runner elsewhere may still record COMPLETE, and then
+// this transition fails and its manifests stay).
+func (e *Engine) endOrphan(ctx context.Context, t *export.Task) (export.Status, error) {
+	now := e.p.Now().UTC()
+	u := export.TaskUpdate{TaskEndTime: &now}
+	to := export.StatusFailed
+	if t.Status == export.StatusCanceling {
+		to = export.StatusCanceled
+		e.removeManifests(ctx, t)
+	} else {
+		cause := causeUnknown
+		u.FailureCause = &cause
+	}
+	_, err := e.p.Store.Transition(ctx, t.AccountID, t.Identifier, []export.Status{t.Status}, to, u)
+	switch {
+	case errors.Is(err, export.ErrStatusConflict):
+		return to, nil
+	case err != nil:
+		return to, err
+	}
+	if to == export.StatusFailed {
+		e.removeManifests(ctx, t)
+	}
+	return to, nil
 }
 
 func (e *Engine) loop(ctx context.Context) {
@@ -217,17 +244,14 @@ func (e *Engine) schedule(ctx context.Context) error {
 		switch t.Status {
 		case export.StatusCanceling:
 			// Cancelled before it started, or its runner is gone.
-			now := e.p.Now().UTC()
-			if _, err := e.p.Store.Transition(ctx, t.AccountID, t.Identifier, []export.Status{export.StatusCanceling}, export.StatusCanceled, export.TaskUpdate{TaskEndTime: &now}); err != nil && !errors.Is(err, export.ErrStatusConflict) {
+			if _, err := e.endOrphan(ctx, t); err != nil {
 				return fmt.Errorf("finish canceled task %s: %w", t.Identifier, err)
 			}
 		case export.StatusInProgress:
 			// Its runner ended without recording the outcome (the store
 			// failed for longer than it retried): fail it, as recovery
 			// would at the next start, so that it frees its slot.
-			now, msg := e.p.Now().UTC(), causeUnknown
-			if _, err := e.p.Store.Transition(ctx, t.AccountID, t.Identifier, []export.Status{export.StatusInProgress}, export.StatusFailed,
-				export.TaskUpdate{TaskEndTime: &now, FailureCause: &msg}); err != nil && !errors.Is(err, export.ErrStatusConflict) {
+			if _, err := e.endOrphan(ctx, t); err != nil {
 				return fmt.Errorf("fail orphaned task %s: %w", t.Identifier, err)
 			}
 			active[t.AccountID]--

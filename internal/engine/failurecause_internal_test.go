@@ -18,8 +18,11 @@ func TestFailureCause(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"unreachable", put(""), "An unknown internal error occurred writing the export task's metadata to the S3 bucket b1."},
-		{"5xx", put("InternalError"), "An unknown internal error occurred writing the export task's metadata to the S3 bucket b1."},
+		{"unreachable", put(""), "An unknown internal error occurred writing the exported data to the S3 bucket b1."},
+		{"5xx", put("InternalError"), "An unknown internal error occurred writing the exported data to the S3 bucket b1. Error code: InternalError"},
+		{"disk full", put("InsufficientStorage"), "An unknown internal error occurred writing the exported data to the S3 bucket b1. Error code: InsufficientStorage"},
+		{"hostile code", put("Slow<Down>\nsecret=x"), "An unknown internal error occurred writing the exported data to the S3 bucket b1."},
+		{"manifest", &manifestError{put("InsufficientStorage")}, "An unknown internal error occurred writing the export task's metadata to the S3 bucket b1."},
 		{"no bucket", put("NoSuchBucket"), fmt.Sprintf(causeBucket, "b1")},
 		{"denied", put("AccessDenied"), causeS3Check},
 		{"read", fmt.Errorf("export table x: %w", &readError{err: errors.New("read x: FATAL:\n  terminating")}),

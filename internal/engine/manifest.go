@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -145,3 +146,58 @@ func (r *taskRun) writeManifests(ctx context.Context, results []tableResult, w W
 }
 
 func gib(n int64) float64 { return float64(n) / export.GiB }
+
+// tablesManifestTail is what follows "export_tables_info_<id>_from_" in the
+// name of a tables manifest.
+var tablesManifestTail = regexp.MustCompile(`^[0-9]+_to_[0-9]+\.json$`)
+
+// manifestKeys returns the keys of t's manifests present in the store:
+// export_info_<id>.json and export_tables_info_<id>_from_<a>_to_<b>.json
+// directly under the export root, and not the objects of a database that
+// happens to be named like one.
+func manifestKeys(ctx context.Context, objects ObjectStore, t *export.Task) ([]string, error) {
+	root := exportRoot(t.S3Prefix, t.Identifier) + "/"
+	info := root + "export_info_" + t.Identifier + ".json"
+	tables := root + "export_tables_info_" + t.Identifier + "_from_"
+	var keys []string
+	for _, prefix := range []string{info, tables} {
+		found, err := objects.List(ctx, t.S3Bucket, prefix)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range found {
+			if k == info || strings.HasPrefix(k, tables) && tablesManifestTail.MatchString(k[len(tables):]) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys, nil
+}
+
+// removeManifests deletes the manifests of t, a task that can no longer
+// become COMPLETE: the store's compare-and-set has made it FAILED or
+// CANCELING (or CANCELED). Manifests say COMPLETE (spec §8.4), and a
+// process may have written them and died, or lost the race to a cancel,
+// before it recorded COMPLETE. Failures are logged: the task's outcome is
+// recorded either way.
+//
+// Only the outcome recorded in the store allows the removal, never a
+// guess about the process writing them: on several nodes sharing a store,
+// the node that completes a task and the one that recovers it agree
+// through the compare-and-set, and the loser of a COMPLETE transition
+// removes what it wrote.
+func (e *Engine) removeManifests(ctx context.Context, t *export.Task) {
+	keys, err := manifestKeys(ctx, e.p.Objects, t)
+	for _, k := range keys {
+		if err = e.p.Objects.Delete(ctx, t.S3Bucket, k); err != nil {
+			break
+		}
+	}
+	logger := e.logger.With("task_id", t.Identifier)
+	switch {
+	case err != nil:
+		logger.Warn("remove manifests of an unfinished export", "err", err)
+	case len(keys) > 0:
+		logger.Info("removed manifests of an unfinished export", "manifests", len(keys))
+	}
+}

@@ -16,6 +16,10 @@ type ObjectStore interface {
 	// List returns the keys under prefix in lexical order.
 	List(ctx context.Context, bucket, prefix string) ([]string, error)
 
+	// Delete removes bucket/key. A key that does not exist is not an
+	// error (S3's DeleteObject); a missing bucket or a failing store is.
+	Delete(ctx context.Context, bucket, key string) error
+
 	// BucketExists reports whether bucket exists and is reachable with the
 	// configured credentials. A missing or forbidden bucket is (false, nil).
 	BucketExists(ctx context.Context, bucket string) (bool, error)

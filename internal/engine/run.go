@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -22,6 +23,11 @@ const (
 	causeBucket  = "The S3 bucket %s isn't valid. Either it isn't located in the current AWS Region or it doesn't exist. Review your S3 bucket name and retry the export."
 	causeS3Check = "S3 credential check failed. Check the permissions on your S3 bucket and IAM policy."
 	causeStopped = "The export was stopped because the server shut down."
+	// causeData is ours (spec §11.1 [R]): the metadata template, for the
+	// data files. With the S3 error code when S3 answered one, as in the
+	// "Error code: [error code]" template.
+	causeData     = "An unknown internal error occurred writing the exported data to the S3 bucket %s."
+	causeDataCode = causeData + " Error code: %s"
 	// causeSource is ours (spec §11.1 [R] allows a clearer text): the
 	// source ARN, then the source's own one-line error, free of secrets.
 	causeSource = "The export could not read the source %s: %s"
@@ -202,7 +208,9 @@ func (r *taskRun) progress() (int, int64) {
 }
 
 // finish records the outcome: COMPLETE (with manifests), CANCELED or FAILED
-// according to the error and the cause of ctx.
+// according to the error and the cause of ctx. Manifests written by a run
+// that does not end COMPLETE are removed, once the store says the task can
+// no longer complete.
 func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Warnings, err error) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
@@ -214,8 +222,10 @@ func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Wa
 	}
 
 	cause := context.Cause(ctx)
+	manifests := false // whether manifests may be in the store
 	if err == nil && cause == nil {
 		end := r.e.p.Now().UTC()
+		manifests = true
 		merr := r.writeManifests(ctx, results, warnings, end)
 		// A cancel or a shutdown may have come while they were written.
 		cause = context.Cause(ctx)
@@ -232,6 +242,8 @@ func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Wa
 				return
 			}
 			if !errors.Is(terr, export.ErrStatusConflict) {
+				// Left IN_PROGRESS: the scheduler (or the recovery at the
+				// next start) fails it and removes the manifests.
 				r.logger.Error("record completion", "err", terr)
 				return
 			}
@@ -243,10 +255,7 @@ func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Wa
 	end := r.e.p.Now().UTC()
 	u.TaskEndTime = &end
 	if errors.Is(cause, export.ErrTaskCanceled) {
-		if _, terr := r.transition(cctx, []export.Status{export.StatusCanceling}, export.StatusCanceled, u); terr != nil {
-			r.logger.Error("record cancel", "err", terr)
-		}
-		r.logger.Info("export canceled")
+		r.endCanceled(cctx, u, manifests)
 		return
 	}
 	msg := causeUnknown
@@ -257,17 +266,41 @@ func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Wa
 		msg = failureCause(r.task, err)
 	}
 	u.FailureCause = &msg
-	if _, terr := r.transition(cctx, []export.Status{export.StatusInProgress, export.StatusStarting}, export.StatusFailed, u); terr != nil {
-		if errors.Is(terr, export.ErrStatusConflict) {
-			// A cancel arrived while failing: honour it.
-			if _, terr := r.transition(cctx, []export.Status{export.StatusCanceling}, export.StatusCanceled, u); terr == nil {
-				return
-			}
-		}
+	cur, terr := r.transition(cctx, []export.Status{export.StatusInProgress, export.StatusStarting}, export.StatusFailed, u)
+	switch {
+	case terr == nil:
+		r.logger.Error("export failed", "err", err, "cause", msg)
+	case errors.Is(terr, export.ErrStatusConflict) && cur != nil && cur.Status == export.StatusCanceling:
+		// A cancel arrived while failing: honour it.
+		r.endCanceled(cctx, u, manifests)
+		return
+	case errors.Is(terr, export.ErrStatusConflict) && cur != nil:
+		// Ended by another process (its recovery): not by us.
+		r.logger.Warn("export ended elsewhere", "status", cur.Status, "err", err)
+	default:
+		// Left IN_PROGRESS: the scheduler fails it later.
 		r.logger.Error("record failure", "err", terr)
 		return
 	}
-	r.logger.Error("export failed", "err", err, "cause", msg)
+	if manifests && cur.Status != export.StatusComplete {
+		r.e.removeManifests(cctx, r.task)
+	}
+}
+
+// endCanceled records CANCELED for a task that is CANCELING, without a
+// FailureCause. Manifests this run may have written are removed first: a
+// CANCELING task never becomes COMPLETE, and should the process die before
+// CANCELED is recorded, the recovery removes them again.
+func (r *taskRun) endCanceled(ctx context.Context, u export.TaskUpdate, manifests bool) {
+	u.FailureCause = nil
+	if manifests {
+		r.e.removeManifests(ctx, r.task)
+	}
+	if _, err := r.transition(ctx, []export.Status{export.StatusCanceling}, export.StatusCanceled, u); err != nil {
+		r.logger.Error("record cancel", "err", err)
+		return
+	}
+	r.logger.Info("export canceled")
 }
 
 // transition records the task's outcome, retrying while the store fails
@@ -294,19 +327,16 @@ func (r *taskRun) transition(ctx context.Context, from []export.Status, to expor
 // failureCause turns an internal error into a FailureCause a user may see:
 // an *export.Error's message, an S3 write problem, a source problem, or the
 // generic text. Never secrets: source errors are written by sources without
-// passwords.
+// passwords, and of an S3 error only its code is shown.
 //
-// A data file that could not be written (an *ObjectStoreError outside the
+// A manifest that could not be written gets the §11.1 metadata text. A
+// data file that could not be written (an *ObjectStoreError outside the
 // manifests) maps by its S3 error code: NoSuchBucket to the "bucket isn't
 // valid" text, a refused request to the "S3 credential check failed" text,
 // and anything else (server unreachable, connection reset, 5xx after the
-// retries) to "An unknown internal error occurred writing the export
-// task's metadata to the S3 bucket X.". That last one is documented for
-// metadata, but it is the only §11.1 text that says a write to the named
-// bucket failed without blaming the user's configuration; the bucket and
-// credential texts would send users looking for a mistake they did not
-// make, and the bare "An unknown internal error occurred." hides that S3 is
-// the part to look at.
+// retries, a full disk) to a text that names the data and the bucket,
+// with the S3 error code when there was one (InsufficientStorage for a
+// full disk).
 func failureCause(t *export.Task, err error) string {
 	var ee *export.Error
 	if errors.As(err, &ee) {
@@ -324,7 +354,10 @@ func failureCause(t *export.Task, err error) string {
 		case "AccessDenied", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch":
 			return causeS3Check
 		}
-		return fmt.Sprintf(causeMeta, t.S3Bucket)
+		if s3Code.MatchString(oe.Code) {
+			return fmt.Sprintf(causeDataCode, t.S3Bucket, oe.Code)
+		}
+		return fmt.Sprintf(causeData, t.S3Bucket)
 	}
 	var se *SourceError
 	if errors.As(err, &se) {
@@ -336,6 +369,11 @@ func failureCause(t *export.Task, err error) string {
 	}
 	return causeUnknown
 }
+
+// s3Code matches what an S3 error code looks like. The code comes from
+// the S3 server, which may be anyone's: other text is left out of a
+// FailureCause.
+var s3Code = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9.]{0,63}$`)
 
 // oneLine is err's text on one line.
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

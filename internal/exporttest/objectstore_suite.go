@@ -202,6 +202,36 @@ func ObjectStoreSuite(t *testing.T, newStore func(t *testing.T) (engine.ObjectSt
 		})
 	})
 
+	t.Run("Delete", func(t *testing.T) {
+		t.Run("OK", func(t *testing.T) {
+			s, _, bucket := setup(t)
+			ctx := context.Background()
+			for _, k := range []string{"del/a.json", "del/a.json.bak", "del/b"} {
+				if err := s.Put(ctx, bucket, k, bytes.NewReader([]byte(k))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Delete(ctx, bucket, "del/a.json"); err != nil {
+				t.Fatal(err)
+			}
+			assertKeys(t, s, bucket, "del/", "del/a.json.bak", "del/b")
+		})
+		t.Run("Missing", func(t *testing.T) {
+			s, _, bucket := setup(t)
+			if err := s.Delete(context.Background(), bucket, "del/never-written"); err != nil {
+				t.Fatalf("Delete of a missing key: %v, want nil", err)
+			}
+		})
+		t.Run("ErrNoSuchBucket", func(t *testing.T) {
+			s, _, _ := setup(t)
+			err := s.Delete(context.Background(), "rdsexport-no-such-bucket", "k")
+			var oe *engine.ObjectStoreError
+			if !errors.As(err, &oe) || oe.Code != "NoSuchBucket" {
+				t.Fatalf("Delete in a missing bucket: %v, want an ObjectStoreError with code NoSuchBucket", err)
+			}
+		})
+	})
+
 	t.Run("BucketExists", func(t *testing.T) {
 		t.Run("OK", func(t *testing.T) {
 			s, _, bucket := setup(t)

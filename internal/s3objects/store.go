@@ -307,6 +307,22 @@ func (s *Store) List(ctx context.Context, bucket, prefix string) ([]string, erro
 	return keys, nil
 }
 
+// Delete removes bucket/key with DeleteObject. A key that does not exist is
+// not an error (S3 answers 204 for it too). When S3 fails (after the
+// retries) the error wraps an *engine.ObjectStoreError carrying the S3 error
+// code, e.g. NoSuchBucket.
+func (s *Store) Delete(ctx context.Context, bucket, key string) error {
+	client, _ := s.init()
+	_, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("delete s3://%s/%s: %w: %w", bucket, key, context.Cause(ctx), err)
+	}
+	return &engine.ObjectStoreError{Bucket: bucket, Code: errorCode(err), Err: fmt.Errorf("delete s3://%s/%s: %w", bucket, key, err)}
+}
+
 // BucketExists reports whether bucket exists and is reachable with the
 // configured credentials. A missing (404) or forbidden (403) bucket is
 // (false, nil); any other failure is returned as an error.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/johannesboyne/gofakes3"
 
@@ -32,11 +33,13 @@ func (s *Server) Objects() *Objects { return &Objects{b: s.backend} }
 // Put implements engine.ObjectStore: r streams into a temporary file
 // (never held in memory) that becomes bucket/key once r ends. When ctx ends
 // or r fails, no object is created and the error wraps ctx's cause or r's
-// error. When the store fails (a missing bucket, a full disk) the error
-// wraps an *engine.ObjectStoreError with the code the S3 API would give.
+// error. When the store fails the error wraps an *engine.ObjectStoreError
+// with the code the S3 API would give (NoSuchBucket), InsufficientStorage
+// for a full disk. A failed Put leaves nothing behind: the temporary file
+// is removed.
 func (o *Objects) Put(ctx context.Context, bucket, key string, r io.Reader) error {
 	if ok, _ := o.b.BucketExists(bucket); !ok {
-		return storeError(bucket, key, gofakes3.BucketNotFound(bucket))
+		return storeError("put", bucket, key, gofakes3.BucketNotFound(bucket))
 	}
 	body := &ctxReader{ctx: ctx, r: r}
 	tmp, n, sum, err := o.b.receive(body, -1)
@@ -46,14 +49,14 @@ func (o *Objects) Put(ctx context.Context, bucket, key string, r io.Reader) erro
 	case err != nil && body.err != nil:
 		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, body.err)
 	case err != nil:
-		return storeError(bucket, key, err)
+		return storeError("put", bucket, key, err)
 	}
 	if err := ctx.Err(); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, context.Cause(ctx))
 	}
 	if err := o.b.commitObject(bucket, key, tmp, n, sum, nil, nil); err != nil {
-		return storeError(bucket, key, err)
+		return storeError("put", bucket, key, err)
 	}
 	return nil
 }
@@ -64,7 +67,7 @@ func (o *Objects) List(_ context.Context, bucket, prefix string) ([]string, erro
 	defer o.b.mu.RUnlock()
 	bk := o.b.buckets[bucket]
 	if bk == nil {
-		return nil, storeError(bucket, prefix, gofakes3.BucketNotFound(bucket))
+		return nil, storeError("list", bucket, prefix, gofakes3.BucketNotFound(bucket))
 	}
 	var keys []string
 	for k := range bk.objects {
@@ -76,19 +79,37 @@ func (o *Objects) List(_ context.Context, bucket, prefix string) ([]string, erro
 	return keys, nil
 }
 
+// Delete implements engine.ObjectStore: a missing key is not an error, a
+// missing bucket is an *engine.ObjectStoreError with code NoSuchBucket.
+func (o *Objects) Delete(_ context.Context, bucket, key string) error {
+	if _, err := o.b.DeleteObject(bucket, key); err != nil {
+		return storeError("delete", bucket, key, err)
+	}
+	return nil
+}
+
 // BucketExists implements engine.ObjectStore.
 func (o *Objects) BucketExists(_ context.Context, bucket string) (bool, error) {
 	return o.b.BucketExists(bucket)
 }
 
-// storeError gives err the S3 error code a client of the API would see.
-func storeError(bucket, key string, err error) error {
+// codeInsufficientStorage is the S3 error code for a full disk, as
+// versitygw and MinIO-like servers send it (HTTP 507); Amazon S3 has none.
+const codeInsufficientStorage = "InsufficientStorage"
+
+// storeError gives err the S3 error code a client of the API would see, or
+// InsufficientStorage when the disk is full, so that the engine can say
+// why a write failed.
+func storeError(op, bucket, key string, err error) error {
 	code := string(gofakes3.ErrInternal)
 	var er gofakes3.Error
-	if errors.As(err, &er) {
+	switch {
+	case errors.As(err, &er):
 		code = string(er.ErrorCode())
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		code = codeInsufficientStorage
 	}
-	return &engine.ObjectStoreError{Bucket: bucket, Code: code, Err: fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)}
+	return &engine.ObjectStoreError{Bucket: bucket, Code: code, Err: fmt.Errorf("%s s3://%s/%s: %w", op, bucket, key, err)}
 }
 
 // ctxReader stops reading once ctx is done and remembers the first error of
