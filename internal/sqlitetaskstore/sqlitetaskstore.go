@@ -3,9 +3,11 @@
 // database/sql. It is the single-node default: tasks and snapshot records
 // survive restarts without an external database.
 //
-// It owns the file's schema (embedded migrations tracked in PRAGMA
-// user_version) and nothing else. It imports export and the SQLite driver;
-// it must not import any other adapter, the engine or the service.
+// It owns the file: its schema (embedded migrations tracked in PRAGMA
+// user_version), its mode (0600), the integrity check before it is served
+// (New, Check) and its online copy (Backup). It imports export and the
+// SQLite driver; it must not import any other adapter, the engine or the
+// service.
 package sqlitetaskstore
 
 import (
