@@ -4,6 +4,7 @@
 //
 //	rdsexport serve --config rdsexport.yaml
 //	rdsexport demo            # local PostgreSQL demo database, embedded S3
+//	rdsexport store check     # integrity of the task store (also backup, init)
 package main
 
 import (
@@ -25,13 +26,14 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "rdsexport:", err)
 		}
-		os.Exit(2)
+		os.Exit(exitCode(err))
 	}
 }
 
 const usage = `usage:
   rdsexport serve [--config FILE] [--listen ADDR] [--data-dir DIR]
   rdsexport demo  [--listen ADDR] [--data-dir DIR] [--postgres URL]
+  rdsexport store check|backup|init ...   (rdsexport store for details)
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -40,6 +42,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return flag.ErrHelp
 	}
 	cmd, args := args[0], args[1:]
+	if cmd == "store" {
+		return runStore(ctx, args, getenv, stdout, stderr)
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := DefaultConfig()

@@ -72,8 +72,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data_dir: %w", err)
 	}
-	if m.store, err = sqlitetaskstore.New(ctx, filepath.Join(cfg.DataDir, "tasks.db")); err != nil {
-		return fmt.Errorf("open task store: %w", err)
+	if m.store, err = openTaskStore(ctx, cfg.DataDir, m.Logger); err != nil {
+		return err
 	}
 	if m.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("listen: %w", err)

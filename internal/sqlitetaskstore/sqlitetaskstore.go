@@ -3,9 +3,11 @@
 // database/sql. It is the single-node default: tasks and snapshot records
 // survive restarts without an external database.
 //
-// It owns the file's schema (embedded migrations tracked in PRAGMA
-// user_version) and nothing else. It imports export and the SQLite driver;
-// it must not import any other adapter, the engine or the service.
+// It owns the file: its schema (embedded migrations tracked in PRAGMA
+// user_version), its mode (0600), the integrity check before it is served
+// (New, Check) and its online copy (Backup). It imports export and the
+// SQLite driver; it must not import any other adapter, the engine or the
+// service.
 package sqlitetaskstore
 
 import (
@@ -15,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"runtime"
 	"slices"
@@ -44,6 +47,8 @@ var _ export.Store = (*Store)(nil)
 type config struct {
 	busyTimeout  time.Duration
 	maxReadConns int
+	mustExist    bool
+	logger       *slog.Logger
 }
 
 // Option configures New.
@@ -61,23 +66,58 @@ func WithMaxReadConns(n int) Option {
 	return func(c *config) { c.maxReadConns = n }
 }
 
-// New opens (creating if needed) the SQLite database at path and brings its
-// schema up to date. path is a file name; it must not be empty, ":memory:"
-// or contain '?'. The directory must exist.
+// WithMustExist makes New refuse to create a store: a missing or empty
+// file, or one without the schema, is an error wrapping ErrNoStore instead
+// of a new, empty store. Callers use it when other data depends on the
+// records of an existing store.
+func WithMustExist() Option {
+	return func(c *config) { c.mustExist = true }
+}
+
+// WithLogger sets the logger of New's warnings (a store file other users
+// could read, tightened to 0600). The default discards them.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
+}
+
+// New opens (creating if needed) the SQLite database at path, checks it
+// with PRAGMA quick_check and brings its schema up to date. path is a file
+// name; it must not be empty, ":memory:" or contain '?'. The directory must
+// exist.
 //
-// It returns an error when the file cannot be opened or created, when a
-// migration fails, or when the file was written by a newer version with a
-// schema this code does not know.
+// The file and its -wal and -shm files are created with mode 0600 whatever
+// the umask; existing ones open to other users are set to 0600 (with a
+// warning), since they hold every account's tasks.
+//
+// It returns an error wrapping ErrNoStore under WithMustExist when there is
+// no store to open, a *DamagedError when SQLite finds the file malformed
+// (nothing is written to it then), and other errors when the file cannot
+// be opened or created, when a migration fails, or when the file was
+// written by a newer version with a schema this code does not know.
 func New(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	cfg := config{busyTimeout: 5 * time.Second, maxReadConns: max(2, runtime.GOMAXPROCS(0))}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("sqlitetaskstore: invalid database path %q", path)
 	}
 	if cfg.maxReadConns < 1 {
 		return nil, fmt.Errorf("sqlitetaskstore: max read conns %d < 1", cfg.maxReadConns)
+	}
+	existed, err := prepareFile(path, cfg.mustExist, cfg.logger)
+	if err != nil {
+		return nil, err
+	}
+	// The check reads the file before anything writes to it: not even the
+	// switch to WAL below touches a damaged file.
+	if existed {
+		if err := checkReadOnly(ctx, path); err != nil {
+			return nil, err
+		}
 	}
 
 	q := url.Values{}
@@ -105,8 +145,11 @@ func New(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	write.SetConnMaxIdleTime(0)
 
 	s := &Store{write: write}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, cfg.mustExist); err != nil {
 		_ = write.Close()
+		if errors.Is(err, ErrNoStore) {
+			return nil, fmt.Errorf("sqlitetaskstore: %s: %w", path, err)
+		}
 		return nil, fmt.Errorf("sqlitetaskstore: open %s: %w", path, err)
 	}
 
@@ -139,8 +182,9 @@ func (s *Store) Close() error {
 
 // migrate applies, in one transaction, every embedded migration whose
 // number is above PRAGMA user_version, then records the new version.
-// Migration files are numbered from 1 without gaps: NNNN_name.sql.
-func (s *Store) migrate(ctx context.Context) error {
+// Migration files are numbered from 1 without gaps: NNNN_name.sql. Under
+// mustExist a file at version 0 (no schema) is ErrNoStore.
+func (s *Store) migrate(ctx context.Context, mustExist bool) error {
 	entries, err := fs.ReadDir(migrationsFS, "migrations")
 	if err != nil {
 		return fmt.Errorf("read migrations: %w", err)
@@ -172,6 +216,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	if version == len(names) {
 		return nil
+	}
+	if version == 0 && mustExist {
+		return errNoSchema
 	}
 	for _, name := range names[version:] {
 		body, err := migrationsFS.ReadFile("migrations/" + name)

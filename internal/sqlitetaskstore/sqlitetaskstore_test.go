@@ -126,7 +126,7 @@ func TestNew_ErrNewerSchema(t *testing.T) {
 // seedTasks inserts n tasks for benchmarks in one transaction, bypassing
 // CreateTask's fsync per task. Tasks spread over 4 accounts, 10 buckets and
 // every status but CANCELING.
-func seedTasks(b *testing.B, s *Store, n int) {
+func seedTasks(b testing.TB, s *Store, n int) {
 	b.Helper()
 	ctx := b.Context()
 	tx, err := s.write.BeginTx(ctx, nil)
