@@ -117,32 +117,20 @@ func checkTags(tags []export.Tag) error {
 	return nil
 }
 
-// checkQuota fails with SnapshotQuotaExceeded when the account already
-// keeps the maximum number of manual snapshots of the kind. The count and
-// the insert that follows are two steps, so concurrent creations may
-// overshoot the quota by a few: it is a resource guard, not an invariant.
-func (s *Service) checkQuota(ctx context.Context, caller export.Caller, k snapshotKind) error {
-	if s.snapshotQuota < 0 {
-		return nil
-	}
-	have, err := s.snapshots.ListSnapshots(ctx, export.SnapshotFilter{
-		AccountID: caller.AccountID, Kind: k.kind, Types: []string{export.SnapshotTypeManual}, Limit: s.snapshotQuota,
-	})
-	if err != nil {
-		return fmt.Errorf("count snapshots: %w", err)
-	}
-	if len(have) >= s.snapshotQuota {
-		return export.Errorf(export.CodeSnapshotQuotaExceeded,
-			"Cannot create the snapshot because the maximum number of manual %ss (%d) has been reached.", k.label, s.snapshotQuota)
-	}
-	return nil
-}
-
 // createSnapshot stores snap (status creating) and hands a copy to the
-// Snapshotter. Duplicates come back from the store as
-// DBSnapshotAlreadyExists / DBClusterSnapshotAlreadyExistsFault.
+// Snapshotter. The quota is checked by the store in the same atomic step
+// as the insert, so concurrent creations never keep more than
+// Params.SnapshotQuota manual snapshots of a kind: SnapshotQuotaExceeded
+// at the quota, then DBSnapshotAlreadyExists /
+// DBClusterSnapshotAlreadyExistsFault for a duplicate identifier.
 func (s *Service) createSnapshot(ctx context.Context, snap *export.Snapshot) (*export.Snapshot, error) {
-	if err := s.snapshots.CreateSnapshot(ctx, snap); err != nil {
+	var err error
+	if s.snapshotQuota < 0 {
+		err = s.snapshots.CreateSnapshot(ctx, snap)
+	} else {
+		err = s.snapshots.CreateSnapshotWithin(ctx, snap, s.snapshotQuota)
+	}
+	if err != nil {
 		return nil, storeError(err, "create snapshot %s", snap.Identifier)
 	}
 	s.logger.InfoContext(ctx, "snapshot creating", "snapshot_id", snap.Identifier, "kind", string(snap.Kind),
