@@ -260,7 +260,8 @@ func (s *Service) pageSnapshots(ctx context.Context, f export.SnapshotFilter, ke
 
 // deleteSnapshot is DeleteDBSnapshot and DeleteDBClusterSnapshot: it
 // deletes an available snapshot that no active export task reads, then
-// removes its data, and returns the record as it was before the delete.
+// removes its data, or a creating one whose copy has not begun, and
+// returns the record as it was before the delete.
 func (s *Service) deleteSnapshot(ctx context.Context, k snapshotKind, value string) (*export.Snapshot, error) {
 	caller, err := callerFrom(ctx)
 	if err != nil {
@@ -286,6 +287,9 @@ func (s *Service) deleteSnapshot(ctx context.Context, k snapshotKind, value stri
 			return nil, fmt.Errorf("get snapshot %s: %w", id, err)
 		}
 		return nil, k.notFound(value)
+	}
+	if snap.Status == export.SnapshotCreating {
+		return s.deleteQueued(ctx, k, value, snap)
 	}
 	if snap.Status != export.SnapshotAvailable {
 		return nil, notAvailable(k, snap)
@@ -321,6 +325,33 @@ func (s *Service) deleteSnapshot(ctx context.Context, k snapshotKind, value stri
 				"account_id", caller.AccountID, "error", err)
 		}
 	}
+	return deleted, nil
+}
+
+// deleteQueued deletes a creating snapshot whose copy is still waiting
+// for its turn. RDS refuses to delete creating snapshots (spec §4.3), but
+// here a snapshot may wait behind many others, and until its copy begins
+// nothing has been read or stored: deleting it withdraws the request. A
+// copy that has begun must end first, as on RDS.
+func (s *Service) deleteQueued(ctx context.Context, k snapshotKind, value string, snap *export.Snapshot) (*export.Snapshot, error) {
+	if s.snapshotter == nil || !s.snapshotter.Dequeue(snap) {
+		return nil, export.Errorf(k.invalidState, "Cannot delete the snapshot %s because it is being created; only available snapshots, and creating ones still waiting for their turn, can be deleted.",
+			snap.Identifier)
+	}
+	deleted, err := s.snapshots.DeleteSnapshot(ctx, snap.AccountID, k.kind, snap.Identifier, []string{export.SnapshotCreating})
+	switch {
+	case err == nil:
+	case errors.Is(err, export.ErrStatusConflict) && deleted != nil:
+		return nil, notAvailable(k, deleted)
+	case export.ErrorCode(err) != export.CodeInternalFailure:
+		return nil, k.notFound(value)
+	default:
+		// The record is still there: its copy must still happen (after
+		// the copies queued meanwhile).
+		s.snapshotter.CreateSnapshot(cloneSnapshot(snap))
+		return nil, fmt.Errorf("delete snapshot %s: %w", snap.Identifier, err)
+	}
+	s.logger.InfoContext(ctx, "queued snapshot deleted", "snapshot_id", snap.Identifier, "kind", string(k.kind), "account_id", snap.AccountID)
 	return deleted, nil
 }
 
