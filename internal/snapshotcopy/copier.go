@@ -32,7 +32,8 @@ const (
 // cleanupTimeout bounds the work done after a copy's context has ended.
 const cleanupTimeout = 30 * time.Second
 
-// ErrNotRunning is returned by Copier.Create before Start or after Stop.
+// ErrNotRunning is returned by Copier.Create after Stop, and by Start
+// after Stop.
 var ErrNotRunning = errors.New("snapshot copier is not running")
 
 // errDeleted is the cancel cause of a copy whose snapshot is deleted.
