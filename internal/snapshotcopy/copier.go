@@ -159,7 +159,8 @@ func New(p Params) *Copier {
 }
 
 // Start runs Recover, then begins the queued copies, which run on a
-// context derived from ctx (not from any request). Errors are Recover's.
+// context derived from ctx (not from any request). Errors are Recover's,
+// or ErrNotRunning after Stop.
 func (c *Copier) Start(ctx context.Context) error {
 	if err := c.Recover(ctx); err != nil {
 		return err
