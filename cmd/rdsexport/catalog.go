@@ -48,13 +48,15 @@ type server struct {
 	asking   chan struct{} // closed when the query in flight ends
 }
 
-func newCatalog(cfg Config, started time.Time) *catalog {
+// newCatalog builds the sources of cfg, each drawing on the connection
+// budget of its server in limits.
+func newCatalog(cfg Config, started time.Time, limits *sourceLimits) *catalog {
 	c := &catalog{accountID: cfg.AccountID, started: started.UTC(), lookups: make(chan struct{}, maxVersionLookups)}
 	servers := map[string]*server{}
 	build := func(list []SourceConfig) []*entry {
 		var out []*entry
 		for _, s := range list {
-			e := &entry{cfg: s, source: newSource(s)}
+			e := &entry{cfg: s, source: limits.wrap(s, newSource(s))}
 			host, port, user, _ := e.endpoint()
 			key := export.EngineFamily(s.Engine) + "\x00" + net.JoinHostPort(host, strconv.Itoa(port)) + "\x00" + user
 			if host == "" { // not a host URL (a socket path, say): no sharing

@@ -45,6 +45,18 @@ type Config struct {
 	// SnapshotQuota is the number of manual snapshots of each kind an
 	// account may keep (SnapshotQuotaExceeded past it).
 	SnapshotQuota int `yaml:"snapshot_quota"`
+	// MaxConcurrentSnapshots is the number of snapshot copies an account
+	// runs at once; further snapshots wait in creating, in order.
+	MaxConcurrentSnapshots int `yaml:"max_concurrent_snapshots"`
+	// MaxConcurrentSnapshotsPerServer is the number of snapshot copies of
+	// one database server (engine family, host, port) running at once,
+	// whatever their account.
+	MaxConcurrentSnapshotsPerServer int `yaml:"max_concurrent_snapshots_per_server"`
+	// MaxSourceConnections bounds the connections rdsexport holds to one
+	// database server (engine family, host, port) at once: exports,
+	// snapshot copies and version queries together. A job waits until the
+	// connections it will open are free.
+	MaxSourceConnections int `yaml:"max_source_connections"`
 	// Clusters are live sources exportable with SourceType CLUSTER.
 	Clusters []SourceConfig `yaml:"clusters"`
 	// Instances are DB instances (listed by DescribeDBInstances).
@@ -120,6 +132,14 @@ func DefaultConfig() Config {
 		LogLevel:             "info",
 
 		MaxConcurrentRequests: 256,
+
+		// Two copies of three connections each (two readers and a catalog
+		// connection) leave ten of sixteen to exports: three MySQL exports
+		// of the default export_connections at once on that server, five
+		// when no copy runs.
+		MaxConcurrentSnapshots:          4,
+		MaxConcurrentSnapshotsPerServer: 2,
+		MaxSourceConnections:            16,
 	}
 }
 
@@ -266,6 +286,17 @@ func (c *Config) Validate() error {
 	}
 	if c.SnapshotQuota < 1 {
 		bad("snapshot_quota must be at least 1")
+	}
+	if c.MaxConcurrentSnapshots < 1 {
+		bad("max_concurrent_snapshots must be at least 1")
+	}
+	if c.MaxConcurrentSnapshotsPerServer < 1 {
+		bad("max_concurrent_snapshots_per_server must be at least 1")
+	}
+	// An export or copy of a MySQL source holds its readers and a catalog
+	// connection; with less, every job would need the whole budget.
+	if c.ExportConnections >= 1 && c.MaxSourceConnections < c.ExportConnections+1 {
+		bad("max_source_connections must be at least export_connections + 1 (%d)", c.ExportConnections+1)
 	}
 	if c.ExportFileBytes < 64<<10 {
 		bad("export_file_bytes must be at least 65536")

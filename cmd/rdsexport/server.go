@@ -39,6 +39,7 @@ type Main struct {
 	store   *sqlitetaskstore.Store
 	engine  *engine.Engine
 	copier  *snapshotcopy.Copier
+	limits  *sourceLimits
 	objects *s3objects.Store
 	served  chan error
 	pprof   *http.Server
@@ -116,7 +117,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		objects = local
 	}
 
-	cat := newCatalog(cfg, m.Now())
+	m.limits = newSourceLimits(cfg.MaxSourceConnections, m.Logger.With("component", "sources"))
+	cat := newCatalog(cfg, m.Now(), m.limits)
 	// Snapshot copies: in data_dir, or in an S3 bucket another node can read.
 	var blobs snapshotcopy.Blobs = snapshotcopy.NewDirBlobs(filepath.Join(cfg.DataDir, "snapshots"))
 	if cfg.Snapshots.Bucket != "" {
@@ -130,6 +132,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Logger:      m.Logger.With("component", "snapshots"),
 		Now:         m.Now,
 		Connections: cfg.ExportConnections,
+
+		MaxPerAccount: cfg.MaxConcurrentSnapshots,
+		MaxPerServer:  cfg.MaxConcurrentSnapshotsPerServer,
+		ServerOf:      sources.snapshotServer,
 	})
 	m.engine = engine.New(engine.Params{
 		Store:                m.store,

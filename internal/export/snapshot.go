@@ -108,6 +108,22 @@ type SnapshotStore interface {
 	// CreateSnapshot inserts s (status as given, normally creating) and
 	// assigns s.Seq. Identifiers are unique per account and kind.
 	CreateSnapshot(ctx context.Context, s *Snapshot) error
+	// CreateSnapshotWithin is CreateSnapshot under a quota of limit
+	// snapshots (limit >= 0) of s.AccountID, s.Kind and s.Type, counted in
+	// any status. The count and the insert are one atomic step: when limit
+	// or more such snapshots exist it inserts nothing, leaves s unchanged
+	// and returns the *Error of SnapshotQuotaExceeded(s.Kind, limit). So N
+	// concurrent calls for an account that keeps E such snapshots create
+	// exactly max(0, min(N, limit-E)), whichever processes share the
+	// store. The quota is checked first: at the quota, a duplicate
+	// identifier is SnapshotQuotaExceeded too. Below it, the errors are
+	// those of CreateSnapshot.
+	//
+	// A count and an insert in one statement are not enough where
+	// concurrent transactions do not see each other's inserts (PostgreSQL
+	// at READ COMMITTED): such a store must serialize the creations of an
+	// account and kind, for example with a transaction-scoped lock on them.
+	CreateSnapshotWithin(ctx context.Context, s *Snapshot, limit int) error
 	// GetSnapshot returns one snapshot.
 	GetSnapshot(ctx context.Context, accountID string, kind SnapshotKind, identifier string) (*Snapshot, error)
 	// ListSnapshots returns the matching snapshots ordered by Seq.
@@ -126,6 +142,17 @@ func SnapshotNotFound(kind SnapshotKind, id string) *Error {
 		return Errorf(CodeDBClusterSnapshotNotFound, "DBClusterSnapshot %s not found.", id)
 	}
 	return Errorf(CodeDBSnapshotNotFound, "DBSnapshot %s not found.", id)
+}
+
+// SnapshotQuotaExceeded returns the SnapshotQuotaExceeded error of an
+// account that keeps limit manual snapshots of the kind already.
+func SnapshotQuotaExceeded(kind SnapshotKind, limit int) *Error {
+	label := "DBSnapshot"
+	if kind == SnapshotKindCluster {
+		label = "DBClusterSnapshot"
+	}
+	return Errorf(CodeSnapshotQuotaExceeded,
+		"Cannot create the snapshot because the maximum number of manual %ss (%d) has been reached.", label, limit)
 }
 
 // SnapshotAlreadyExists returns the duplicate error of the snapshot kind.

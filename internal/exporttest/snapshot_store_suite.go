@@ -14,7 +14,8 @@ import (
 
 // SnapshotStoreSuite checks that an export.SnapshotStore keeps the contract
 // documented on the interface: creation with its per-account, per-kind
-// identifier namespace, lookups, filtered and paged listing, compare-and-set
+// identifier namespace, creation under a quota that concurrent creations
+// cannot overshoot, lookups, filtered and paged listing, compare-and-set
 // updates and deletes, and the round-trip of every field.
 //
 // newStore must return a new, empty store each time it is called and arrange
@@ -37,6 +38,12 @@ func SnapshotStoreSuite(t *testing.T, newStore func(t *testing.T) export.Snapsho
 		run(t, "SameIdentifierOtherKind", snapCreateOtherKind)
 		run(t, "SameIdentifierOtherAccount", snapCreateOtherAccount)
 		run(t, "ConcurrentSameIdentifier", snapCreateConcurrent)
+	})
+	t.Run("CreateSnapshotWithin", func(t *testing.T) {
+		run(t, "OK", snapWithinOK)
+		run(t, "QuotaBeforeDuplicate", snapWithinQuotaFirst)
+		run(t, "ZeroQuota", snapWithinZero)
+		run(t, "Concurrent", snapWithinConcurrent)
 	})
 	t.Run("GetSnapshot", func(t *testing.T) {
 		run(t, "ErrNotFound", snapGetNotFound)
@@ -320,6 +327,136 @@ func snapCreateConcurrent(t *testing.T, s export.SnapshotStore) {
 		}
 		if len(got) != 1 {
 			t.Fatalf("%s: ListSnapshots = %v, want one snapshot", kind, snapIDs(got))
+		}
+	}
+}
+
+// snapCountManual returns how many manual snapshots of the kind the
+// account keeps.
+func snapCountManual(t *testing.T, s export.SnapshotStore, account string, kind export.SnapshotKind) int {
+	t.Helper()
+	got, err := s.ListSnapshots(t.Context(), export.SnapshotFilter{AccountID: account, Kind: kind, Types: []string{export.SnapshotTypeManual}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(got)
+}
+
+func snapWithinOK(t *testing.T, s export.SnapshotStore) {
+	ctx := t.Context()
+	for _, kind := range snapKinds {
+		// Snapshots of another account, of the other kind or of another
+		// type do not count; those of every status do.
+		mustCreateSnapshot(t, s, newSuiteSnapshot(suiteOtherAccount, kind, "theirs-1", "src"))
+		mustCreateSnapshot(t, s, newSuiteSnapshot(suiteOtherAccount, kind, "theirs-2", "src"))
+		auto := newSuiteSnapshot(suiteAccount, kind, "rds:src-2024-01-02-03-04", "src")
+		auto.Type, auto.Status = export.SnapshotTypeAutomated, export.SnapshotAvailable
+		mustCreateSnapshot(t, s, auto)
+		failed := newSuiteSnapshot(suiteAccount, kind, "failed", "src")
+		failed.Status = export.SnapshotFailed
+		if err := s.CreateSnapshotWithin(ctx, failed, 3); err != nil {
+			t.Fatalf("%s: CreateSnapshotWithin below the quota: %v", kind, err)
+		}
+		if failed.Seq <= 0 {
+			t.Fatalf("%s: Seq = %d, want > 0", kind, failed.Seq)
+		}
+		requireSnapshotEqual(t, mustGetSnapshot(t, s, suiteAccount, kind, "failed"), failed)
+		for _, id := range []string{"second", "third"} {
+			if err := s.CreateSnapshotWithin(ctx, newSuiteSnapshot(suiteAccount, kind, id, "src"), 3); err != nil {
+				t.Fatalf("%s: CreateSnapshotWithin(%s): %v", kind, id, err)
+			}
+		}
+
+		over := newSuiteSnapshot(suiteAccount, kind, "fourth", "src")
+		over.Seq = -7
+		err := s.CreateSnapshotWithin(ctx, over, 3)
+		requireCode(t, err, export.CodeSnapshotQuotaExceeded)
+		if over.Seq != -7 {
+			t.Fatalf("%s: refused creation set Seq to %d", kind, over.Seq)
+		}
+		_, err = s.GetSnapshot(ctx, suiteAccount, kind, "fourth")
+		requireCode(t, err, snapNotFoundCode(kind))
+		// A larger quota admits it; below the quota a duplicate is still a
+		// duplicate.
+		if err := s.CreateSnapshotWithin(ctx, over, 4); err != nil {
+			t.Fatalf("%s: CreateSnapshotWithin with a larger quota: %v", kind, err)
+		}
+		err = s.CreateSnapshotWithin(ctx, newSuiteSnapshot(suiteAccount, kind, "second", "src"), 10)
+		requireCode(t, err, snapExistsCode(kind))
+		if n := snapCountManual(t, s, suiteAccount, kind); n != 4 {
+			t.Fatalf("%s: %d manual snapshots, want 4", kind, n)
+		}
+	}
+}
+
+func snapWithinQuotaFirst(t *testing.T, s export.SnapshotStore) {
+	for _, kind := range snapKinds {
+		mustCreateSnapshot(t, s, newSuiteSnapshot(suiteAccount, kind, "only", "src"))
+		err := s.CreateSnapshotWithin(t.Context(), newSuiteSnapshot(suiteAccount, kind, "only", "src"), 1)
+		requireCode(t, err, export.CodeSnapshotQuotaExceeded)
+	}
+}
+
+func snapWithinZero(t *testing.T, s export.SnapshotStore) {
+	for _, kind := range snapKinds {
+		err := s.CreateSnapshotWithin(t.Context(), newSuiteSnapshot(suiteAccount, kind, "none", "src"), 0)
+		requireCode(t, err, export.CodeSnapshotQuotaExceeded)
+		if n := snapCountManual(t, s, suiteAccount, kind); n != 0 {
+			t.Fatalf("%s: %d snapshots after a zero quota", kind, n)
+		}
+	}
+}
+
+// snapWithinConcurrent fires many creations at once, of both kinds and two
+// accounts: each account and kind ends with exactly its quota, and every
+// other call is refused with SnapshotQuotaExceeded.
+func snapWithinConcurrent(t *testing.T, s export.SnapshotStore) {
+	const (
+		quota    = 10
+		existing = 3
+		calls    = 40 // per account and kind
+	)
+	type class struct {
+		account string
+		kind    export.SnapshotKind
+	}
+	var classes []class
+	for _, account := range []string{suiteAccount, suiteOtherAccount} {
+		for _, kind := range snapKinds {
+			classes = append(classes, class{account, kind})
+			for i := range existing {
+				mustCreateSnapshot(t, s, newSuiteSnapshot(account, kind, fmt.Sprintf("old-%d", i), "src"))
+			}
+		}
+	}
+	start := make(chan struct{})
+	errs := make([][]error, len(classes))
+	var wg sync.WaitGroup
+	for c, cl := range classes {
+		errs[c] = make([]error, calls)
+		for i := range calls {
+			wg.Go(func() {
+				<-start
+				errs[c][i] = s.CreateSnapshotWithin(t.Context(), newSuiteSnapshot(cl.account, cl.kind, fmt.Sprintf("new-%d", i), "src"), quota)
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	for c, cl := range classes {
+		ok := 0
+		for _, err := range errs[c] {
+			if err == nil {
+				ok++
+				continue
+			}
+			requireCode(t, err, export.CodeSnapshotQuotaExceeded)
+		}
+		if ok != quota-existing {
+			t.Errorf("%s/%s: %d of %d concurrent creations succeeded, want %d", cl.account, cl.kind, ok, calls, quota-existing)
+		}
+		if n := snapCountManual(t, s, cl.account, cl.kind); n != quota {
+			t.Errorf("%s/%s: %d snapshots kept, want the quota %d", cl.account, cl.kind, n, quota)
 		}
 	}
 }

@@ -71,9 +71,6 @@ func (s *Service) CreateDBClusterSnapshot(ctx context.Context, in CreateDBCluste
 		return nil, export.Errorf(export.CodeInvalidDBClusterState,
 			"Cannot create a snapshot of the DB cluster %s: its engine %s is not supported.", cluster.Identifier, cluster.Engine)
 	}
-	if err := s.checkQuota(ctx, caller, clusterSnapshotKind); err != nil {
-		return nil, err
-	}
 	snap := s.newSnapshot(caller, clusterSnapshotKind, in.DBClusterSnapshotIdentifier, in.Tags)
 	snap.SourceIdentifier = cluster.Identifier
 	snap.Engine = cluster.Engine

@@ -66,9 +66,6 @@ func (s *Service) CreateDBSnapshot(ctx context.Context, in CreateDBSnapshotInput
 		return nil, export.Errorf(export.CodeInvalidDBInstanceState,
 			"Cannot create a snapshot of the database instance %s: its engine %s is not supported.", inst.Identifier, inst.Engine)
 	}
-	if err := s.checkQuota(ctx, caller, dbSnapshotKind); err != nil {
-		return nil, err
-	}
 	snap := s.newSnapshot(caller, dbSnapshotKind, in.DBSnapshotIdentifier, in.Tags)
 	snap.SourceIdentifier = inst.Identifier
 	snap.Engine = inst.Engine

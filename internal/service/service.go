@@ -53,6 +53,11 @@ type Snapshotter interface {
 	// the Snapshotter moves it on (to available or failed) through the
 	// export.SnapshotStore. s is the Snapshotter's own copy.
 	CreateSnapshot(s *export.Snapshot)
+	// Dequeue withdraws s if its copy is still waiting for its turn and
+	// reports whether it was: a withdrawn copy never begins, and nothing of
+	// s has been copied. It reports false once the copy has begun or
+	// ended, and for a snapshot it was not given.
+	Dequeue(s *export.Snapshot) bool
 	// DeleteSnapshotData removes the stored copy of a snapshot whose record
 	// has already been deleted. An error means data may be left behind.
 	DeleteSnapshotData(ctx context.Context, s *export.Snapshot) error

@@ -89,6 +89,7 @@ func (b *buckets) BucketExists(ctx context.Context, bucket string) (bool, error)
 type snapshotter struct {
 	mu        sync.Mutex
 	created   []*export.Snapshot
+	dequeued  []*export.Snapshot
 	deleted   []*export.Snapshot
 	deleteErr error
 }
@@ -97,6 +98,22 @@ func (s *snapshotter) CreateSnapshot(snap *export.Snapshot) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.created = append(s.created, snap)
+}
+
+// Dequeue withdraws a created snapshot, as if every copy waited for its
+// turn until then.
+func (s *snapshotter) Dequeue(snap *export.Snapshot) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.created, func(c *export.Snapshot) bool {
+		return c.AccountID == snap.AccountID && c.Kind == snap.Kind && c.Identifier == snap.Identifier
+	})
+	if i < 0 {
+		return false
+	}
+	s.created = slices.Delete(s.created, i, i+1)
+	s.dequeued = append(s.dequeued, snap)
+	return true
 }
 
 func (s *snapshotter) DeleteSnapshotData(ctx context.Context, snap *export.Snapshot) error {

@@ -117,32 +117,20 @@ func checkTags(tags []export.Tag) error {
 	return nil
 }
 
-// checkQuota fails with SnapshotQuotaExceeded when the account already
-// keeps the maximum number of manual snapshots of the kind. The count and
-// the insert that follows are two steps, so concurrent creations may
-// overshoot the quota by a few: it is a resource guard, not an invariant.
-func (s *Service) checkQuota(ctx context.Context, caller export.Caller, k snapshotKind) error {
-	if s.snapshotQuota < 0 {
-		return nil
-	}
-	have, err := s.snapshots.ListSnapshots(ctx, export.SnapshotFilter{
-		AccountID: caller.AccountID, Kind: k.kind, Types: []string{export.SnapshotTypeManual}, Limit: s.snapshotQuota,
-	})
-	if err != nil {
-		return fmt.Errorf("count snapshots: %w", err)
-	}
-	if len(have) >= s.snapshotQuota {
-		return export.Errorf(export.CodeSnapshotQuotaExceeded,
-			"Cannot create the snapshot because the maximum number of manual %ss (%d) has been reached.", k.label, s.snapshotQuota)
-	}
-	return nil
-}
-
 // createSnapshot stores snap (status creating) and hands a copy to the
-// Snapshotter. Duplicates come back from the store as
-// DBSnapshotAlreadyExists / DBClusterSnapshotAlreadyExistsFault.
+// Snapshotter. The quota is checked by the store in the same atomic step
+// as the insert, so concurrent creations never keep more than
+// Params.SnapshotQuota manual snapshots of a kind: SnapshotQuotaExceeded
+// at the quota, then DBSnapshotAlreadyExists /
+// DBClusterSnapshotAlreadyExistsFault for a duplicate identifier.
 func (s *Service) createSnapshot(ctx context.Context, snap *export.Snapshot) (*export.Snapshot, error) {
-	if err := s.snapshots.CreateSnapshot(ctx, snap); err != nil {
+	var err error
+	if s.snapshotQuota < 0 {
+		err = s.snapshots.CreateSnapshot(ctx, snap)
+	} else {
+		err = s.snapshots.CreateSnapshotWithin(ctx, snap, s.snapshotQuota)
+	}
+	if err != nil {
 		return nil, storeError(err, "create snapshot %s", snap.Identifier)
 	}
 	s.logger.InfoContext(ctx, "snapshot creating", "snapshot_id", snap.Identifier, "kind", string(snap.Kind),
@@ -272,7 +260,8 @@ func (s *Service) pageSnapshots(ctx context.Context, f export.SnapshotFilter, ke
 
 // deleteSnapshot is DeleteDBSnapshot and DeleteDBClusterSnapshot: it
 // deletes an available snapshot that no active export task reads, then
-// removes its data, and returns the record as it was before the delete.
+// removes its data, or a creating one whose copy has not begun, and
+// returns the record as it was before the delete.
 func (s *Service) deleteSnapshot(ctx context.Context, k snapshotKind, value string) (*export.Snapshot, error) {
 	caller, err := callerFrom(ctx)
 	if err != nil {
@@ -298,6 +287,9 @@ func (s *Service) deleteSnapshot(ctx context.Context, k snapshotKind, value stri
 			return nil, fmt.Errorf("get snapshot %s: %w", id, err)
 		}
 		return nil, k.notFound(value)
+	}
+	if snap.Status == export.SnapshotCreating {
+		return s.deleteQueued(ctx, k, value, snap)
 	}
 	if snap.Status != export.SnapshotAvailable {
 		return nil, notAvailable(k, snap)
@@ -333,6 +325,33 @@ func (s *Service) deleteSnapshot(ctx context.Context, k snapshotKind, value stri
 				"account_id", caller.AccountID, "error", err)
 		}
 	}
+	return deleted, nil
+}
+
+// deleteQueued deletes a creating snapshot whose copy is still waiting
+// for its turn. RDS refuses to delete creating snapshots (spec §4.3), but
+// here a snapshot may wait behind many others, and until its copy begins
+// nothing has been read or stored: deleting it withdraws the request. A
+// copy that has begun must end first, as on RDS.
+func (s *Service) deleteQueued(ctx context.Context, k snapshotKind, value string, snap *export.Snapshot) (*export.Snapshot, error) {
+	if s.snapshotter == nil || !s.snapshotter.Dequeue(snap) {
+		return nil, export.Errorf(k.invalidState, "Cannot delete the snapshot %s because it is being created; only available snapshots, and creating ones still waiting for their turn, can be deleted.",
+			snap.Identifier)
+	}
+	deleted, err := s.snapshots.DeleteSnapshot(ctx, snap.AccountID, k.kind, snap.Identifier, []string{export.SnapshotCreating})
+	switch {
+	case err == nil:
+	case errors.Is(err, export.ErrStatusConflict) && deleted != nil:
+		return nil, notAvailable(k, deleted)
+	case export.ErrorCode(err) != export.CodeInternalFailure:
+		return nil, k.notFound(value)
+	default:
+		// The record is still there: its copy must still happen (after
+		// the copies queued meanwhile).
+		s.snapshotter.CreateSnapshot(cloneSnapshot(snap))
+		return nil, fmt.Errorf("delete snapshot %s: %w", snap.Identifier, err)
+	}
+	s.logger.InfoContext(ctx, "queued snapshot deleted", "snapshot_id", snap.Identifier, "kind", string(k.kind), "account_id", snap.AccountID)
 	return deleted, nil
 }
 

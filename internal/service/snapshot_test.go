@@ -808,7 +808,7 @@ func TestService_DeleteDBSnapshot(t *testing.T) {
 		{"WrongArnType", clusterSnapshotARN("s1"), nil, export.CodeInvalidParameterValue, ""},
 		{"Creating", "s1", func(t *testing.T, b *testBundle) {
 			seedSnapshot(t, b, export.SnapshotKindDB, "s1", "Solo", "postgres", export.SnapshotTypeManual, export.SnapshotCreating)
-		}, export.CodeInvalidDBSnapshotState, "Cannot delete the snapshot s1 because its status is creating; only available snapshots can be deleted."},
+		}, export.CodeInvalidDBSnapshotState, "Cannot delete the snapshot s1 because it is being created; only available snapshots, and creating ones still waiting for their turn, can be deleted."},
 		{"Failed", "s1", func(t *testing.T, b *testBundle) {
 			seedSnapshot(t, b, export.SnapshotKindDB, "s1", "Solo", "postgres", export.SnapshotTypeManual, export.SnapshotFailed)
 		}, export.CodeInvalidDBSnapshotState, ""},

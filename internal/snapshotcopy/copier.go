@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,7 +32,8 @@ const (
 // cleanupTimeout bounds the work done after a copy's context has ended.
 const cleanupTimeout = 30 * time.Second
 
-// ErrNotRunning is returned by Copier.Create before Start or after Stop.
+// ErrNotRunning is returned by Copier.Create after Stop, and by Start
+// after Stop.
 var ErrNotRunning = errors.New("snapshot copier is not running")
 
 // errDeleted is the cancel cause of a copy whose snapshot is deleted.
@@ -59,19 +61,52 @@ type Params struct {
 	// ProgressInterval is the shortest time between two PercentProgress
 	// updates. Default 1s.
 	ProgressInterval time.Duration
+	// MaxPerAccount is the number of copies of one account that run at
+	// once. Default DefaultMaxPerAccount.
+	MaxPerAccount int
+	// MaxPerServer is the number of copies of one database server (as
+	// ServerOf names it) that run at once, whatever their account.
+	// Default DefaultMaxPerServer.
+	MaxPerServer int
+	// ServerOf names the database server a snapshot copies. Nil means the
+	// snapshot's kind and source identifier: each source is a server.
+	ServerOf func(s *export.Snapshot) string
 }
+
+// Defaults of Params.MaxPerAccount and Params.MaxPerServer.
+const (
+	DefaultMaxPerAccount = 4
+	DefaultMaxPerServer  = 2
+)
 
 // Copier takes snapshot copies in the background. Create it with New, then
 // Start; Stop waits for every goroutine it started.
+//
+// Copies wait in a queue, in the order of their snapshots' Seq, and begin
+// as soon as their account runs fewer than Params.MaxPerAccount copies and
+// their server fewer than Params.MaxPerServer; a queued copy whose account
+// or server is at its limit lets later ones of other accounts and servers
+// go first. A queued snapshot is creating with PercentProgress 0 and no
+// Location: nothing of it has been copied.
 type Copier struct {
 	p      Params
 	logger *slog.Logger
 
-	mu      sync.Mutex
-	ctx     context.Context // the long-lived context owned by Start
-	cancel  context.CancelCauseFunc
-	running map[snapKey]*copyRun
-	wg      sync.WaitGroup
+	mu         sync.Mutex
+	ctx        context.Context // the long-lived context owned by Start
+	cancel     context.CancelCauseFunc
+	stopped    bool
+	queue      []*queued // in Seq order
+	running    map[snapKey]*copyRun
+	perAccount map[string]int
+	perServer  map[string]int
+	wg         sync.WaitGroup
+}
+
+// queued is a copy waiting for its turn.
+type queued struct {
+	snap   *export.Snapshot
+	server string
 }
 
 type snapKey struct {
@@ -84,8 +119,10 @@ func keyOf(s *export.Snapshot) snapKey { return snapKey{s.AccountID, s.Kind, s.I
 
 // copyRun is one copy in progress.
 type copyRun struct {
-	cancel context.CancelCauseFunc
-	done   chan struct{}
+	cancel  context.CancelCauseFunc
+	done    chan struct{}
+	account string
+	server  string
 }
 
 // New returns a Copier with defaults filled in.
@@ -108,27 +145,44 @@ func New(p Params) *Copier {
 	if p.ProgressInterval <= 0 {
 		p.ProgressInterval = time.Second
 	}
-	return &Copier{p: p, logger: p.Logger, running: map[snapKey]*copyRun{}}
+	if p.MaxPerAccount <= 0 {
+		p.MaxPerAccount = DefaultMaxPerAccount
+	}
+	if p.MaxPerServer <= 0 {
+		p.MaxPerServer = DefaultMaxPerServer
+	}
+	if p.ServerOf == nil {
+		p.ServerOf = func(s *export.Snapshot) string { return string(s.Kind) + "/" + strings.ToLower(s.SourceIdentifier) }
+	}
+	return &Copier{p: p, logger: p.Logger, running: map[snapKey]*copyRun{},
+		perAccount: map[string]int{}, perServer: map[string]int{}}
 }
 
-// Start runs Recover, then accepts copies, which run on a context derived
-// from ctx (not from any request). Errors are Recover's.
+// Start runs Recover, then begins the queued copies, which run on a
+// context derived from ctx (not from any request). Errors are Recover's,
+// or ErrNotRunning after Stop.
 func (c *Copier) Start(ctx context.Context) error {
 	if err := c.Recover(ctx); err != nil {
 		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.stopped {
+		return ErrNotRunning
+	}
 	c.ctx, c.cancel = context.WithCancelCause(ctx)
+	c.dispatch()
 	return nil
 }
 
 // Stop cancels the copies in progress with cause export.ErrShutdown and
 // waits until each has removed its partial data and recorded failed.
+// Queued snapshots stay creating: the next Start copies them.
 func (c *Copier) Stop() {
 	c.mu.Lock()
 	cancel := c.cancel
 	c.ctx, c.cancel = nil, nil
+	c.stopped = true
 	c.mu.Unlock()
 	if cancel == nil {
 		return
@@ -144,56 +198,143 @@ func (c *Copier) Running() int {
 	return len(c.running)
 }
 
-// Create starts copying the source of s, a snapshot already stored with
-// status creating, and returns at once; the outcome is recorded in the
-// store (available, or failed with a FailureReason). s is not modified.
-// It returns ErrNotRunning before Start or after Stop, and an error when a
-// copy of the same snapshot is already running.
-func (c *Copier) Create(s *export.Snapshot) error {
-	snap := *s
-	key := keyOf(&snap)
+// Queued returns the number of copies waiting for their turn.
+func (c *Copier) Queued() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ctx == nil {
+	return len(c.queue)
+}
+
+// Create queues a copy of the source of s, a snapshot already stored with
+// status creating, and returns at once; the copy begins when its turn
+// comes (see Copier), and the outcome is recorded in the store (available,
+// or failed with a FailureReason). s is not modified. Before Start the
+// copy waits in the queue. It returns ErrNotRunning after Stop, and an
+// error when a copy of the same snapshot is already queued or running.
+func (c *Copier) Create(s *export.Snapshot) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
 		return ErrNotRunning
 	}
-	if _, dup := c.running[key]; dup {
+	if !c.enqueue(s) {
 		return fmt.Errorf("snapshot %s is already being copied", s.Identifier)
 	}
+	c.dispatch()
+	return nil
+}
+
+// Dequeue removes s from the queue and reports whether it was there: a
+// copy removed this way never begins. It reports false once the copy has
+// begun or ended, and for a snapshot never given to Create.
+func (c *Copier) Dequeue(s *export.Snapshot) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dequeue(keyOf(s))
+}
+
+// enqueue adds a copy of s to the queue in Seq order, unless s is queued
+// or running already. c.mu must be held.
+func (c *Copier) enqueue(s *export.Snapshot) bool {
+	snap := *s
+	key := keyOf(&snap)
+	if _, dup := c.running[key]; dup || c.queuedAt(key) >= 0 {
+		return false
+	}
+	i := len(c.queue)
+	for i > 0 && c.queue[i-1].snap.Seq > snap.Seq {
+		i--
+	}
+	c.queue = slices.Insert(c.queue, i, &queued{snap: &snap, server: c.p.ServerOf(&snap)})
+	return true
+}
+
+// queuedAt is the queue position of the snapshot, or -1. c.mu must be held.
+func (c *Copier) queuedAt(key snapKey) int {
+	return slices.IndexFunc(c.queue, func(q *queued) bool { return keyOf(q.snap) == key })
+}
+
+func (c *Copier) dequeue(key snapKey) bool {
+	i := c.queuedAt(key)
+	if i < 0 {
+		return false
+	}
+	c.queue = slices.Delete(c.queue, i, i+1)
+	return true
+}
+
+// dispatch begins every queued copy whose account and server are below
+// their limits, in queue order. It does nothing before Start and after
+// Stop. c.mu must be held.
+func (c *Copier) dispatch() {
+	if c.ctx == nil {
+		return
+	}
+	c.queue = slices.DeleteFunc(c.queue, func(q *queued) bool {
+		if c.perAccount[q.snap.AccountID] >= c.p.MaxPerAccount || c.perServer[q.server] >= c.p.MaxPerServer {
+			return false
+		}
+		c.begin(q)
+		return true
+	})
+}
+
+// begin runs the copy of q in a goroutine of c.wg. c.mu must be held.
+func (c *Copier) begin(q *queued) {
+	snap, key := q.snap, keyOf(q.snap)
 	ctx, cancel := context.WithCancelCause(c.ctx)
-	run := &copyRun{cancel: cancel, done: make(chan struct{})}
+	run := &copyRun{cancel: cancel, done: make(chan struct{}), account: snap.AccountID, server: q.server}
 	c.running[key] = run
+	c.perAccount[run.account]++
+	c.perServer[run.server]++
 	c.wg.Go(func() {
 		defer func() {
 			c.mu.Lock()
 			delete(c.running, key)
+			decrement(c.perAccount, run.account)
+			decrement(c.perServer, run.server)
+			c.dispatch()
 			c.mu.Unlock()
 			cancel(nil)
 			close(run.done)
 		}()
-		c.copy(ctx, &snap)
+		c.copy(ctx, snap)
 	})
-	return nil
 }
 
-// Recover ends the copies a previous process left unfinished: every
-// creating snapshot of every account (except those this Copier is copying)
-// loses its partial data and becomes failed with ReasonServerStopped. Data
-// that cannot be deleted is logged and left for Delete. Errors are the
-// store's.
+func decrement(m map[string]int, k string) {
+	if m[k]--; m[k] <= 0 {
+		delete(m, k)
+	}
+}
+
+// Recover takes over the creating snapshots of every account that this
+// Copier neither runs nor queues, left by a previous process. One whose
+// copy never began (no Location) is queued, in Seq order, so that it is
+// copied as if nothing had happened. One whose copy had begun loses its
+// partial data and becomes failed with ReasonServerStopped; data that
+// cannot be deleted is logged and left for Delete. Errors are the store's.
 func (c *Copier) Recover(ctx context.Context) error {
 	snaps, err := c.p.Store.ListSnapshots(ctx, export.SnapshotFilter{Statuses: []string{export.SnapshotCreating}})
 	if err != nil {
 		return fmt.Errorf("list unfinished snapshots: %w", err)
 	}
 	for _, s := range snaps {
+		logger := c.logger.With("snapshot_id", s.Identifier, "account_id", s.AccountID)
 		c.mu.Lock()
 		_, mine := c.running[keyOf(s)]
+		mine = mine || c.queuedAt(keyOf(s)) >= 0
+		if !mine && s.Location == "" {
+			c.enqueue(s)
+			c.dispatch()
+			c.mu.Unlock()
+			logger.Info("recovered snapshot", "status", export.SnapshotCreating, "queued", true)
+			continue
+		}
 		c.mu.Unlock()
 		if mine {
 			continue
 		}
-		logger := c.logger.With("snapshot_id", s.Identifier, "account_id", s.AccountID)
 		if s.Location != "" {
 			if _, err := c.p.Blobs.DeletePrefix(ctx, s.Location+"/"); err != nil {
 				logger.Error("delete partial snapshot copy", "location", s.Location, "err", err)
@@ -210,12 +351,13 @@ func (c *Copier) Recover(ctx context.Context) error {
 	return nil
 }
 
-// Delete removes the stored data of s. A copy of s that this Copier is
-// still taking is cancelled first (it records failed, if the record still
-// exists). Deleting a snapshot without data is not an error. Errors are
-// the Blobs' or ctx's.
+// Delete removes the stored data of s. A copy of s that this Copier still
+// queues is dropped, and one it is still taking is cancelled first (it
+// records failed, if the record still exists). Deleting a snapshot without
+// data is not an error. Errors are the Blobs' or ctx's.
 func (c *Copier) Delete(ctx context.Context, s *export.Snapshot) error {
 	c.mu.Lock()
+	c.dequeue(keyOf(s))
 	run := c.running[keyOf(s)]
 	c.mu.Unlock()
 	if run != nil {

@@ -386,3 +386,27 @@ func sameData(t *testing.T, got, want dump) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func (m *memStore) CreateSnapshotWithin(_ context.Context, s *export.Snapshot, limit int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, o := range m.snaps {
+		if o.AccountID == s.AccountID && o.Kind == s.Kind && o.Type == s.Type {
+			n++
+		}
+	}
+	if n >= limit {
+		return export.SnapshotQuotaExceeded(s.Kind, limit)
+	}
+	k := memKey(s.AccountID, s.Kind, s.Identifier)
+	if m.snaps[k] != nil {
+		return export.SnapshotAlreadyExists(s.Kind, s.Identifier)
+	}
+	m.seq++
+	s.Seq = m.seq
+	c := *s
+	m.snaps[k] = &c
+	m.notify()
+	return nil
+}

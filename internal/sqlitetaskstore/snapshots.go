@@ -28,14 +28,62 @@ const snapshotColumns = `seq, account_id, kind, identifier, region, source_ident
 // status. A kind or status the schema does not know, and other SQLite
 // failures, are plain errors.
 func (s *Store) CreateSnapshot(ctx context.Context, snap *export.Snapshot) error {
-	tags, err := encodeTags(snap.Tags)
+	// One statement: the unique index decides, so two concurrent creations
+	// of one identifier cannot both succeed, in this process or another.
+	seq, err := insertSnapshot(ctx, s.write, snap)
+	if err != nil {
+		return err
+	}
+	snap.Seq = seq
+	return nil
+}
+
+// CreateSnapshotWithin is CreateSnapshot under a quota: when the account
+// already keeps limit or more snapshots of snap's kind and type, in any
+// status, it inserts nothing and returns the *export.Error of
+// export.SnapshotQuotaExceeded, before looking at the identifier. Other
+// errors are CreateSnapshot's; a negative limit is a plain error.
+func (s *Store) CreateSnapshotWithin(ctx context.Context, snap *export.Snapshot, limit int) error {
+	if limit < 0 {
+		return fmt.Errorf("create snapshot %s: negative quota %d", snap.Identifier, limit)
+	}
+	// The write connection begins IMMEDIATE transactions: the write lock is
+	// taken before the count, so no other connection or process inserts
+	// between the count and the insert.
+	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("create snapshot %s: %w", snap.Identifier, err)
 	}
-	// One statement: the unique index decides, so two concurrent creations
-	// of one identifier cannot both succeed, in this process or another.
+	defer func() { _ = tx.Rollback() }()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM snapshots INDEXED BY snapshots_account_kind_seq
+		WHERE account_id = ? AND kind = ? AND snapshot_type = ?`,
+		snap.AccountID, string(snap.Kind), snap.Type).Scan(&n); err != nil {
+		return fmt.Errorf("create snapshot %s: count: %w", snap.Identifier, err)
+	}
+	if n >= limit {
+		return export.SnapshotQuotaExceeded(snap.Kind, limit)
+	}
+	seq, err := insertSnapshot(ctx, tx, snap)
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create snapshot %s: %w", snap.Identifier, err)
+	}
+	snap.Seq = seq
+	return nil
+}
+
+// insertSnapshot inserts snap and returns its seq, or the kind's
+// already-exists error when the identifier is taken.
+func insertSnapshot(ctx context.Context, db queryRower, snap *export.Snapshot) (int64, error) {
+	tags, err := encodeTags(snap.Tags)
+	if err != nil {
+		return 0, fmt.Errorf("create snapshot %s: %w", snap.Identifier, err)
+	}
 	var seq int64
-	err = s.write.QueryRowContext(ctx, `INSERT INTO snapshots (
+	err = db.QueryRowContext(ctx, `INSERT INTO snapshots (
 			account_id, kind, identifier, region, source_identifier,
 			engine, engine_version, status, percent_progress, snapshot_type,
 			create_time, source_create_time, allocated_storage, port, master_username,
@@ -49,13 +97,12 @@ func (s *Store) CreateSnapshot(ctx context.Context, snap *export.Snapshot) error
 		tags, snap.SourceResourceID, snap.Location, snap.SizeBytes, snap.FailureReason,
 	).Scan(&seq)
 	if errors.Is(err, sql.ErrNoRows) {
-		return export.SnapshotAlreadyExists(snap.Kind, snap.Identifier)
+		return 0, export.SnapshotAlreadyExists(snap.Kind, snap.Identifier)
 	}
 	if err != nil {
-		return fmt.Errorf("create snapshot %s: %w", snap.Identifier, err)
+		return 0, fmt.Errorf("create snapshot %s: %w", snap.Identifier, err)
 	}
-	snap.Seq = seq
-	return nil
+	return seq, nil
 }
 
 // GetSnapshot returns the snapshot of the account and kind with that
