@@ -245,6 +245,9 @@ func (b *chunkedBody) Read(p []byte) (int, error) {
 // endChunk reads the CRLF after a chunk's data and checks its signature.
 func (b *chunkedBody) endChunk() error {
 	l, err := b.line()
+	if errors.Is(err, io.EOF) {
+		return gofakes3.ErrorMessage(gofakes3.ErrIncompleteBody, "The aws-chunked body ended after a chunk's data, before its final chunk.")
+	}
 	if err != nil {
 		return err
 	}
