@@ -126,7 +126,10 @@ func TestHostileS3_Ownership(t *testing.T) {
 			_, err := b.PutObject(ctx, &s3.PutObjectInput{Bucket: bucket, Key: key, Body: strings.NewReader("overwritten")})
 			return err
 		},
-		"DeleteObject": func() error { _, err := b.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: key}); return err },
+		"DeleteObject": func() error {
+			_, err := b.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: key})
+			return err
+		},
 		"DeleteObjects": func() error {
 			_, err := b.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: bucket, Delete: &s3types.Delete{Objects: []s3types.ObjectIdentifier{{Key: key}}}})
 			return err
