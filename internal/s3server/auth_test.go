@@ -16,10 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
-	"github.com/rdsexport/rdsexport/internal/export"
 	"github.com/rdsexport/rdsexport/internal/exporttest"
-	"github.com/rdsexport/rdsexport/internal/s3server"
-	"github.com/rdsexport/rdsexport/internal/sigv4"
 )
 
 // The keys of the tests' SigV4 layer, as the server's configuration would
@@ -35,45 +32,14 @@ var (
 	keySuite = aws.Credentials{AccessKeyID: "suite", SecretAccessKey: "suite-secret"}
 )
 
-type testKeys struct{}
-
-func (testKeys) SecretFor(id string) (string, string, bool) {
-	switch id {
-	case keyA.AccessKeyID:
-		return keyA.SecretAccessKey, accountA, true
-	case keyB.AccessKeyID:
-		return keyB.SecretAccessKey, accountB, true
-	case keySuite.AccessKeyID:
-		return keySuite.SecretAccessKey, exporttest.SuiteAccount, true
-	}
-	return "", "", false
-}
-
 // authenticate is the SigV4 layer in front of the server, as
-// cmd/rdsexport's router has it: the verified caller, and for signed
-// aws-chunked bodies the chunk signer, go in the request's context.
+// cmd/rdsexport's router has it.
 func authenticate(h http.Handler) http.Handler {
-	v := &sigv4.Verifier{Credentials: testKeys{}}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := v.Verify(r, nil)
-		if err != nil {
-			w.Header().Set("Content-Type", "application/xml")
-			w.WriteHeader(http.StatusForbidden)
-			fmt.Fprintf(w, "<Error><Code>AccessDenied</Code><Message>%s</Message></Error>", xmlEscape(err.Error()))
-			return
-		}
-		ctx := export.WithCaller(r.Context(), id.Caller())
-		if id.Chunks != nil {
-			ctx = s3server.WithChunkSigner(ctx, id.Chunks)
-		}
-		h.ServeHTTP(w, r.WithContext(ctx))
+	return exporttest.SigV4S3(h, map[string]exporttest.S3Key{
+		keyA.AccessKeyID:     {Secret: keyA.SecretAccessKey, Account: accountA},
+		keyB.AccessKeyID:     {Secret: keyB.SecretAccessKey, Account: accountB},
+		keySuite.AccessKeyID: {Secret: keySuite.SecretAccessKey, Account: exporttest.SuiteAccount},
 	})
-}
-
-func xmlEscape(s string) string {
-	var b strings.Builder
-	_ = xml.EscapeText(&b, []byte(s))
-	return b.String()
 }
 
 // signedRequest returns a request signed by key with the SDK signer, the
