@@ -66,6 +66,10 @@ grep -q 'exports/cli/cli-export/export_tables_info_cli-export_from_1_to_' "$work
 grep -Eq 'cli-export/rdsexport_demo/shop.customers/1/part-00000-[0-9a-f-]{36}-c000.gz.parquet' "$work/ls" || fail "no customers part file"
 for b in 1 2; do grep -q "shop.orders/$b/_SUCCESS" "$work/ls" || fail "no _SUCCESS in orders batch $b"; done
 echo "ok: s3 layout"
+part=$(grep -Eo 'exports/cli/cli-export/rdsexport_demo/shop.customers/1/part-[^ ]*\.gz\.parquet' "$work/ls" | head -1)
+s3 cp "s3://rdsexport-demo/$part" "$work/part.parquet" >/dev/null || fail "aws s3 cp of $part"
+[ "$(head -c 4 "$work/part.parquet")" = PAR1 ] || fail "the copied part file is not Parquet"
+echo "ok: s3 cp of a part file"
 s3 cp "s3://rdsexport-demo/exports/cli/cli-export/export_info_cli-export.json" - | python3 -c '
 import json, sys
 info = json.load(sys.stdin)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/rdsexport/rdsexport/internal/exporttest"
 )
@@ -49,11 +50,16 @@ func TestAccounts_Isolation(t *testing.T) {
 		t.Errorf("B using A's ARN: %v, want DBClusterNotFoundFault", err)
 	}
 
+	// Buckets of the embedded S3 are their creator's: B exports into its own.
+	if _, err := s3Client(s.URL(), aws.Credentials{AccessKeyID: "other", SecretAccessKey: "other-secret"}).CreateBucket(t.Context(),
+		&s3.CreateBucketInput{Bucket: aws.String("b-exports")}); err != nil {
+		t.Fatal(err)
+	}
 	startB := func(id string) {
 		t.Helper()
 		if _, err := b.StartExportTask(t.Context(), &rds.StartExportTaskInput{
 			ExportTaskIdentifier: aws.String(id), SourceArn: aws.String("arn:aws:rds:us-east-1:" + other + ":cluster:shared"),
-			S3BucketName: aws.String(s.Bucket), IamRoleArn: aws.String("arn:aws:iam::" + other + ":role/r"), KmsKeyId: aws.String("k"),
+			S3BucketName: aws.String("b-exports"), IamRoleArn: aws.String("arn:aws:iam::" + other + ":role/r"), KmsKeyId: aws.String("k"),
 		}); err != nil {
 			t.Fatalf("B starting %s: %v", id, err)
 		}

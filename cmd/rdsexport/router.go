@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/rdsexport/rdsexport/internal/awsquery"
 	"github.com/rdsexport/rdsexport/internal/export"
+	"github.com/rdsexport/rdsexport/internal/s3server"
 	"github.com/rdsexport/rdsexport/internal/sigv4"
 )
 
@@ -132,12 +134,14 @@ func clientAddress(r *http.Request) string {
 }
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if rt.s3 != nil && scopeService(r) == "s3" {
+	if rt.s3 != nil && isS3Request(r) {
 		// S3 bodies stream, so they are not hashed here: the signature
-		// covers the headers, including the declared X-Amz-Content-Sha256
-		// (aws-chunked checksums are checked by the S3 server).
-		if _, err := rt.verifier.Verify(r, nil); err != nil {
-			writeS3Error(w, err)
+		// covers the headers, including the declared X-Amz-Content-Sha256,
+		// and the S3 server checks the body against it as it reads (the
+		// hash, or the chunk signatures with the ChunkSigner).
+		id, err := rt.verifier.Verify(r, nil)
+		if err != nil {
+			writeS3AuthError(w, r, err)
 			return
 		}
 		release, ok := rt.acquire(r, true)
@@ -146,7 +150,11 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer release()
-		rt.s3.ServeHTTP(w, r)
+		ctx := export.WithCaller(r.Context(), id.Caller())
+		if id.Chunks != nil {
+			ctx = s3server.WithChunkSigner(ctx, id.Chunks)
+		}
+		rt.s3.ServeHTTP(w, r.WithContext(ctx))
 		return
 	}
 	rc := http.NewResponseController(w)
@@ -157,6 +165,26 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// may be a long S3 download. What is still buffered is small.
 	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 	rt.rds.ServeHTTP(w, r)
+}
+
+// isS3Request tells the embedded S3's requests from RDS Query requests: by
+// the service of the SigV4 credential scope when there is one, else every
+// request that is not a Query request (POST / or ?Action=) is S3's: a path
+// naming a bucket or key, SigV2 credentials, a bare GET /.
+func isS3Request(r *http.Request) bool {
+	if svc := scopeService(r); svc != "" {
+		return svc == "s3"
+	}
+	if isSigV2(r) || r.URL.Path != "/" && r.URL.Path != "" {
+		return true
+	}
+	return r.Method != http.MethodPost && !r.URL.Query().Has("Action")
+}
+
+// isSigV2 reports whether r carries AWS Signature Version 2 credentials.
+func isSigV2(r *http.Request) bool {
+	q := r.URL.Query()
+	return strings.HasPrefix(r.Header.Get("Authorization"), "AWS ") || q.Has("AWSAccessKeyId") && q.Has("Signature")
 }
 
 // scopeService returns the service named in the request's credential
@@ -177,13 +205,57 @@ func scopeService(r *http.Request) string {
 	return parts[3]
 }
 
-// writeS3Error answers a failed S3 request in S3's error format.
-func writeS3Error(w http.ResponseWriter, err error) {
+// writeS3AuthError answers an S3 request whose signature failed in S3's
+// error format, with the codes S3 gives.
+func writeS3AuthError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *export.Error
 	if !errors.As(err, &e) {
-		e = export.Errorf(export.CodeInternalFailure, "We encountered an internal error. Please try again.")
+		writeS3ErrorStatus(w, "InternalError", "We encountered an internal error. Please try again.", http.StatusInternalServerError)
+		return
 	}
-	writeS3ErrorStatus(w, e.Code, e.Message, awsquery.StatusCode(e.Code))
+	code, msg, status := s3AuthError(r, e)
+	writeS3ErrorStatus(w, code, msg, status)
+}
+
+// s3AuthError maps a SigV4 verification failure to S3's error.
+func s3AuthError(r *http.Request, e *export.Error) (code, message string, status int) {
+	presigned := r.URL.Query().Has("X-Amz-Signature") || r.URL.Query().Has("X-Amz-Credential")
+	switch {
+	case isSigV2(r):
+		// S3 answers so in every region that accepts only SigV4.
+		return "InvalidRequest", "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.", http.StatusBadRequest
+	case e.Code == export.CodeMissingAuthenticationToken:
+		return "AccessDenied", "Access Denied: anonymous requests are not allowed. Sign every request with AWS Signature Version 4 (AWS4-HMAC-SHA256).", http.StatusForbidden
+	case e.Code == export.CodeIncompleteSignature && !validContentSHA256(r.Header.Get("X-Amz-Content-Sha256")):
+		return "InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, " +
+			"STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.", http.StatusBadRequest
+	case e.Code == export.CodeIncompleteSignature && presigned:
+		return "AuthorizationQueryParametersError", e.Message, http.StatusBadRequest
+	case e.Code == export.CodeIncompleteSignature:
+		return "AuthorizationHeaderMalformed", e.Message, http.StatusBadRequest
+	case e.Code == export.CodeInvalidClientTokenID && (r.Header.Get("X-Amz-Security-Token") != "" || r.URL.Query().Has("X-Amz-Security-Token")):
+		return "InvalidToken", "The provided token is malformed or otherwise invalid.", http.StatusBadRequest
+	case e.Code == export.CodeInvalidClientTokenID:
+		return "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", http.StatusForbidden
+	case e.Code == export.CodeRequestExpired && presigned:
+		return "AccessDenied", e.Message, http.StatusForbidden
+	case e.Code == export.CodeRequestExpired:
+		return "RequestTimeTooSkewed", "The difference between the request time and the current time is too large. " + e.Message, http.StatusForbidden
+	}
+	return e.Code, e.Message, awsquery.StatusCode(e.Code)
+}
+
+// validContentSHA256 reports whether v may be the x-amz-content-sha256 of
+// a SigV4 request (the S3 server checks the STREAMING-* value further).
+func validContentSHA256(v string) bool {
+	if v == "" || v == sigv4.UnsignedPayload || strings.HasPrefix(v, "STREAMING-") {
+		return true
+	}
+	if len(v) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(v)
+	return err == nil
 }
 
 // writeS3ErrorStatus writes an S3 <Error> document with the given status.

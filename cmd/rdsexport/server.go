@@ -93,14 +93,18 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		AccessKeyID: cfg.S3.AccessKeyID, SecretAccessKey: cfg.S3.SecretAccessKey,
 	}
 	if cfg.S3.Endpoint == "" {
-		srv, err := s3server.New(filepath.Join(cfg.DataDir, "s3"), s3server.WithLogger(m.Logger.With("component", "s3")), s3server.WithNow(m.Now))
+		srv, err := s3server.New(filepath.Join(cfg.DataDir, "s3"), s3server.WithLogger(m.Logger.With("component", "s3")),
+			s3server.WithNow(m.Now), s3server.WithAccount(cfg.AccountID))
 		if err != nil {
 			return fmt.Errorf("open embedded S3: %w", err)
 		}
 		s3h, local = srv, srv.Objects()
+		// The server's own S3 client (snapshot copies, tests) signs as the
+		// server's account, which owns the buckets it uses.
+		key := ownKey(cfg)
 		s3cfg = s3objects.Config{
 			Endpoint: "http://" + m.ln.Addr().String(), Region: cfg.Region,
-			AccessKeyID: cfg.Credentials[0].AccessKeyID, SecretAccessKey: cfg.Credentials[0].SecretAccessKey,
+			AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey,
 		}
 	}
 	if m.objects, err = s3objects.New(s3cfg); err != nil {
@@ -187,12 +191,16 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	go func() { m.served <- m.http.Serve(m.ln) }()
 
 	for _, b := range m.CreateBuckets {
-		ok, err := m.objects.BucketExists(ctx, b)
-		if err == nil && !ok {
-			err = m.objects.CreateBucket(ctx, b)
+		if err := m.createBucket(ctx, local, b); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("create bucket %s: %w", b, err)
+	}
+	if local != nil && cfg.Snapshots.Bucket != "" {
+		if k := ownKey(cfg); k.AccountID != "" && k.AccountID != cfg.AccountID {
+			return fmt.Errorf("snapshots.bucket in the embedded S3 needs a key of account_id %s in credentials", cfg.AccountID)
+		}
+		if err := m.createBucket(ctx, local, cfg.Snapshots.Bucket); err != nil {
+			return fmt.Errorf("snapshots.bucket: %w", err)
 		}
 	}
 	if err := m.copier.Start(context.WithoutCancel(ctx)); err != nil {
@@ -203,6 +211,45 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.Logger.Info("rdsexport started", "listen", m.Addr(), "account", cfg.AccountID, "region", cfg.Region, "data_dir", cfg.DataDir)
 	return nil
+}
+
+// createBucket makes sure bucket exists. In the embedded S3 it must be
+// the server's account's, and is created as the server's account's.
+func (m *Main) createBucket(ctx context.Context, local *s3server.Objects, bucket string) error {
+	if local == nil {
+		ok, err := m.objects.BucketExists(ctx, bucket)
+		if err == nil && !ok {
+			err = m.objects.CreateBucket(ctx, bucket)
+		}
+		if err != nil {
+			return fmt.Errorf("create bucket %s: %w", bucket, err)
+		}
+		return nil
+	}
+	exists, owned, err := local.BucketAccess(ctx, m.Config.AccountID, bucket)
+	switch {
+	case err != nil:
+		return fmt.Errorf("check bucket %s: %w", bucket, err)
+	case exists && !owned:
+		return fmt.Errorf("bucket %s of the embedded S3 belongs to another account than account_id %s", bucket, m.Config.AccountID)
+	case !exists:
+		if err := local.CreateBucket(ctx, bucket); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ownKey is the first configured key of the server's account, or the first
+// key when none is (the server's own S3 client is then refused by the
+// embedded S3 on the server's buckets).
+func ownKey(cfg Config) Credential {
+	for _, c := range cfg.Credentials {
+		if c.AccountID == "" || c.AccountID == cfg.AccountID {
+			return c
+		}
+	}
+	return cfg.Credentials[0]
 }
 
 // startPprof serves the net/http/pprof handlers on their own listener.

@@ -185,6 +185,9 @@ func (e *Engine) recover(ctx context.Context) error {
 // FAILED (until then a runner elsewhere may still record COMPLETE, and then
 // this transition fails and its manifests stay).
 func (e *Engine) endOrphan(ctx context.Context, t *export.Task) (export.Status, error) {
+	// The manifests are in the task's bucket: act for its account, as the
+	// runner does.
+	ctx = export.WithCaller(ctx, export.Caller{AccountID: t.AccountID, Region: t.Region})
 	now := e.p.Now().UTC()
 	u := export.TaskUpdate{TaskEndTime: &now}
 	to := export.StatusFailed

@@ -57,11 +57,11 @@ func setup(t testing.TB, mod func(*engine.Params)) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	srv, err := s3server.New(filepath.Join(dir, "s3"))
+	srv, err := s3server.New(filepath.Join(dir, "s3"), s3server.WithAccount("000000000000"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewServer(exporttest.SigV4S3(srv, map[string]exporttest.S3Key{"k": {Secret: "s", Account: "000000000000"}}))
 	t.Cleanup(hs.Close)
 	objects, err := s3objects.New(s3objects.Config{Endpoint: hs.URL, AccessKeyID: "k", SecretAccessKey: "s"})
 	if err != nil {

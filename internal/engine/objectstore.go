@@ -20,9 +20,14 @@ type ObjectStore interface {
 	// error (S3's DeleteObject); a missing bucket or a failing store is.
 	Delete(ctx context.Context, bucket, key string) error
 
-	// BucketExists reports whether bucket exists and is reachable with the
-	// configured credentials. A missing or forbidden bucket is (false, nil).
-	BucketExists(ctx context.Context, bucket string) (bool, error)
+	// BucketAccess reports whether bucket exists and whether accountID may
+	// write into it. A store that tells owners apart (the embedded S3
+	// server) answers writable only for the bucket's owner; one that cannot
+	// (an external S3 server, reached with the server's own credentials)
+	// answers writable whenever the bucket exists and is reachable. A
+	// missing or forbidden bucket is (false, false, nil); err is a failure
+	// to find out.
+	BucketAccess(ctx context.Context, accountID, bucket string) (exists, writable bool, err error)
 }
 
 // UploadAborter is implemented by object stores that can abort multipart

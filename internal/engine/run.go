@@ -22,6 +22,9 @@ const (
 	causeMeta    = "An unknown internal error occurred writing the export task's metadata to the S3 bucket %s."
 	causeBucket  = "The S3 bucket %s isn't valid. Either it isn't located in the current AWS Region or it doesn't exist. Review your S3 bucket name and retry the export."
 	causeS3Check = "S3 credential check failed. Check the permissions on your S3 bucket and IAM policy."
+	// causeForeign is §11.1's missing-permission text, for a bucket that
+	// another account owns.
+	causeForeign = "The IAM role %s isn't authorized to call s3:PutObject on the S3 bucket %s: the bucket belongs to another account. Review your permissions and retry the export."
 	causeStopped = "The export was stopped because the server shut down."
 	// causeData is ours (spec §11.1 [R]): the metadata template, for the
 	// data files. With the S3 error code when S3 answered one, as in the
@@ -52,6 +55,10 @@ type taskRun struct {
 // run executes one claimed (IN_PROGRESS) task to its end and records the
 // outcome. It never returns an error: every outcome is a status.
 func (e *Engine) run(ctx context.Context, t *export.Task) {
+	// The object store acts for the task's account: a store that knows
+	// bucket owners (the embedded S3) refuses every write into a bucket the
+	// account does not own.
+	ctx = export.WithCaller(ctx, export.Caller{AccountID: t.AccountID, Region: t.Region})
 	r := &taskRun{e: e, task: t, logger: e.logger.With("task_id", t.Identifier), root: exportRoot(t.S3Prefix, t.Identifier)}
 	r.logger.Info("export started", "source_arn", t.SourceArn)
 	start := e.p.Now()
@@ -72,6 +79,11 @@ func (r *taskRun) export(ctx context.Context) ([]tableResult, Warnings, error) {
 	// An S3Prefix with "." or ".." segments or "//" would make every key
 	// unsafe: fail before reading anything.
 	if err := r.checkKey(r.root + "/"); err != nil {
+		return nil, warnings, err
+	}
+	// StartExportTask checked the bucket; it may have been deleted, or
+	// re-created by another account, since.
+	if err := r.checkBucket(ctx); err != nil {
 		return nil, warnings, err
 	}
 	src, err := r.e.p.Resolve(ctx, r.task)
@@ -151,6 +163,22 @@ func (r *taskRun) export(ctx context.Context) ([]tableResult, Warnings, error) {
 	// Tables that went away have no result.
 	results = slices.DeleteFunc(results, func(res tableResult) bool { return res.table.Target == "" })
 	return results, warnings, nil
+}
+
+// checkBucket fails the task, with a §11.1 cause, when its bucket is gone
+// or not the task's account's.
+func (r *taskRun) checkBucket(ctx context.Context) error {
+	t := r.task
+	exists, writable, err := r.e.p.Objects.BucketAccess(ctx, t.AccountID, t.S3Bucket)
+	switch {
+	case err != nil:
+		return fmt.Errorf("check bucket %s: %w", t.S3Bucket, err)
+	case !exists:
+		return export.Errorf(export.CodeInvalidS3Bucket, causeBucket, t.S3Bucket)
+	case !writable:
+		return export.Errorf(export.CodeInvalidS3Bucket, causeForeign, t.IamRoleArn, t.S3Bucket)
+	}
+	return nil
 }
 
 // checkCanceled re-reads the task so that a cancel recorded by another

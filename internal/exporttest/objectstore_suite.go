@@ -28,10 +28,14 @@ type ObjectInspector interface {
 // to use: its "multipart" bodies span more than two parts of this size.
 const SuitePartSize = 8 << 20
 
+// SuiteAccount is the account ObjectStoreSuite asks BucketAccess about: a
+// store that knows bucket owners must give the suite buckets it owns.
+const SuiteAccount = suiteAccount
+
 // ObjectStoreSuite runs the engine.ObjectStore contract against the store
 // returned by newStore, which is called once per subtest and returns a
-// store plus an existing, empty bucket. The store must also implement
-// ObjectInspector.
+// store plus an existing, empty bucket writable by SuiteAccount. The store
+// must also implement ObjectInspector.
 func ObjectStoreSuite(t *testing.T, newStore func(t *testing.T) (engine.ObjectStore, string)) {
 	setup := func(t *testing.T) (engine.ObjectStore, ObjectInspector, string) {
 		t.Helper()
@@ -232,19 +236,19 @@ func ObjectStoreSuite(t *testing.T, newStore func(t *testing.T) (engine.ObjectSt
 		})
 	})
 
-	t.Run("BucketExists", func(t *testing.T) {
+	t.Run("BucketAccess", func(t *testing.T) {
 		t.Run("OK", func(t *testing.T) {
 			s, _, bucket := setup(t)
-			ok, err := s.BucketExists(context.Background(), bucket)
-			if err != nil || !ok {
-				t.Fatalf("BucketExists(%q) = %v, %v; want true, nil", bucket, ok, err)
+			exists, writable, err := s.BucketAccess(context.Background(), SuiteAccount, bucket)
+			if err != nil || !exists || !writable {
+				t.Fatalf("BucketAccess(%q) = %v, %v, %v; want true, true, nil", bucket, exists, writable, err)
 			}
 		})
 		t.Run("Missing", func(t *testing.T) {
 			s, _, _ := setup(t)
-			ok, err := s.BucketExists(context.Background(), "rdsexport-no-such-bucket")
-			if err != nil || ok {
-				t.Fatalf("BucketExists(missing) = %v, %v; want false, nil", ok, err)
+			exists, writable, err := s.BucketAccess(context.Background(), SuiteAccount, "rdsexport-no-such-bucket")
+			if err != nil || exists || writable {
+				t.Fatalf("BucketAccess(missing) = %v, %v, %v; want false, false, nil", exists, writable, err)
 			}
 		})
 	})

@@ -338,6 +338,14 @@ func (s *Store) BucketExists(ctx context.Context, bucket string) (bool, error) {
 	return false, fmt.Errorf("head bucket %s: %w", bucket, err)
 }
 
+// BucketAccess implements engine.ObjectStore. An S3 server reached with
+// the server's own credentials has no notion of the account behind a task:
+// a bucket that exists and is reachable is writable.
+func (s *Store) BucketAccess(ctx context.Context, _, bucket string) (exists, writable bool, err error) {
+	ok, err := s.BucketExists(ctx, bucket)
+	return ok, ok, err
+}
+
 // isNotFoundOrForbidden is the one place where an S3 error becomes "no such
 // bucket". HeadBucket has no body, so the SDK only knows the status code:
 // it reports types.NotFound for 404 and a generic "Forbidden" API error for

@@ -30,11 +30,11 @@ func TestMain(m *testing.M) {
 // embedded starts the embedded S3 server on httptest for t.
 func embedded(t testing.TB) string {
 	t.Helper()
-	srv, err := s3server.New(t.TempDir())
+	srv, err := s3server.New(t.TempDir(), s3server.WithAccount("000000000000"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewServer(exporttest.SigV4S3(srv, map[string]exporttest.S3Key{"test": {Secret: "test", Account: "000000000000"}}))
 	t.Cleanup(hs.Close)
 	return hs.URL
 }

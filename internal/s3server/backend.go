@@ -20,11 +20,10 @@ import (
 	"github.com/johannesboyne/gofakes3"
 )
 
-// diskBackend is a gofakes3.Backend and gofakes3.MultipartBackend that keeps
-// buckets, objects and multipart uploads in a directory:
+// diskBackend keeps buckets, objects and multipart uploads in a directory:
 //
-//	buckets/<bucket>/bucket.json               creation time
-//	buckets/<bucket>/<sha256(key)>.json        object metadata (key, size, MD5, headers, data file)
+//	buckets/<bucket>/bucket.json               creation time, owning account
+//	buckets/<bucket>/<sha256(key)>.json        object metadata (key, size, MD5, ETag, headers, data file)
 //	buckets/<bucket>/<sha256(key)>.<rand>.data object content
 //	uploads/<uploadID>/upload.json             bucket, key, headers, initiation time
 //	uploads/<uploadID>/<part>-<md5>.part       one uploaded part
@@ -41,6 +40,12 @@ import (
 //
 // Everything on disk is also indexed in memory, built by open; the index is
 // the source of truth for listings while the server runs.
+//
+// Every bucket belongs to one account. Each operation names the account it
+// acts for and is refused with AccessDenied on another account's bucket;
+// the check is made under the lock that the operation's change takes, so
+// a bucket deleted and re-created by another account in the meantime is
+// never written. accountBackend adapts it to gofakes3 for one caller.
 type diskBackend struct {
 	root string
 	now  func() time.Time
@@ -52,15 +57,27 @@ type diskBackend struct {
 
 type diskBucket struct {
 	created time.Time
+	owner   string // account ID
 	objects map[string]*objectMeta
+}
+
+// bucketInfo is bucket.json.
+type bucketInfo struct {
+	Created time.Time `json:"created"`
+	// Owner is the account that created the bucket. Buckets written before
+	// owners were recorded get the server's account when loaded.
+	Owner string `json:"owner,omitempty"`
 }
 
 // objectMeta is stored as JSON beside each object's data.
 type objectMeta struct {
-	Key     string            `json:"key"`
-	Data    string            `json:"data"`
-	Size    int64             `json:"size"`
-	MD5     []byte            `json:"md5"`
+	Key  string `json:"key"`
+	Data string `json:"data"`
+	Size int64  `json:"size"`
+	MD5  []byte `json:"md5"`
+	// ETag is S3's ETag without quotes when it is not the MD5 of the
+	// content: "<md5 of the parts' MD5s>-<parts>" for a multipart upload.
+	ETag    string            `json:"etag,omitempty"`
 	ModTime time.Time         `json:"mod_time"`
 	Meta    map[string]string `json:"meta,omitempty"`
 }
@@ -76,19 +93,15 @@ type diskUpload struct {
 	completing bool
 }
 
-var (
-	_ gofakes3.Backend          = (*diskBackend)(nil)
-	_ gofakes3.MultipartBackend = (*diskBackend)(nil)
-)
-
 const (
 	dirMode  = 0o755
 	fileMode = 0o644
 )
 
 // openDiskBackend creates dir's layout if needed, loads the index and removes
-// what an earlier crash left half-written.
-func openDiskBackend(dir string, now func() time.Time) (*diskBackend, error) {
+// what an earlier crash left half-written. Buckets without a recorded owner
+// are given defaultOwner, durably.
+func openDiskBackend(dir string, now func() time.Time, defaultOwner string) (*diskBackend, error) {
 	b := &diskBackend{
 		root:    dir,
 		now:     now,
@@ -103,7 +116,7 @@ func openDiskBackend(dir string, now func() time.Time) (*diskBackend, error) {
 			return nil, err
 		}
 	}
-	if err := b.loadBuckets(); err != nil {
+	if err := b.loadBuckets(defaultOwner); err != nil {
 		return nil, err
 	}
 	if err := b.loadUploads(); err != nil {
@@ -129,7 +142,7 @@ func randomHex(n int) string {
 	return hex.EncodeToString(p)
 }
 
-func (b *diskBackend) loadBuckets() error {
+func (b *diskBackend) loadBuckets(defaultOwner string) error {
 	entries, err := os.ReadDir(filepath.Join(b.root, "buckets"))
 	if err != nil {
 		return err
@@ -140,14 +153,24 @@ func (b *diskBackend) loadBuckets() error {
 		}
 		dir := b.bucketDir(e.Name())
 		bk := &diskBucket{objects: map[string]*objectMeta{}}
-		var info struct {
-			Created time.Time `json:"created"`
+		var info bucketInfo
+		if err := readJSON(filepath.Join(dir, "bucket.json"), &info); err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("load bucket %s: %w", e.Name(), err)
+			}
+			if fi, err := e.Info(); err == nil {
+				info.Created = fi.ModTime().UTC()
+			}
 		}
-		if err := readJSON(filepath.Join(dir, "bucket.json"), &info); err == nil {
-			bk.created = info.Created
-		} else if fi, err := e.Info(); err == nil {
-			bk.created = fi.ModTime()
+		if info.Owner == "" {
+			// Written before owners were recorded: the server's account's
+			// from now on, even if account_id changes later.
+			info.Owner = defaultOwner
+			if err := b.writeJSON(filepath.Join(dir, "bucket.json"), info); err != nil {
+				return fmt.Errorf("record the owner of bucket %s: %w", e.Name(), err)
+			}
 		}
+		bk.created, bk.owner = info.Created, info.Owner
 		files, err := os.ReadDir(dir)
 		if err != nil {
 			return err
@@ -259,15 +282,68 @@ func (b *diskBackend) receive(r io.Reader, want int64) (path string, size int64,
 	return f.Name(), size, h.Sum(nil), nil
 }
 
-// commitObject moves the received file tmp into place as bucket/key and
-// indexes it. It removes tmp on failure. The caller must not hold b.mu.
-func (b *diskBackend) commitObject(bucket, key, tmp string, size int64, sum []byte, meta map[string]string, conditions *gofakes3.PutConditions) error {
+// errAccessDenied is S3's answer to an operation on another account's
+// bucket, whether or not the object exists.
+func errAccessDenied() error {
+	return gofakes3.ErrorMessage(codeAccessDenied, "Access Denied")
+}
+
+// bucketLocked returns the bucket that account may use: NoSuchBucket when
+// there is none, AccessDenied when another account owns it. The caller
+// holds b.mu.
+func (b *diskBackend) bucketLocked(account, name string) (*diskBucket, error) {
+	bk := b.buckets[name]
+	if bk == nil {
+		return nil, gofakes3.BucketNotFound(name)
+	}
+	if bk.owner != account {
+		return nil, errAccessDenied()
+	}
+	return bk, nil
+}
+
+// checkBucket is bucketLocked under the read lock.
+func (b *diskBackend) checkBucket(account, name string) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	_, err := b.bucketLocked(account, name)
+	return err
+}
+
+// bucketOwner returns the owner of bucket name, and false when there is
+// no such bucket.
+func (b *diskBackend) bucketOwner(name string) (string, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if bk := b.buckets[name]; bk != nil {
+		return bk.owner, true
+	}
+	return "", false
+}
+
+// newObject describes an object about to be committed.
+type newObject struct {
+	tmp  string // received content, removed by commitObject whatever happens
+	size int64
+	md5  []byte
+	etag string // objectMeta.ETag
+	meta map[string]string
+}
+
+// commitObject moves the received file o.tmp into place as bucket/key for
+// account and indexes it. It removes o.tmp on failure. The caller must not
+// hold b.mu.
+func (b *diskBackend) commitObject(account, bucket, key string, o newObject, conditions *gofakes3.PutConditions) error {
+	if err := checkKey(key); err != nil {
+		os.Remove(o.tmp)
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	bk := b.buckets[bucket]
-	if bk == nil {
-		os.Remove(tmp)
-		return gofakes3.BucketNotFound(bucket)
+	bk, err := b.bucketLocked(account, bucket)
+	if err != nil {
+		os.Remove(o.tmp)
+		return err
 	}
 	old := bk.objects[key]
 	if conditions != nil {
@@ -276,7 +352,7 @@ func (b *diskBackend) commitObject(bucket, key, tmp string, size int64, sum []by
 			info.Exists, info.Hash = true, old.MD5
 		}
 		if err := gofakes3.CheckPutConditions(conditions, info); err != nil {
-			os.Remove(tmp)
+			os.Remove(o.tmp)
 			return err
 		}
 	}
@@ -284,14 +360,15 @@ func (b *diskBackend) commitObject(bucket, key, tmp string, size int64, sum []by
 	m := &objectMeta{
 		Key:     key,
 		Data:    h + "." + randomHex(8) + ".data",
-		Size:    size,
-		MD5:     sum,
+		Size:    o.size,
+		MD5:     o.md5,
+		ETag:    o.etag,
 		ModTime: b.now().UTC(),
-		Meta:    meta,
+		Meta:    storedMeta(o.meta),
 	}
 	dir := b.bucketDir(bucket)
-	if err := os.Rename(tmp, filepath.Join(dir, m.Data)); err != nil {
-		os.Remove(tmp)
+	if err := os.Rename(o.tmp, filepath.Join(dir, m.Data)); err != nil {
+		os.Remove(o.tmp)
 		return err
 	}
 	if err := b.writeJSON(filepath.Join(dir, h+".json"), m); err != nil {
@@ -305,28 +382,38 @@ func (b *diskBackend) commitObject(bucket, key, tmp string, size int64, sum []by
 	return nil
 }
 
-// ListBuckets implements gofakes3.Backend.
-func (b *diskBackend) ListBuckets() ([]gofakes3.BucketInfo, error) {
+// etag is the object's S3 ETag, quoted.
+func (m *objectMeta) etag() string {
+	if m.ETag != "" {
+		return `"` + m.ETag + `"`
+	}
+	return gofakes3.FormatETag(m.MD5)
+}
+
+// listBuckets returns account's buckets by name.
+func (b *diskBackend) listBuckets(account string) []gofakes3.BucketInfo {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	out := make([]gofakes3.BucketInfo, 0, len(b.buckets))
 	for name, bk := range b.buckets {
-		out = append(out, gofakes3.BucketInfo{Name: name, CreationDate: gofakes3.NewContentTime(bk.created)})
+		if bk.owner == account {
+			out = append(out, gofakes3.BucketInfo{Name: name, CreationDate: gofakes3.NewContentTime(bk.created)})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return out
 }
 
-// ListBucket implements gofakes3.Backend, paging included.
-func (b *diskBackend) ListBucket(name string, prefix *gofakes3.Prefix, page gofakes3.ListBucketPage) (*gofakes3.ObjectList, error) {
+// listBucket lists account's bucket name, paging included.
+func (b *diskBackend) listBucket(account, name string, prefix *gofakes3.Prefix, page gofakes3.ListBucketPage) (*gofakes3.ObjectList, error) {
 	if prefix == nil {
 		prefix = &gofakes3.Prefix{}
 	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	bk := b.buckets[name]
-	if bk == nil {
-		return nil, gofakes3.BucketNotFound(name)
+	bk, err := b.bucketLocked(account, name)
+	if err != nil {
+		return nil, err
 	}
 	// A marker ending in the delimiter is a common prefix returned by the
 	// previous page: everything under it was already rolled up.
@@ -367,7 +454,7 @@ func (b *diskBackend) ListBucket(name string, prefix *gofakes3.Prefix, page gofa
 			out.Add(&gofakes3.Content{
 				Key:          k,
 				LastModified: gofakes3.NewContentTime(m.ModTime),
-				ETag:         gofakes3.FormatETag(m.MD5),
+				ETag:         m.etag(),
 				Size:         m.Size,
 				StorageClass: gofakes3.StorageStandard,
 			})
@@ -378,14 +465,18 @@ func (b *diskBackend) ListBucket(name string, prefix *gofakes3.Prefix, page gofa
 	return out, nil
 }
 
-// CreateBucket implements gofakes3.Backend.
-func (b *diskBackend) CreateBucket(name string) error {
+// createBucket creates bucket name owned by account. An existing bucket is
+// BucketAlreadyOwnedByYou when account owns it, else BucketAlreadyExists.
+func (b *diskBackend) createBucket(account, name string) error {
 	if err := gofakes3.ValidateBucketName(name); err != nil {
 		return err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.buckets[name] != nil {
+	if bk := b.buckets[name]; bk != nil {
+		if bk.owner == account {
+			return gofakes3.ResourceError(codeBucketAlreadyOwnedByYou, name)
+		}
 		return gofakes3.ResourceError(gofakes3.ErrBucketAlreadyExists, name)
 	}
 	created := b.now().UTC()
@@ -393,45 +484,25 @@ func (b *diskBackend) CreateBucket(name string) error {
 	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return err
 	}
-	if err := b.writeJSON(filepath.Join(dir, "bucket.json"), map[string]time.Time{"created": created}); err != nil {
+	if err := b.writeJSON(filepath.Join(dir, "bucket.json"), bucketInfo{Created: created, Owner: account}); err != nil {
+		os.RemoveAll(dir)
 		return err
 	}
-	b.buckets[name] = &diskBucket{created: created, objects: map[string]*objectMeta{}}
+	b.buckets[name] = &diskBucket{created: created, owner: account, objects: map[string]*objectMeta{}}
 	return nil
 }
 
-// BucketExists implements gofakes3.Backend.
-func (b *diskBackend) BucketExists(name string) (bool, error) {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return b.buckets[name] != nil, nil
-}
-
-// DeleteBucket implements gofakes3.Backend.
-func (b *diskBackend) DeleteBucket(name string) error {
+// deleteBucket deletes account's empty bucket name and its uploads.
+func (b *diskBackend) deleteBucket(account, name string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	bk := b.buckets[name]
-	if bk == nil {
-		return gofakes3.BucketNotFound(name)
+	bk, err := b.bucketLocked(account, name)
+	if err != nil {
+		return err
 	}
 	if len(bk.objects) > 0 {
 		return gofakes3.ResourceError(gofakes3.ErrBucketNotEmpty, name)
 	}
-	return b.removeBucketLocked(name)
-}
-
-// ForceDeleteBucket implements gofakes3.Backend.
-func (b *diskBackend) ForceDeleteBucket(name string) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buckets[name] == nil {
-		return gofakes3.BucketNotFound(name)
-	}
-	return b.removeBucketLocked(name)
-}
-
-func (b *diskBackend) removeBucketLocked(name string) error {
 	if err := os.RemoveAll(b.bucketDir(name)); err != nil {
 		return err
 	}
@@ -445,10 +516,10 @@ func (b *diskBackend) removeBucketLocked(name string) error {
 	return nil
 }
 
-func (b *diskBackend) lookupLocked(bucket, key string) (*objectMeta, error) {
-	bk := b.buckets[bucket]
-	if bk == nil {
-		return nil, gofakes3.BucketNotFound(bucket)
+func (b *diskBackend) lookupLocked(account, bucket, key string) (*objectMeta, error) {
+	bk, err := b.bucketLocked(account, bucket)
+	if err != nil {
+		return nil, err
 	}
 	m := bk.objects[key]
 	if m == nil {
@@ -457,12 +528,12 @@ func (b *diskBackend) lookupLocked(bucket, key string) (*objectMeta, error) {
 	return m, nil
 }
 
-// GetObject implements gofakes3.Backend. The file is opened under the lock,
+// getObject opens account's bucket/key. The file is opened under the lock,
 // so a concurrent replace (which unlinks the old data) cannot break it.
-func (b *diskBackend) GetObject(bucket, key string, rng *gofakes3.ObjectRangeRequest) (*gofakes3.Object, error) {
+func (b *diskBackend) getObject(account, bucket, key string, rng *gofakes3.ObjectRangeRequest) (*gofakes3.Object, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	m, err := b.lookupLocked(bucket, key)
+	m, err := b.lookupLocked(account, bucket, key)
 	if err != nil {
 		return nil, err
 	}
@@ -480,7 +551,7 @@ func (b *diskBackend) GetObject(bucket, key string, rng *gofakes3.ObjectRangeReq
 	}
 	return &gofakes3.Object{
 		Name:     key,
-		Metadata: cloneMeta(m.Meta),
+		Metadata: responseMeta(m),
 		Size:     m.Size,
 		Contents: body,
 		Hash:     m.MD5,
@@ -493,43 +564,35 @@ type sectionReadCloser struct {
 	io.Closer
 }
 
-func cloneMeta(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-// HeadObject implements gofakes3.Backend.
-func (b *diskBackend) HeadObject(bucket, key string) (*gofakes3.Object, error) {
+// headObject describes account's bucket/key.
+func (b *diskBackend) headObject(account, bucket, key string) (*gofakes3.Object, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	m, err := b.lookupLocked(bucket, key)
+	m, err := b.lookupLocked(account, bucket, key)
 	if err != nil {
 		return nil, err
 	}
 	return &gofakes3.Object{
 		Name:     key,
-		Metadata: cloneMeta(m.Meta),
+		Metadata: responseMeta(m),
 		Size:     m.Size,
 		Contents: io.NopCloser(strings.NewReader("")),
 		Hash:     m.MD5,
 	}, nil
 }
 
-// DeleteObject implements gofakes3.Backend. A missing key is not an error.
-func (b *diskBackend) DeleteObject(bucket, key string) (gofakes3.ObjectDeleteResult, error) {
+// deleteObject deletes account's bucket/key. A missing key is not an error.
+func (b *diskBackend) deleteObject(account, bucket, key string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return gofakes3.ObjectDeleteResult{}, b.deleteLocked(bucket, key)
+	bk, err := b.bucketLocked(account, bucket)
+	if err != nil {
+		return err
+	}
+	return b.deleteLocked(bk, bucket, key)
 }
 
-func (b *diskBackend) deleteLocked(bucket, key string) error {
-	bk := b.buckets[bucket]
-	if bk == nil {
-		return gofakes3.BucketNotFound(bucket)
-	}
+func (b *diskBackend) deleteLocked(bk *diskBucket, bucket, key string) error {
 	m := bk.objects[key]
 	if m == nil {
 		return nil
@@ -543,16 +606,17 @@ func (b *diskBackend) deleteLocked(bucket, key string) error {
 	return nil
 }
 
-// DeleteMulti implements gofakes3.Backend.
-func (b *diskBackend) DeleteMulti(bucket string, keys ...string) (gofakes3.MultiDeleteResult, error) {
+// deleteMulti deletes keys of account's bucket.
+func (b *diskBackend) deleteMulti(account, bucket string, keys ...string) (gofakes3.MultiDeleteResult, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var res gofakes3.MultiDeleteResult
-	if b.buckets[bucket] == nil {
-		return res, gofakes3.BucketNotFound(bucket)
+	bk, err := b.bucketLocked(account, bucket)
+	if err != nil {
+		return res, err
 	}
 	for _, k := range keys {
-		if err := b.deleteLocked(bucket, k); err != nil {
+		if err := b.deleteLocked(bk, bucket, k); err != nil {
 			res.Error = append(res.Error, gofakes3.ErrorResultFromError(err))
 			continue
 		}
@@ -561,37 +625,40 @@ func (b *diskBackend) DeleteMulti(bucket string, keys ...string) (gofakes3.Multi
 	return res, nil
 }
 
-// PutObject implements gofakes3.Backend: the body streams to a temporary
-// file with no lock held, then replaces bucket/key atomically.
-func (b *diskBackend) PutObject(bucket, key string, meta map[string]string, input io.Reader, size int64, conditions *gofakes3.PutConditions) (gofakes3.PutObjectResult, error) {
-	if ok, _ := b.BucketExists(bucket); !ok {
-		return gofakes3.PutObjectResult{}, gofakes3.BucketNotFound(bucket)
+// putObject streams input to a temporary file with no lock held, then
+// replaces account's bucket/key atomically. size >= 0 is the length the
+// client announced.
+func (b *diskBackend) putObject(account, bucket, key string, meta map[string]string, input io.Reader, size int64, conditions *gofakes3.PutConditions) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	// Refuse early, before a large body is received; commitObject checks
+	// again under the lock.
+	if err := b.checkBucket(account, bucket); err != nil {
+		return err
 	}
 	tmp, n, sum, err := b.receive(input, size)
 	if err != nil {
-		return gofakes3.PutObjectResult{}, err
+		return err
 	}
-	return gofakes3.PutObjectResult{}, b.commitObject(bucket, key, tmp, n, sum, meta, conditions)
+	return b.commitObject(account, bucket, key, newObject{tmp: tmp, size: n, md5: sum, meta: meta}, conditions)
 }
 
-// CopyObject implements gofakes3.Backend by streaming a GetObject into a
-// PutObject.
-func (b *diskBackend) CopyObject(srcBucket, srcKey, dstBucket, dstKey string, meta map[string]string) (gofakes3.CopyObjectResult, error) {
-	return gofakes3.CopyObject(b, srcBucket, srcKey, dstBucket, dstKey, meta)
-}
-
-// CreateMultipartUpload implements gofakes3.MultipartBackend.
-func (b *diskBackend) CreateMultipartUpload(bucket, key string, meta map[string]string) (gofakes3.UploadID, error) {
+// createMultipartUpload begins an upload into account's bucket.
+func (b *diskBackend) createMultipartUpload(account, bucket, key string, meta map[string]string) (gofakes3.UploadID, error) {
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.buckets[bucket] == nil {
-		return "", gofakes3.BucketNotFound(bucket)
+	if _, err := b.bucketLocked(account, bucket); err != nil {
+		return "", err
 	}
 	u := &diskUpload{
 		ID:        gofakes3.UploadID(randomHex(16)),
 		Bucket:    bucket,
 		Key:       key,
-		Meta:      meta,
+		Meta:      storedMeta(meta),
 		Initiated: b.now().UTC(),
 	}
 	dir := b.uploadDir(u.ID)
@@ -606,7 +673,12 @@ func (b *diskBackend) CreateMultipartUpload(bucket, key string, meta map[string]
 	return u.ID, nil
 }
 
-func (b *diskBackend) uploadLocked(bucket, key string, id gofakes3.UploadID) (*diskUpload, error) {
+// uploadLocked returns upload id of account's bucket/key; the caller holds
+// b.mu.
+func (b *diskBackend) uploadLocked(account, bucket, key string, id gofakes3.UploadID) (*diskUpload, error) {
+	if _, err := b.bucketLocked(account, bucket); err != nil {
+		return nil, err
+	}
 	u := b.uploads[id]
 	if u == nil || u.completing || u.Bucket != bucket || u.Key != key {
 		return nil, gofakes3.ErrNoSuchUpload
@@ -631,7 +703,6 @@ func (b *diskBackend) partsLocked(id gofakes3.UploadID) (map[int]partFile, error
 	parts := map[int]partFile{}
 	for _, e := range entries {
 		var n int
-		var etag string
 		name := e.Name()
 		if !strings.HasSuffix(name, ".part") {
 			continue
@@ -643,21 +714,20 @@ func (b *diskBackend) partsLocked(id gofakes3.UploadID) (map[int]partFile, error
 		if _, err := fmt.Sscanf(num, "%d", &n); err != nil {
 			continue
 		}
-		etag = tag
 		fi, err := e.Info()
 		if err != nil {
 			return nil, err
 		}
-		parts[n] = partFile{number: n, etag: etag, name: name, size: fi.Size(), mtime: fi.ModTime()}
+		parts[n] = partFile{number: n, etag: tag, name: name, size: fi.Size(), mtime: fi.ModTime()}
 	}
 	return parts, nil
 }
 
-// UploadPart implements gofakes3.MultipartBackend. The part streams to
-// disk; uploading a part number again replaces it.
-func (b *diskBackend) UploadPart(bucket, key string, id gofakes3.UploadID, number int, contentLength int64, input io.Reader) (string, error) {
+// uploadPart stores a part of an upload of account's bucket/key. The part
+// streams to disk; uploading a part number again replaces it.
+func (b *diskBackend) uploadPart(account, bucket, key string, id gofakes3.UploadID, number int, contentLength int64, input io.Reader) (string, error) {
 	b.mu.RLock()
-	_, err := b.uploadLocked(bucket, key, id)
+	_, err := b.uploadLocked(account, bucket, key, id)
 	b.mu.RUnlock()
 	if err != nil {
 		return "", err
@@ -670,7 +740,7 @@ func (b *diskBackend) UploadPart(bucket, key string, id gofakes3.UploadID, numbe
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, err := b.uploadLocked(bucket, key, id); err != nil {
+	if _, err := b.uploadLocked(account, bucket, key, id); err != nil {
 		os.Remove(tmp)
 		return "", err
 	}
@@ -690,13 +760,13 @@ func (b *diskBackend) UploadPart(bucket, key string, id gofakes3.UploadID, numbe
 	return `"` + etag + `"`, nil
 }
 
-// ListMultipartUploads implements gofakes3.MultipartBackend: uploads are
-// sorted by key, then by initiation time.
-func (b *diskBackend) ListMultipartUploads(bucket string, marker *gofakes3.UploadListMarker, prefix gofakes3.Prefix, limit int64) (*gofakes3.ListMultipartUploadsResult, error) {
+// listMultipartUploads lists the uploads of account's bucket, sorted by
+// key, then by initiation time.
+func (b *diskBackend) listMultipartUploads(account, bucket string, marker *gofakes3.UploadListMarker, prefix gofakes3.Prefix, limit int64) (*gofakes3.ListMultipartUploadsResult, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if b.buckets[bucket] == nil {
-		return nil, gofakes3.BucketNotFound(bucket)
+	if _, err := b.bucketLocked(account, bucket); err != nil {
+		return nil, err
 	}
 	var ups []*diskUpload
 	for _, u := range b.uploads {
@@ -772,11 +842,11 @@ func (b *diskBackend) ListMultipartUploads(bucket string, marker *gofakes3.Uploa
 	return res, nil
 }
 
-// ListParts implements gofakes3.MultipartBackend.
-func (b *diskBackend) ListParts(bucket, key string, id gofakes3.UploadID, marker int, limit int64) (*gofakes3.ListMultipartUploadPartsResult, error) {
+// listParts lists the parts of an upload of account's bucket/key.
+func (b *diskBackend) listParts(account, bucket, key string, id gofakes3.UploadID, marker int, limit int64) (*gofakes3.ListMultipartUploadPartsResult, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if _, err := b.uploadLocked(bucket, key, id); err != nil {
+	if _, err := b.uploadLocked(account, bucket, key, id); err != nil {
 		return nil, err
 	}
 	parts, err := b.partsLocked(id)
@@ -815,11 +885,11 @@ func (b *diskBackend) ListParts(bucket, key string, id gofakes3.UploadID, marker
 	return res, nil
 }
 
-// AbortMultipartUpload implements gofakes3.MultipartBackend.
-func (b *diskBackend) AbortMultipartUpload(bucket, key string, id gofakes3.UploadID) error {
+// abortMultipartUpload discards an upload of account's bucket/key.
+func (b *diskBackend) abortMultipartUpload(account, bucket, key string, id gofakes3.UploadID) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, err := b.uploadLocked(bucket, key, id); err != nil {
+	if _, err := b.uploadLocked(account, bucket, key, id); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(b.uploadDir(id)); err != nil {
@@ -829,61 +899,61 @@ func (b *diskBackend) AbortMultipartUpload(bucket, key string, id gofakes3.Uploa
 	return nil
 }
 
-// CompleteMultipartUpload implements gofakes3.MultipartBackend. The parts
-// are concatenated file to file (never in memory) into a temporary file,
-// which then replaces bucket/key like a PutObject. The returned ETag is
-// S3's "<md5 of the part MD5s>-<count>"; GET and LIST report the MD5 of
-// the whole content, which gofakes3 can store.
-func (b *diskBackend) CompleteMultipartUpload(bucket, key string, id gofakes3.UploadID, in *gofakes3.CompleteMultipartUploadRequest) (gofakes3.VersionID, string, error) {
+// completeMultipartUpload concatenates the parts file to file (never in
+// memory) into a temporary file, which then replaces account's bucket/key
+// like a PutObject. The ETag, returned and kept for GET, HEAD and LIST, is
+// S3's "<md5 of the concatenated binary part MD5s>-<number of parts>".
+func (b *diskBackend) completeMultipartUpload(account, bucket, key string, id gofakes3.UploadID, in *gofakes3.CompleteMultipartUploadRequest) (string, error) {
 	b.mu.Lock()
-	u, err := b.uploadLocked(bucket, key, id)
+	u, err := b.uploadLocked(account, bucket, key, id)
 	if err != nil {
 		b.mu.Unlock()
-		return "", "", err
+		return "", err
 	}
 	parts, err := b.partsLocked(id)
 	if err != nil {
 		b.mu.Unlock()
-		return "", "", err
+		return "", err
 	}
 	if len(in.Parts) == 0 {
 		b.mu.Unlock()
-		return "", "", gofakes3.ErrorMessage(gofakes3.ErrMalformedXML, "no parts")
+		return "", gofakes3.ErrorMessage(gofakes3.ErrMalformedXML, "The XML you provided was not well-formed or did not validate against our published schema: it lists no parts.")
 	}
 	var files []partFile
 	last := 0
 	for _, p := range in.Parts {
 		if p.PartNumber <= last {
 			b.mu.Unlock()
-			return "", "", gofakes3.ErrInvalidPartOrder
+			return "", gofakes3.ErrorMessage(gofakes3.ErrInvalidPartOrder, "The list of parts was not in ascending order. The parts list must be specified in order by part number.")
 		}
 		last = p.PartNumber
 		pf, ok := parts[p.PartNumber]
 		if !ok || strings.Trim(p.ETag, `"`) != pf.etag {
 			b.mu.Unlock()
-			return "", "", gofakes3.ErrorMessagef(gofakes3.ErrInvalidPart, "part %d is missing or its ETag does not match", p.PartNumber)
+			return "", gofakes3.ErrorMessagef(gofakes3.ErrInvalidPart, "One or more of the specified parts could not be found: part %d is missing or its ETag does not match.", p.PartNumber)
 		}
 		files = append(files, pf)
 	}
 	u.completing = true // parts can no longer change
 	b.mu.Unlock()
 
-	tmp, size, sum, etag, err := b.concat(id, files)
+	o, err := b.concat(id, files)
 	if err == nil {
-		err = b.commitObject(bucket, key, tmp, size, sum, u.Meta, nil)
+		o.meta = u.Meta
+		err = b.commitObject(account, bucket, key, o, nil)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err != nil {
 		u.completing = false
-		return "", "", err
+		return "", err
 	}
 	delete(b.uploads, id)
 	_ = os.RemoveAll(b.uploadDir(id))
-	return "", etag, nil
+	return `"` + o.etag + `"`, nil
 }
 
-func (b *diskBackend) concat(id gofakes3.UploadID, files []partFile) (tmp string, size int64, sum []byte, etag string, err error) {
+func (b *diskBackend) concat(id gofakes3.UploadID, files []partFile) (newObject, error) {
 	readers := make([]io.Reader, 0, len(files))
 	var closers []io.Closer
 	defer func() {
@@ -895,16 +965,21 @@ func (b *diskBackend) concat(id gofakes3.UploadID, files []partFile) (tmp string
 	for _, p := range files {
 		f, err := os.Open(filepath.Join(b.uploadDir(id), p.name))
 		if err != nil {
-			return "", 0, nil, "", err
+			return newObject{}, err
 		}
 		closers = append(closers, f)
 		readers = append(readers, f)
 		raw, _ := hex.DecodeString(p.etag)
 		etags.Write(raw)
 	}
-	tmp, size, sum, err = b.receive(io.MultiReader(readers...), -1)
+	tmp, size, sum, err := b.receive(io.MultiReader(readers...), -1)
 	if err != nil {
-		return "", 0, nil, "", err
+		return newObject{}, err
 	}
-	return tmp, size, sum, fmt.Sprintf(`"%s-%d"`, hex.EncodeToString(etags.Sum(nil)), len(files)), nil
+	return newObject{
+		tmp:  tmp,
+		size: size,
+		md5:  sum,
+		etag: fmt.Sprintf("%s-%d", hex.EncodeToString(etags.Sum(nil)), len(files)),
+	}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 
 	"github.com/rdsexport/rdsexport/internal/engine"
+	"github.com/rdsexport/rdsexport/internal/export"
 )
 
 // Objects is the engine's object store when the engine and this server run
@@ -21,28 +22,47 @@ import (
 // byte (the SDK's part buffers, the loopback socket, aws-chunked decoding
 // and the parts' concatenation), which on a small machine is CPU taken
 // from the export itself. Objects appear atomically, as with PutObject.
+//
+// Each call acts for the account of the export.Caller in its context, or
+// for the server's account (WithAccount) when there is none, and is held
+// to the same bucket ownership as the S3 API.
 type Objects struct {
-	b *diskBackend
+	s *Server
 }
 
 var _ engine.ObjectStore = (*Objects)(nil)
 
 // Objects returns the in-process object store of s.
-func (s *Server) Objects() *Objects { return &Objects{b: s.backend} }
+func (s *Server) Objects() *Objects { return &Objects{s: s} }
+
+func (o *Objects) account(ctx context.Context) string {
+	if c, ok := export.CallerFrom(ctx); ok && c.AccountID != "" {
+		return c.AccountID
+	}
+	return o.s.account
+}
 
 // Put implements engine.ObjectStore: r streams into a temporary file
 // (never held in memory) that becomes bucket/key once r ends. When ctx ends
 // or r fails, no object is created and the error wraps ctx's cause or r's
-// error. When the store fails the error wraps an *engine.ObjectStoreError
-// with the code the S3 API would give (NoSuchBucket), InsufficientStorage
-// for a full disk. A failed Put leaves nothing behind: the temporary file
-// is removed.
+// error. When the store refuses (a missing bucket or another account's, a
+// key S3 refuses, a full disk) the error wraps an *engine.ObjectStoreError
+// with the code the S3 API would give: NoSuchBucket, AccessDenied,
+// KeyTooLongError, InvalidArgument, InsufficientStorage (a full
+// disk), InternalError. A failed Put leaves nothing behind. The bucket's owner is
+// checked again when the object is committed, so a bucket re-created by
+// another account meanwhile is never written.
 func (o *Objects) Put(ctx context.Context, bucket, key string, r io.Reader) error {
-	if ok, _ := o.b.BucketExists(bucket); !ok {
-		return storeError("put", bucket, key, gofakes3.BucketNotFound(bucket))
+	account := o.account(ctx)
+	b := o.s.backend
+	if err := checkKey(key); err != nil {
+		return storeError("put", bucket, key, err)
+	}
+	if err := b.checkBucket(account, bucket); err != nil {
+		return storeError("put", bucket, key, err)
 	}
 	body := &ctxReader{ctx: ctx, r: r}
-	tmp, n, sum, err := o.b.receive(body, -1)
+	tmp, n, sum, err := b.receive(body, -1)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return fmt.Errorf("put s3://%s/%s: %w: %w", bucket, key, context.Cause(ctx), err)
@@ -55,19 +75,21 @@ func (o *Objects) Put(ctx context.Context, bucket, key string, r io.Reader) erro
 		os.Remove(tmp)
 		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, context.Cause(ctx))
 	}
-	if err := o.b.commitObject(bucket, key, tmp, n, sum, nil, nil); err != nil {
+	if err := b.commitObject(account, bucket, key, newObject{tmp: tmp, size: n, md5: sum}, nil); err != nil {
 		return storeError("put", bucket, key, err)
 	}
 	return nil
 }
 
-// List implements engine.ObjectStore.
-func (o *Objects) List(_ context.Context, bucket, prefix string) ([]string, error) {
-	o.b.mu.RLock()
-	defer o.b.mu.RUnlock()
-	bk := o.b.buckets[bucket]
-	if bk == nil {
-		return nil, storeError("list", bucket, prefix, gofakes3.BucketNotFound(bucket))
+// List implements engine.ObjectStore. Errors wrap an
+// *engine.ObjectStoreError: NoSuchBucket, AccessDenied.
+func (o *Objects) List(ctx context.Context, bucket, prefix string) ([]string, error) {
+	b := o.s.backend
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	bk, err := b.bucketLocked(o.account(ctx), bucket)
+	if err != nil {
+		return nil, storeError("list", bucket, prefix, err)
 	}
 	var keys []string
 	for k := range bk.objects {
@@ -79,18 +101,32 @@ func (o *Objects) List(_ context.Context, bucket, prefix string) ([]string, erro
 	return keys, nil
 }
 
-// Delete implements engine.ObjectStore: a missing key is not an error, a
-// missing bucket is an *engine.ObjectStoreError with code NoSuchBucket.
-func (o *Objects) Delete(_ context.Context, bucket, key string) error {
-	if _, err := o.b.DeleteObject(bucket, key); err != nil {
+// Delete implements engine.ObjectStore: a missing key is not an error; a
+// missing bucket or another account's is an *engine.ObjectStoreError with
+// code NoSuchBucket or AccessDenied.
+func (o *Objects) Delete(ctx context.Context, bucket, key string) error {
+	if err := o.s.backend.deleteObject(o.account(ctx), bucket, key); err != nil {
 		return storeError("delete", bucket, key, err)
 	}
 	return nil
 }
 
-// BucketExists implements engine.ObjectStore.
-func (o *Objects) BucketExists(_ context.Context, bucket string) (bool, error) {
-	return o.b.BucketExists(bucket)
+// BucketAccess implements engine.ObjectStore: whether bucket exists, and
+// whether accountID owns it (only the owner may write into a bucket of
+// this server). It never fails.
+func (o *Objects) BucketAccess(_ context.Context, accountID, bucket string) (exists, writable bool, err error) {
+	owner, ok := o.s.backend.bucketOwner(bucket)
+	return ok, ok && owner == accountID, nil
+}
+
+// CreateBucket creates bucket, owned by the account Objects acts for.
+// Errors are S3's: InvalidBucketName, BucketAlreadyOwnedByYou,
+// BucketAlreadyExists (another account's), or the failure of the disk.
+func (o *Objects) CreateBucket(ctx context.Context, bucket string) error {
+	if err := o.s.backend.createBucket(o.account(ctx), bucket); err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucket, err)
+	}
+	return nil
 }
 
 // codeInsufficientStorage is the S3 error code for a full disk, as

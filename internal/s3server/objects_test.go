@@ -50,13 +50,13 @@ func (i inspected) ListMultipartUploads(ctx context.Context, bucket string) ([]s
 func startObjects(t *testing.T) (inspected, string) {
 	t.Helper()
 	dir := t.TempDir()
-	srv, err := s3server.New(dir)
+	srv, err := s3server.New(dir, s3server.WithAccount(exporttest.SuiteAccount))
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewServer(authenticate(srv))
 	t.Cleanup(hs.Close)
-	return inspected{srv.Objects(), sdkClient(hs.URL)}, dir
+	return inspected{srv.Objects(), sdkClientAs(hs.URL, nil, keySuite)}, dir
 }
 
 func TestObjects_Suite(t *testing.T) {
@@ -88,8 +88,8 @@ func TestObjects_Errors(t *testing.T) {
 	if _, err := o.List(ctx, "missing", ""); !errors.As(err, &oe) || oe.Code != "NoSuchBucket" {
 		t.Errorf("List of a missing bucket: %v, want code NoSuchBucket", err)
 	}
-	if ok, err := o.BucketExists(ctx, "missing"); ok || err != nil {
-		t.Errorf("BucketExists(missing) = %v, %v", ok, err)
+	if exists, writable, err := o.BucketAccess(ctx, exporttest.SuiteAccount, "missing"); exists || writable || err != nil {
+		t.Errorf("BucketAccess(missing) = %v, %v, %v", exists, writable, err)
 	}
 }
 
@@ -97,17 +97,15 @@ func TestObjects_Errors(t *testing.T) {
 // BenchmarkPut (the same body through HTTP to an embedded server).
 func BenchmarkObjects_Put(b *testing.B) {
 	dir := b.TempDir()
-	srv, err := s3server.New(dir)
+	srv, err := s3server.New(dir, s3server.WithAccount(accountA))
 	if err != nil {
 		b.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
 	ctx := context.Background()
-	if _, err := sdkClient(hs.URL).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bench")}); err != nil {
+	o := srv.Objects()
+	if err := o.CreateBucket(ctx, "bench"); err != nil {
 		b.Fatal(err)
 	}
-	o := srv.Objects()
 	body := randomBytes(b, 32<<20)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()

@@ -3,39 +3,49 @@
 // stores buckets, objects and multipart uploads in one directory
 // (data_dir/s3), so they survive restarts.
 //
-// The S3 REST protocol (routing, XML, errors, conditional and range
-// requests) comes from gofakes3; this package adds the disk storage
-// (streaming, atomic, multipart uploads on disk) and the decoding of
-// aws-chunked request bodies sent by current AWS SDKs and the AWS CLI.
+// The S3 REST protocol (routing, XML, conditional and range requests) comes
+// from gofakes3; this package adds the disk storage (streaming, atomic,
+// multipart uploads on disk), bucket ownership, the checks of what a
+// request's body claims (the signed x-amz-content-sha256, the aws-chunked
+// encoding of current AWS SDKs and CLI with its chunk signatures and
+// checksums) and S3's error documents.
 //
-// Requests are not authenticated here: the SigV4 layer wraps this handler.
+// Signatures are verified in front of this handler, by the SigV4 layer: it
+// passes the verified caller in the request context (export.WithCaller)
+// and, for signed aws-chunked bodies, a ChunkSigner (WithChunkSigner). A
+// request without a caller is refused. Every bucket belongs to the account
+// that created it; other accounts get AccessDenied for everything in it.
 // Only path-style addressing (http://host/bucket/key) is served. It must
-// not import other adapters.
+// not import other adapters; export is its only project import besides
+// engine, whose ObjectStore the in-process Objects implements.
 package s3server
 
 import (
-	"encoding/xml"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/johannesboyne/gofakes3"
+
+	"github.com/rdsexport/rdsexport/internal/export"
 )
 
 // Server serves the S3 REST API from a directory. It is safe for concurrent
 // use. Only one Server may use a directory at a time.
 type Server struct {
 	backend *diskBackend
-	handler http.Handler
+	account string
+	fakeOpt []gofakes3.Option
 }
 
 // Option configures New.
 type Option func(*options)
 
 type options struct {
-	now    func() time.Time
-	logger *slog.Logger
+	now     func() time.Time
+	logger  *slog.Logger
+	account string
 }
 
 // WithNow sets the clock that stamps bucket creation, object modification
@@ -49,6 +59,14 @@ func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.logger = l }
 }
 
+// WithAccount sets the server's own account (12 digits): it owns the
+// buckets stored before owners were recorded (durably, from then on), and
+// the in-process Objects act for it when their context names no caller.
+// Without it such buckets belong to no account.
+func WithAccount(accountID string) Option {
+	return func(o *options) { o.account = accountID }
+}
+
 // New opens (creating if needed) the store in dir and returns its server.
 // Partial uploads left by a crash are cleaned up. It returns an error when
 // dir cannot be created or read, or holds a corrupt metadata file.
@@ -60,22 +78,41 @@ func New(dir string, opts ...Option) (*Server, error) {
 	if o.logger == nil {
 		o.logger = slog.New(slog.DiscardHandler)
 	}
-	b, err := openDiskBackend(dir, o.now)
+	b, err := openDiskBackend(dir, o.now, o.account)
 	if err != nil {
 		return nil, fmt.Errorf("open s3 store %s: %w", dir, err)
 	}
-	faker := gofakes3.New(b,
-		gofakes3.WithTimeSource(clock(o.now)),
-		// Clock skew is checked with the signature, by the SigV4 layer.
-		gofakes3.WithTimeSkewLimit(0),
-		gofakes3.WithLogger(slogLogger{o.logger}),
-	)
-	return &Server{backend: b, handler: decodeAWSChunked(faker.Server())}, nil
+	return &Server{
+		backend: b,
+		account: o.account,
+		fakeOpt: []gofakes3.Option{
+			gofakes3.WithTimeSource(clock(o.now)),
+			// Clock skew is checked with the signature, by the SigV4 layer.
+			gofakes3.WithTimeSkewLimit(0),
+			gofakes3.WithLogger(slogLogger{o.logger}),
+		},
+	}, nil
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. The request must carry its verified
+// caller (export.WithCaller); without one it is refused with AccessDenied.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.handler.ServeHTTP(w, r)
+	rw := newResponseWriter(w, r)
+	defer rw.finish()
+	caller, ok := export.CallerFrom(r.Context())
+	if !ok || caller.AccountID == "" {
+		rw.fail(gofakes3.ErrorMessage(codeAccessDenied, "Access Denied: sign every request with AWS Signature Version 4 (AWS4-HMAC-SHA256)."))
+		return
+	}
+	t := parseTarget(r.URL.Path)
+	if err := s.prepare(r, t, caller.AccountID); err != nil {
+		rw.fail(err)
+		return
+	}
+	// gofakes3 asks its backend nothing about the request, so each request
+	// gets a handler over the store as its caller's account sees it. It
+	// costs a few small allocations.
+	gofakes3.New(accountBackend{b: s.backend, account: caller.AccountID}, s.fakeOpt...).Server().ServeHTTP(rw, r)
 }
 
 // clock adapts a func to gofakes3.TimeSource.
@@ -98,19 +135,4 @@ func (s slogLogger) Print(level gofakes3.LogLevel, v ...any) {
 	default:
 		s.l.Debug("s3 server", "detail", msg)
 	}
-}
-
-// writeError writes an S3 error document for errors raised before gofakes3
-// sees the request.
-func writeError(w http.ResponseWriter, r *http.Request, code gofakes3.ErrorCode) {
-	w.Header().Set("Content-Type", "application/xml")
-	w.WriteHeader(code.Status())
-	if r.Method == http.MethodHead {
-		return
-	}
-	_ = xml.NewEncoder(w).Encode(struct {
-		XMLName xml.Name `xml:"Error"`
-		Code    string   `xml:"Code"`
-		Message string   `xml:"Message"`
-	}{Code: string(code), Message: code.Message()})
 }

@@ -81,38 +81,45 @@ func start(t testing.TB, dir string, opts ...s3server.Option) (string, *recorder
 	return hs.URL, rec
 }
 
-// startServer serves dir on httptest, over TLS if tls: over plain HTTP
-// the SDKs and the CLI sign the payload hash, over HTTPS they switch to
-// aws-chunked bodies with a trailing checksum.
+// startServer serves dir on httptest behind the SigV4 layer, over TLS if
+// tls: over plain HTTP the SDKs and the CLI sign the payload hash, over
+// HTTPS they switch to aws-chunked bodies with a trailing checksum. The
+// server's account is accountA unless opts say otherwise.
 func startServer(t testing.TB, dir string, tls bool, opts ...s3server.Option) (*httptest.Server, *recorder) {
 	t.Helper()
-	srv, err := s3server.New(dir, opts...)
+	srv, err := s3server.New(dir, append([]s3server.Option{s3server.WithAccount(accountA)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
 	var hs *httptest.Server
 	if tls {
-		hs = httptest.NewTLSServer(rec.wrap(srv))
+		hs = httptest.NewTLSServer(rec.wrap(authenticate(srv)))
 	} else {
-		hs = httptest.NewServer(rec.wrap(srv))
+		hs = httptest.NewServer(rec.wrap(authenticate(srv)))
 	}
 	t.Cleanup(hs.Close)
 	return hs, rec
 }
 
-// sdkClient is an SDK client with default settings except what a custom
-// endpoint needs: checksums stay WhenSupported (the SDK default).
+// sdkClient is an SDK client of account A with default settings except
+// what a custom endpoint needs: checksums stay WhenSupported (the SDK
+// default).
 func sdkClient(endpoint string) *s3.Client {
 	return sdkClientFor(endpoint, nil)
 }
 
 func sdkClientFor(endpoint string, hc *http.Client) *s3.Client {
+	return sdkClientAs(endpoint, hc, keyA)
+}
+
+// sdkClientAs is an SDK client signing with key.
+func sdkClientAs(endpoint string, hc *http.Client, key aws.Credentials) *s3.Client {
 	o := s3.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(endpoint),
 		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, ""),
 	}
 	if hc != nil {
 		o.HTTPClient = hc
@@ -191,9 +198,9 @@ func testSDKDefaultChecksums(t *testing.T, c *s3.Client, rec *recorder) {
 	t.Logf("PUT encodings seen: %s", rec)
 }
 
-// TestServer_AWSChunked sends the aws-chunked variants by hand: the
-// stored object is the content, and a wrong trailing checksum stores
-// nothing.
+// TestServer_AWSChunked sends the aws-chunked variants by hand, signed as
+// S3 documents: the stored object is the content, and a wrong trailing
+// checksum stores nothing.
 func TestServer_AWSChunked(t *testing.T) {
 	endpoint, _ := start(t, t.TempDir())
 	c := sdkClient(endpoint)
@@ -204,61 +211,26 @@ func TestServer_AWSChunked(t *testing.T) {
 	content := []byte(strings.Repeat("0123456789", 2000))
 	crc := crc32.ChecksumIEEE(content)
 	good := base64.StdEncoding.EncodeToString([]byte{byte(crc >> 24), byte(crc >> 16), byte(crc >> 8), byte(crc)})
-
-	encode := func(sig bool, trailer string) string {
-		var b strings.Builder
-		ext := ""
-		if sig {
-			ext = ";chunk-signature=" + strings.Repeat("a", 64)
-		}
-		for i := 0; i < len(content); i += 8192 {
-			chunk := content[i:min(i+8192, len(content))]
-			fmt.Fprintf(&b, "%x%s\r\n%s\r\n", len(chunk), ext, chunk)
-		}
-		fmt.Fprintf(&b, "0%s\r\n", ext)
+	var chunks [][]byte
+	for i := 0; i < len(content); i += 8192 {
+		chunks = append(chunks, content[i:min(i+8192, len(content))])
+	}
+	upload := func(sha, trailer string) chunkedUpload {
+		u := chunkedUpload{key: keyA, at: time.Now(), chunks: chunks, sha: sha}
 		if trailer != "" {
-			fmt.Fprintf(&b, "x-amz-checksum-crc32:%s\r\n", trailer)
-			if sig {
-				fmt.Fprintf(&b, "x-amz-trailer-signature:%s\r\n", strings.Repeat("b", 64))
-			}
+			u.trailer, u.trailerH = "x-amz-checksum-crc32:"+trailer, "x-amz-checksum-crc32"
 		}
-		b.WriteString("\r\n")
-		return b.String()
-	}
-	put := func(key, sha, body string, trailer bool) *http.Response {
-		req, _ := http.NewRequest(http.MethodPut, endpoint+"/chunk/"+key, strings.NewReader(body))
-		req.Header.Set("X-Amz-Content-Sha256", sha)
-		req.Header.Set("Content-Encoding", "aws-chunked")
-		req.Header.Set("X-Amz-Decoded-Content-Length", fmt.Sprint(len(content)))
-		if trailer {
-			req.Header.Set("X-Amz-Trailer", "x-amz-checksum-crc32")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp
+		return u
 	}
 
-	for name, tc := range map[string]struct {
-		sha     string
-		sig     bool
-		trailer bool
-	}{
-		"Signed":            {"STREAMING-AWS4-HMAC-SHA256-PAYLOAD", true, false},
-		"SignedTrailer":     {"STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", true, true},
-		"UnsignedTrailer":   {"STREAMING-UNSIGNED-PAYLOAD-TRAILER", false, true},
-		"ECDSASignedChunks": {"STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD", true, false},
+	for name, u := range map[string]chunkedUpload{
+		"Signed":          upload("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", ""),
+		"SignedTrailer":   upload("STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", good),
+		"UnsignedTrailer": upload("STREAMING-UNSIGNED-PAYLOAD-TRAILER", good),
 	} {
 		t.Run(name, func(t *testing.T) {
-			tr := ""
-			if tc.trailer {
-				tr = good
-			}
-			if resp := put(name, tc.sha, encode(tc.sig, tr), tc.trailer); resp.StatusCode != http.StatusOK {
-				t.Fatalf("status %d", resp.StatusCode)
+			if resp, body := do(t, u.request(t, endpoint+"/chunk/"+name)); resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
 			if got := getAll(t, c, "chunk", name); !bytes.Equal(got, content) {
 				t.Fatalf("stored %d bytes %q..., want the %d content bytes", len(got), got[:min(len(got), 20)], len(content))
@@ -274,38 +246,32 @@ func TestServer_AWSChunked(t *testing.T) {
 	}
 
 	t.Run("ErrBadDigest", func(t *testing.T) {
-		resp := put("bad", "STREAMING-UNSIGNED-PAYLOAD-TRAILER", encode(false, "AAAAAA=="), true)
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Fatalf("status %d, want 400", resp.StatusCode)
-		}
-		_, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("chunk"), Key: aws.String("bad")})
-		var nf *types.NotFound
-		if !errors.As(err, &nf) {
-			t.Fatalf("HeadObject after a bad digest = %v, want NotFound", err)
+		for _, sha := range []string{"STREAMING-UNSIGNED-PAYLOAD-TRAILER", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"} {
+			resp, body := do(t, upload(sha, "AAAAAA==").request(t, endpoint+"/chunk/bad"))
+			wantError(t, resp, body, http.StatusBadRequest, "BadDigest")
+			_, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("chunk"), Key: aws.String("bad")})
+			var nf *types.NotFound
+			if !errors.As(err, &nf) {
+				t.Fatalf("HeadObject after a bad digest = %v, want NotFound", err)
+			}
 		}
 	})
 
 	t.Run("ErrBadDigestHeader", func(t *testing.T) {
-		req, _ := http.NewRequest(http.MethodPut, endpoint+"/chunk/badheader", bytes.NewReader(content))
-		req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
-		req.Header.Set("X-Amz-Checksum-Crc32", "AAAAAA==")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Fatalf("status %d, want 400", resp.StatusCode)
-		}
+		req := signedRequest(t, keyA, http.MethodPut, endpoint+"/chunk/badheader", bytes.NewReader(content), "UNSIGNED-PAYLOAD",
+			http.Header{"X-Amz-Checksum-Crc32": {"AAAAAA=="}})
+		resp, body := do(t, req)
+		wantError(t, resp, body, http.StatusBadRequest, "BadDigest")
 		if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("chunk"), Key: aws.String("badheader")}); err == nil {
 			t.Fatal("object stored despite a bad checksum header")
 		}
 	})
 
 	t.Run("ErrTruncated", func(t *testing.T) {
-		body := encode(false, good)
-		resp := put("short", "STREAMING-UNSIGNED-PAYLOAD-TRAILER", body[:len(body)/2], true)
-		if resp.StatusCode == http.StatusOK {
+		req := upload("STREAMING-UNSIGNED-PAYLOAD-TRAILER", good).request(t, endpoint+"/chunk/short")
+		full, _ := io.ReadAll(req.Body)
+		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(full[:len(full)/2])), int64(len(full)/2)
+		if resp, _ := do(t, req); resp.StatusCode == http.StatusOK {
 			t.Fatal("truncated body accepted")
 		}
 		if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("chunk"), Key: aws.String("short")}); err == nil {
@@ -320,11 +286,11 @@ func TestServer_Restart(t *testing.T) {
 	part := randomBytes(t, 5<<20)
 	var uploadID, etag string
 	{
-		srv, err := s3server.New(dir, s3server.WithNow(func() time.Time { return time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC) }))
+		srv, err := s3server.New(dir, s3server.WithAccount(accountA), s3server.WithNow(func() time.Time { return time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC) }))
 		if err != nil {
 			t.Fatal(err)
 		}
-		hs := httptest.NewServer(srv)
+		hs := httptest.NewServer(authenticate(srv))
 		c := sdkClient(hs.URL)
 		for _, b := range []string{"one", "two"} {
 			if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
@@ -627,9 +593,8 @@ func TestServer_LargeUploadMemory(t *testing.T) {
 
 	measure("single PUT", func() {
 		// A raw streamed PUT, so the client side holds nothing either.
-		req, _ := http.NewRequest(http.MethodPut, endpoint+"/large/single", io.LimitReader(zeroReader{}, size))
+		req := signedRequest(t, keyA, http.MethodPut, endpoint+"/large/single", io.LimitReader(zeroReader{}, size), "UNSIGNED-PAYLOAD", nil)
 		req.ContentLength = size
-		req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

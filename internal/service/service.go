@@ -42,8 +42,10 @@ type Catalog interface {
 
 // Buckets checks S3 buckets before a task is accepted (spec §7.3).
 type Buckets interface {
-	// BucketExists reports whether the bucket exists and is reachable.
-	BucketExists(ctx context.Context, bucket string) (bool, error)
+	// BucketAccess reports whether the bucket exists and is reachable, and
+	// whether the account may write into it (where the store knows owners:
+	// the embedded S3 server; elsewhere writable follows exists).
+	BucketAccess(ctx context.Context, accountID, bucket string) (exists, writable bool, err error)
 }
 
 // Snapshotter keeps the data of DB snapshots and DB cluster snapshots.

@@ -72,17 +72,22 @@ func (c *catalog) Instances(ctx context.Context, accountID string) ([]export.DBI
 	return c.instances[accountID], c.err
 }
 
-// buckets is a fixed set of existing buckets.
+// buckets is a fixed set of existing buckets, each owned by the account
+// it maps to (testAccount when "").
 type buckets struct {
-	names map[string]bool
-	err   error
+	owners map[string]string
+	err    error
 }
 
-func (b *buckets) BucketExists(ctx context.Context, bucket string) (bool, error) {
+func (b *buckets) BucketAccess(ctx context.Context, accountID, bucket string) (bool, bool, error) {
 	if b.err != nil {
-		return false, b.err
+		return false, false, b.err
 	}
-	return b.names[bucket], nil
+	owner, ok := b.owners[bucket]
+	if owner == "" {
+		owner = testAccount
+	}
+	return ok, ok && owner == accountID, nil
 }
 
 // snapshotter records what the service asked of the snapshot storage.
@@ -198,7 +203,7 @@ func setupWith(t *testing.T, edit func(*service.Params)) (*service.Service, *tes
 			},
 			instances: map[string][]export.DBInstance{testAccount: testInstances()},
 		},
-		buckets: &buckets{names: map[string]bool{"bkt": true, "other-bkt": true}},
+		buckets: &buckets{owners: map[string]string{"bkt": "", "other-bkt": "", "foreign-bkt": "210987654321"}},
 	}
 	p := service.Params{
 		Store:       b.store,

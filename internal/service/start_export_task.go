@@ -33,7 +33,8 @@ import (
 // snapshot's SnapshotCreateTime; ExportOnly is checked against the
 // snapshot's engine.
 //  7. InvalidExportOnly: see ParseExportOnly.
-//  8. InvalidS3BucketFault: the bucket does not exist or cannot be reached.
+//  8. InvalidS3BucketFault: the bucket does not exist or cannot be reached,
+//     or (in the embedded S3 server) belongs to another account.
 //  9. IamRoleNotFound: IamRoleArn is not an IAM role ARN.
 //  10. KMSKeyNotAccessibleFault: KmsKeyId is blank.
 //
@@ -110,7 +111,7 @@ func (s *Service) StartExportTask(ctx context.Context, in StartExportTaskInput) 
 	}
 
 	// 8. Bucket.
-	if err := s.checkBucket(ctx, in.S3BucketName); err != nil {
+	if err := s.checkBucket(ctx, caller.AccountID, in.S3BucketName, in.IamRoleArn); err != nil {
 		return nil, err
 	}
 
@@ -241,24 +242,32 @@ func (s *Service) checkNotTaken(ctx context.Context, caller export.Caller, id st
 	return nil
 }
 
-// checkBucket is check #8 (spec §7.3). A failure to reach the bucket is
-// reported to the caller like a missing bucket, and logged here.
-func (s *Service) checkBucket(ctx context.Context, bucket string) error {
+// checkBucket is check #8 (spec §7.3): the bucket exists and the
+// caller's account may write into it. A failure to reach the bucket is
+// reported to the caller like a missing bucket, and logged here. A bucket
+// of another account is reported in the §11.1 words for a role that may
+// not write it.
+func (s *Service) checkBucket(ctx context.Context, accountID, bucket, role string) error {
 	if s.buckets == nil {
 		return errors.New("service: no Buckets configured")
 	}
-	ok, err := s.buckets.BucketExists(ctx, bucket)
+	exists, writable, err := s.buckets.BucketAccess(ctx, accountID, bucket)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("check bucket %s: %w", bucket, err)
 		}
 		s.logger.WarnContext(ctx, "bucket check failed", "bucket", bucket, "error", err)
-		ok = false
+		exists = false
 	}
-	if !ok {
+	switch {
+	case !exists:
 		return export.Errorf(export.CodeInvalidS3Bucket,
 			"The S3 bucket %s isn't valid. Either it isn't located in the current AWS Region or it doesn't exist. "+
 				"Review your S3 bucket name and retry the export.", bucket)
+	case !writable:
+		return export.Errorf(export.CodeInvalidS3Bucket,
+			"The IAM role %s isn't authorized to call s3:PutObject on the S3 bucket %s: the bucket belongs to another account. "+
+				"Review your permissions and retry the export.", role, bucket)
 	}
 	return nil
 }

@@ -253,6 +253,8 @@ func TestService_StartExportTask(t *testing.T) {
 		// 8. Bucket.
 		{"BucketMissing", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.S3BucketName = "missing" },
 			export.CodeInvalidS3Bucket, "The S3 bucket missing isn't valid. Either it isn't located in the current AWS Region or it doesn't exist. Review your S3 bucket name and retry the export."},
+		{"BucketOfAnotherAccount", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.S3BucketName = "foreign-bkt" },
+			export.CodeInvalidS3Bucket, "The IAM role arn:aws:iam::123456789012:role/rds-s3-export isn't authorized to call s3:PutObject on the S3 bucket foreign-bkt: the bucket belongs to another account. Review your permissions and retry the export."},
 		{"BucketError", func(t *testing.T, in *service.StartExportTaskInput, b *testBundle) {
 			b.buckets.err = errors.New("connection refused")
 		},

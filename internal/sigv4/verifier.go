@@ -32,6 +32,10 @@ type Identity struct {
 	Region      string
 	// Service is the service of the credential scope, e.g. "rds" or "s3".
 	Service string
+	// Chunks verifies the chunk signatures of the body when the request's
+	// X-Amz-Content-Sha256 is StreamingSignedPayload or
+	// StreamingSignedPayloadTrailer; nil otherwise.
+	Chunks *ChunkSigner
 }
 
 // Caller returns the identity as the domain's export.Caller.
@@ -87,7 +91,7 @@ type Verifier struct {
 // header when it carries a hex digest. Pass nil when the body is streamed
 // and the header is present (S3 clients). For STREAMING-* payloads only the
 // seed signature of the headers is verified; the chunk signatures are the
-// reader's business. r.Body is not read.
+// reader's business, with Identity.Chunks. r.Body is not read.
 //
 // Errors, all *export.Error:
 //   - MissingAuthenticationToken (403): neither an Authorization header nor
@@ -160,7 +164,11 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 		return Identity{}, export.Errorf(export.CodeSignatureDoesNotMatch,
 			"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
-	return Identity{AccessKeyID: a.AccessKeyID, AccountID: account, Region: a.Region, Service: a.Service}, nil
+	id := Identity{AccessKeyID: a.AccessKeyID, AccountID: account, Region: a.Region, Service: a.Service}
+	if h := r.Header.Get("X-Amz-Content-Sha256"); h == StreamingSignedPayload || h == StreamingSignedPayloadTrailer {
+		id.Chunks = newChunkSigner(a, secret)
+	}
+	return id, nil
 }
 
 // checkTime enforces the clock skew and the presigned expiry.

@@ -184,6 +184,10 @@ func TestVerifier_Verify(t *testing.T) {
 			id, err := run(t, newVerifier(), func(base string) *http.Request {
 				return s3Request(base, http.MethodPut, c.hash(body), body)
 			})
+			if streaming := strings.HasPrefix(c.hash(body), "STREAMING-"); err == nil && (id.Chunks != nil) != streaming {
+				t.Fatalf("Chunks %v for x-amz-content-sha256 %s", id.Chunks, c.hash(body))
+			}
+			id.Chunks = nil
 			if err != nil || id != s3Want {
 				t.Fatalf("got %+v, %v", id, err)
 			}

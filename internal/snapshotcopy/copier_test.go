@@ -20,6 +20,7 @@ import (
 
 	"github.com/rdsexport/rdsexport/internal/engine"
 	"github.com/rdsexport/rdsexport/internal/export"
+	"github.com/rdsexport/rdsexport/internal/exporttest"
 	"github.com/rdsexport/rdsexport/internal/pgsource"
 	"github.com/rdsexport/rdsexport/internal/s3objects"
 	"github.com/rdsexport/rdsexport/internal/s3server"
@@ -66,11 +67,11 @@ const fixtureSQL = `CREATE SCHEMA "Sales2";` + typesSQL
 // embeddedS3 returns S3 blobs on the embedded S3 server behind httptest.
 func embeddedS3(t *testing.T) snapshotcopy.Blobs {
 	t.Helper()
-	srv, err := s3server.New(t.TempDir())
+	srv, err := s3server.New(t.TempDir(), s3server.WithAccount("000000000000"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewServer(exporttest.SigV4S3(srv, map[string]exporttest.S3Key{"test": {Secret: "test", Account: "000000000000"}}))
 	t.Cleanup(hs.Close)
 	store, err := s3objects.New(s3objects.Config{Endpoint: hs.URL, AccessKeyID: "test", SecretAccessKey: "test", PartSize: s3objects.MinPartSize})
 	if err != nil {
