@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,8 @@ import (
 	"github.com/rdsexport/rdsexport/internal/engine"
 	"github.com/rdsexport/rdsexport/internal/export"
 	"github.com/rdsexport/rdsexport/internal/exporttest"
+	"github.com/rdsexport/rdsexport/internal/s3server"
+	"github.com/rdsexport/rdsexport/internal/sqlitetaskstore"
 )
 
 // manifestHook passes every call through to the object store, except the
@@ -305,5 +308,63 @@ func TestEngine_RecoverRemovesManifests(t *testing.T) {
 	}
 	if !slices.Equal(keys, data) {
 		t.Errorf("objects under running/export_: %v, want the database's %v", keys, data)
+	}
+}
+
+// TestEngine_RecoverRemovesManifestsOfAnyAccount: recovery removes the
+// manifests of a task whose bucket belongs to the task's account, not to
+// the server's, in the embedded S3 written in-process (where every call
+// acts for the account in its context).
+func TestEngine_RecoverRemovesManifestsOfAnyAccount(t *testing.T) {
+	const other, otherBucket = "111122223333", "team-exports"
+	dir := t.TempDir()
+	store, err := sqlitetaskstore.New(t.Context(), filepath.Join(dir, "tasks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	srv, err := s3server.New(filepath.Join(dir, "s3"), s3server.WithAccount(account))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects := srv.Objects()
+	octx := export.WithCaller(t.Context(), export.Caller{AccountID: other, Region: "us-east-1"})
+	if err := objects.CreateBucket(octx, otherBucket); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	task := &export.Task{
+		Identifier: "orphan", AccountID: other, Region: "us-east-1", SourceType: export.SourceTypeCluster,
+		SourceArn: "arn:aws:rds:us-east-1:" + other + ":cluster:c", S3Bucket: otherBucket,
+		IamRoleArn: "arn:aws:iam::" + other + ":role/r", KmsKeyID: "k",
+		Status: export.StatusStarting, SnapshotTime: now, TaskStartTime: now,
+	}
+	if err := store.CreateTask(t.Context(), task); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Transition(t.Context(), other, "orphan", []export.Status{export.StatusStarting}, export.StatusInProgress, export.TaskUpdate{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"orphan/export_info_orphan.json", "orphan/export_tables_info_orphan_from_1_to_1.json"} {
+		if err := objects.Put(octx, otherBucket, k, strings.NewReader("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := engine.New(engine.Params{Store: store, Objects: objects, PollInterval: time.Hour,
+		Resolve: func(context.Context, *export.Task) (engine.Source, error) { return nil, errors.New("no source") }})
+	if err := e.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Stop)
+	got, err := store.GetTask(t.Context(), other, "orphan")
+	if err != nil || got.Status != export.StatusFailed {
+		t.Fatalf("recovered task: %v %v, want FAILED", got, err)
+	}
+	keys, err := objects.List(octx, otherBucket, "orphan/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Errorf("manifests left beside the FAILED task: %v", keys)
 	}
 }
