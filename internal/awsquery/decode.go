@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/rdsexport/rdsexport/internal/export"
 	"github.com/rdsexport/rdsexport/internal/service"
@@ -21,16 +22,16 @@ type params map[string]string
 // HEAD, the form body; body values win (spec §1.2). The body is read through
 // http.MaxBytesReader, so at most limit+1 bytes are ever read.
 //
-// Errors: InvalidParameterValue when the body exceeds limit,
-// MalformedQueryString when either part is not valid form encoding; other
-// errors are read failures.
+// Errors: InvalidParameterValue when the body exceeds limit or a name or
+// value is not valid UTF-8 (checkUTF8), MalformedQueryString when either
+// part is not valid form encoding; other errors are read failures.
 func readParams(w http.ResponseWriter, r *http.Request, limit int64) (params, error) {
 	p := params{}
 	if err := parseForm(p, r.URL.RawQuery); err != nil {
 		return nil, err
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Body == nil {
-		return p, nil
+		return p, checkUTF8(p)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
@@ -43,7 +44,32 @@ func readParams(w http.ResponseWriter, r *http.Request, limit int64) (params, er
 	if err := parseForm(p, string(body)); err != nil {
 		return nil, err
 	}
-	return p, nil
+	return p, checkUTF8(p)
+}
+
+// checkUTF8 refuses a request with a parameter name or value that is not
+// valid UTF-8: such text cannot be stored, compared or sent back in an XML
+// response faithfully, so it is refused before any operation sees it.
+//
+// Errors: InvalidParameterValue naming the first such parameter (in sorted
+// order, so that the answer does not depend on map order), its name cut to
+// 64 bytes with invalid bytes shown as U+FFFD.
+func checkUTF8(p params) error {
+	var bad []string
+	for k, v := range p {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	name := slices.Min(bad)
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return export.Errorf(export.CodeInvalidParameterValue,
+		"The parameter %s is not valid: parameter names and values must be valid UTF-8.", strings.ToValidUTF8(name, "\uFFFD"))
 }
 
 // parseForm adds the pairs of an application/x-www-form-urlencoded string
