@@ -22,16 +22,16 @@ type params map[string]string
 // HEAD, the form body; body values win (spec §1.2). The body is read through
 // http.MaxBytesReader, so at most limit+1 bytes are ever read.
 //
-// Errors: InvalidParameterValue when the body exceeds limit or a name or
-// value is not valid UTF-8 (checkUTF8), MalformedQueryString when either
-// part is not valid form encoding; other errors are read failures.
+// Errors: InvalidParameterValue when the body exceeds limit,
+// MalformedQueryString when either part is not valid form encoding; other
+// errors are read failures. Text that is not UTF-8 is left to checkUTF8.
 func readParams(w http.ResponseWriter, r *http.Request, limit int64) (params, error) {
 	p := params{}
 	if err := parseForm(p, r.URL.RawQuery); err != nil {
 		return nil, err
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Body == nil {
-		return p, checkUTF8(p)
+		return p, nil
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
@@ -44,7 +44,7 @@ func readParams(w http.ResponseWriter, r *http.Request, limit int64) (params, er
 	if err := parseForm(p, string(body)); err != nil {
 		return nil, err
 	}
-	return p, checkUTF8(p)
+	return p, nil
 }
 
 // checkUTF8 refuses a request with a parameter name or value that is not

@@ -140,7 +140,8 @@ func TestHandler_Decode(t *testing.T) {
 		{name: "InvalidUTF8UnknownParameter", body: describe + "&Foo=%FF", code: export.CodeInvalidParameterValue, status: 400},
 		{name: "InvalidUTF8Name", body: describe + "&%FF=x", code: export.CodeInvalidParameterValue, status: 400},
 		{name: "InvalidUTF8InQuery", method: "GET", query: clusters + "&DBClusterIdentifier=%FF", code: export.CodeInvalidParameterValue, status: 400},
-		{name: "InvalidUTF8Action", body: "Action=Describe%FF", code: export.CodeInvalidParameterValue, status: 400},
+		{name: "InvalidUTF8Action", body: "Action=Describe%FF", code: export.CodeInvalidAction, status: 400},
+		{name: "InvalidUTF8NoAction", body: "%FF=%FE", code: export.CodeMissingAction, status: 400},
 		{name: "InvalidUTF8ReplacedByBody", query: describe + "&Marker=%FF", body: "Marker=ok", want: service.DescribeExportTasksInput{Marker: aws.String("ok")}},
 		{name: "ValidUTF8", body: describe + "&Marker=%E2%82%AC%F0%9F%98%80", want: service.DescribeExportTasksInput{Marker: aws.String("€😀")}},
 	} {

@@ -122,6 +122,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, requestID, action, err)
 		return
 	}
+	// After dispatch, so that a body of garbage is still MissingAction.
+	if err := checkUTF8(p); err != nil {
+		h.fail(w, requestID, action, err)
+		return
+	}
 
 	// The members are written first so that a failure leaves nothing to
 	// undo; they sit two levels deep in the final document.
