@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,7 +30,10 @@ type catalog struct {
 }
 
 type entry struct {
-	cfg    SourceConfig
+	cfg SourceConfig
+	// ep is what Describe shows of cfg.URL, parsed once; the URL itself
+	// is never shown.
+	ep     sourceEndpoint
 	source engine.Source
 	server *server
 }
@@ -56,10 +58,12 @@ func newCatalog(cfg Config, started time.Time, limits *sourceLimits) *catalog {
 	build := func(list []SourceConfig) []*entry {
 		var out []*entry
 		for _, s := range list {
-			e := &entry{cfg: s, source: limits.wrap(s, newSource(s))}
-			host, port, user, _ := e.endpoint()
-			key := export.EngineFamily(s.Engine) + "\x00" + net.JoinHostPort(host, strconv.Itoa(port)) + "\x00" + user
-			if host == "" { // not a host URL (a socket path, say): no sharing
+			// Validate has refused URLs that do not parse; an entry built
+			// without it shows nothing of its URL.
+			ep, _ := parseSourceURL(s.Engine, s.URL)
+			e := &entry{cfg: s, ep: ep, source: limits.wrap(s, newSource(s))}
+			key := export.EngineFamily(s.Engine) + "\x00" + net.JoinHostPort(ep.Host, strconv.Itoa(ep.Port)) + "\x00" + ep.User
+			if ep.Host == "" { // unparsed: no sharing
 				key = s.URL
 			}
 			if servers[key] == nil {
@@ -178,22 +182,6 @@ func (c *catalog) engineVersions(ctx context.Context, entries []*entry) []string
 	return out
 }
 
-// endpoint returns host and port of the source URL without credentials.
-func (e *entry) endpoint() (string, int, string, string) {
-	u, err := url.Parse(e.cfg.URL)
-	if err != nil {
-		return "", 0, "", ""
-	}
-	port, _ := strconv.Atoi(u.Port())
-	if port == 0 {
-		port = 5432
-		if export.EngineFamily(e.cfg.Engine) == "mysql" {
-			port = 3306
-		}
-	}
-	return u.Hostname(), port, u.User.Username(), strings.TrimPrefix(u.Path, "/")
-}
-
 // resourceID is a stable id derived from the identifier, shaped like AWS's.
 func resourceID(prefix, id string) string {
 	h := sha256.Sum256([]byte(strings.ToLower(id)))
@@ -239,17 +227,16 @@ func (c *catalog) FindCluster(_ context.Context, accountID, id string) (export.D
 }
 
 func (c *catalog) cluster(e *entry, accountID, version string) export.DBCluster {
-	host, port, user, db := e.endpoint()
 	return export.DBCluster{
 		Identifier:     e.cfg.Identifier,
 		AccountID:      accountID,
 		Engine:         e.cfg.Engine,
 		EngineVersion:  version,
 		Status:         "available",
-		Endpoint:       host,
-		Port:           port,
-		MasterUsername: user,
-		DatabaseName:   db,
+		Endpoint:       e.ep.Host,
+		Port:           e.ep.Port,
+		MasterUsername: e.ep.User,
+		DatabaseName:   e.ep.Database,
 		CreateTime:     c.started,
 		ResourceID:     resourceID("cluster-", e.cfg.Identifier),
 	}
@@ -261,17 +248,16 @@ func (c *catalog) Instances(ctx context.Context, accountID string) ([]export.DBI
 	versions := c.engineVersions(ctx, entries)
 	out := make([]export.DBInstance, 0, len(entries))
 	for i, e := range entries {
-		host, port, user, db := e.endpoint()
 		out = append(out, export.DBInstance{
 			Identifier:       e.cfg.Identifier,
 			AccountID:        accountID,
 			Engine:           e.cfg.Engine,
 			EngineVersion:    versions[i],
 			Status:           "available",
-			Address:          host,
-			Port:             port,
-			MasterUsername:   user,
-			DBName:           db,
+			Address:          e.ep.Host,
+			Port:             e.ep.Port,
+			MasterUsername:   e.ep.User,
+			DBName:           e.ep.Database,
 			CreateTime:       c.started,
 			ResourceID:       resourceID("db-", e.cfg.Identifier),
 			AllocatedStorage: 20,

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,12 @@ type Config struct {
 	// Region is the region of the ARNs the server mints when a request's
 	// credential scope names none.
 	Region string `yaml:"region"`
+	// ExtraRegions are further regions the server serves besides Region.
+	// Requests signed for any other region are refused, and the ARNs a
+	// request names must be of its own region: the configured sources are
+	// the same in every served region, and an export of one counts as an
+	// export of that source whatever the region of its ARN.
+	ExtraRegions []string `yaml:"extra_regions"`
 	// AccountID owns every resource (12 digits).
 	AccountID string `yaml:"account_id"`
 	// DataDir holds the task store and the embedded S3 data.
@@ -210,7 +217,8 @@ func (c *Config) resolveSecrets(lookupEnv func(string) (string, bool), readFile 
 	return errors.Join(errs...)
 }
 
-// LoadEnv applies RDSEXPORT_LISTEN, RDSEXPORT_REGION, RDSEXPORT_ACCOUNT_ID,
+// LoadEnv applies RDSEXPORT_LISTEN, RDSEXPORT_REGION,
+// RDSEXPORT_EXTRA_REGIONS (comma-separated), RDSEXPORT_ACCOUNT_ID,
 // RDSEXPORT_DATA_DIR, RDSEXPORT_S3_ENDPOINT, RDSEXPORT_MAX_CONCURRENT_EXPORTS
 // and RDSEXPORT_LOG_LEVEL when set.
 func (c *Config) LoadEnv(getenv func(string) string) error {
@@ -225,6 +233,14 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	for k, p := range str {
 		if v := getenv(k); v != "" {
 			*p = v
+		}
+	}
+	if v := getenv("RDSEXPORT_EXTRA_REGIONS"); v != "" {
+		c.ExtraRegions = nil
+		for _, r := range strings.Split(v, ",") {
+			if r = strings.TrimSpace(r); r != "" {
+				c.ExtraRegions = append(c.ExtraRegions, r)
+			}
 		}
 	}
 	if v := getenv("RDSEXPORT_MAX_CONCURRENT_EXPORTS"); v != "" {
@@ -243,7 +259,14 @@ var (
 	identifierRe = regexp.MustCompile(`^[A-Za-z](?:-?[A-Za-z0-9])*$`)
 )
 
-// Validate reports every problem of c at once.
+// Regions returns the regions the server serves: Region, then
+// ExtraRegions.
+func (c *Config) Regions() []string {
+	return append([]string{c.Region}, c.ExtraRegions...)
+}
+
+// Validate reports every problem of c at once. Source URLs are parsed as
+// the sources connect (parseSourceURL); their errors never quote them.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -252,6 +275,14 @@ func (c *Config) Validate() error {
 	}
 	if !regionRe.MatchString(c.Region) {
 		bad("region %q is not a region name like us-east-1", c.Region)
+	}
+	for i, r := range c.ExtraRegions {
+		switch {
+		case !regionRe.MatchString(r):
+			bad("extra_regions[%d] %q is not a region name like us-west-2", i, r)
+		case slices.Contains(c.ExtraRegions[:i], r) || r == c.Region:
+			bad("extra_regions[%d] %q is listed twice", i, r)
+		}
 	}
 	if !accountRe.MatchString(c.AccountID) {
 		bad("account_id %q must be 12 digits", c.AccountID)
@@ -320,6 +351,11 @@ func (c *Config) Validate() error {
 			}
 			if s.URL == "" {
 				bad("%s[%d] %s: url is empty", kind, i, s.Identifier)
+			} else if export.EngineFamily(s.Engine) != "" {
+				// The error never quotes the URL: it holds a password.
+				if _, err := parseSourceURL(s.Engine, s.URL); err != nil {
+					bad("%s[%d] %s: url: %v", kind, i, s.Identifier, err)
+				}
 			}
 			if s.ReadTimeout < 0 {
 				bad("%s[%d] %s: read_timeout %s is negative", kind, i, s.Identifier, s.ReadTimeout)

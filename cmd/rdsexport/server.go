@@ -158,7 +158,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	})
 	rds := &awsquery.Handler{
 		Service: svc, Logger: m.Logger.With("component", "awsquery"),
-		Region: cfg.Region, AccountID: cfg.AccountID,
+		Region: cfg.Region, AccountID: cfg.AccountID, Regions: cfg.Regions(),
 	}
 	creds := credentialTable{account: cfg.AccountID, keys: map[string]Credential{}}
 	for _, c := range cfg.Credentials {

@@ -3,8 +3,8 @@ package main
 import (
 	"log/slog"
 	"net"
-	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/rdsexport/rdsexport/internal/connlimit"
@@ -48,23 +48,17 @@ func (l *sourceLimits) inUse() int {
 	return n
 }
 
-// serverKey names the server of a source: engine family, host and port.
-// A URL without a host (a socket path, a libpq key=value string) gets a
-// budget of its own. name is for logs and holds no credentials.
+// serverKey names the server of a source: engine family, host and port,
+// from the URL in any accepted form. A URL that does not parse (Validate
+// refuses those) gets a budget of its own. name is for logs and holds no
+// credentials.
 func serverKey(cfg SourceConfig) (key, name string) {
 	family := export.EngineFamily(cfg.Engine)
-	u, err := url.Parse(cfg.URL)
-	if err != nil || u.Hostname() == "" {
+	ep, err := parseSourceURL(cfg.Engine, cfg.URL)
+	if err != nil || ep.Host == "" {
 		return family + "\x00" + cfg.URL, family + " source " + cfg.Identifier
 	}
-	port := u.Port()
-	if port == "" {
-		port = "5432"
-		if family == "mysql" {
-			port = "3306"
-		}
-	}
-	addr := net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+	addr := net.JoinHostPort(strings.ToLower(ep.Host), strconv.Itoa(ep.Port))
 	return family + "\x00" + addr, family + " " + addr
 }
 

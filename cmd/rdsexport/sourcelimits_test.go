@@ -56,7 +56,10 @@ func TestServerKey(t *testing.T) {
 		t.Error("two engine families are one server")
 	}
 	if key("postgres", "host=db port=5432") == key("postgres", "host=db port=5433") {
-		t.Error("two key=value sources share a budget")
+		t.Error("two key=value sources on two ports share a budget")
+	}
+	if key("postgres", "host=db port=5432 user=u password=secret dbname=a") != key("postgres", "postgres://v@db:5432/b") {
+		t.Error("a key=value source and a URL of one server have two budgets")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/rdsexport/rdsexport/internal/export"
 	"github.com/rdsexport/rdsexport/internal/service"
@@ -23,7 +24,7 @@ type params map[string]string
 //
 // Errors: InvalidParameterValue when the body exceeds limit,
 // MalformedQueryString when either part is not valid form encoding; other
-// errors are read failures.
+// errors are read failures. Text that is not UTF-8 is left to checkUTF8.
 func readParams(w http.ResponseWriter, r *http.Request, limit int64) (params, error) {
 	p := params{}
 	if err := parseForm(p, r.URL.RawQuery); err != nil {
@@ -44,6 +45,31 @@ func readParams(w http.ResponseWriter, r *http.Request, limit int64) (params, er
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkUTF8 refuses a request with a parameter name or value that is not
+// valid UTF-8: such text cannot be stored, compared or sent back in an XML
+// response faithfully, so it is refused before any operation sees it.
+//
+// Errors: InvalidParameterValue naming the first such parameter (in sorted
+// order, so that the answer does not depend on map order), its name cut to
+// 64 bytes with invalid bytes shown as U+FFFD.
+func checkUTF8(p params) error {
+	var bad []string
+	for k, v := range p {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	name := slices.Min(bad)
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return export.Errorf(export.CodeInvalidParameterValue,
+		"The parameter %s is not valid: parameter names and values must be valid UTF-8.", strings.ToValidUTF8(name, "\uFFFD"))
 }
 
 // parseForm adds the pairs of an application/x-www-form-urlencoded string

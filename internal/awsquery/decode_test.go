@@ -129,6 +129,21 @@ func TestHandler_Decode(t *testing.T) {
 			want: service.DescribeExportTasksInput{Marker: aws.String(strings.Repeat("m", 64-len(describe+"&Marker=")))}},
 		{name: "StrayAmpersands", body: "&&" + describe + "&&Marker=x&", want: service.DescribeExportTasksInput{Marker: aws.String("x")}},
 		{name: "UnknownParametersIgnored", body: describe + "&Foo=bar&Tags.Tag.1.Key=k", want: service.DescribeExportTasksInput{}},
+		// Text that is not UTF-8 is refused in any parameter, known or not,
+		// of any operation, in the body or the query string.
+		{name: "InvalidUTF8Value", body: start + "&S3Prefix=a%FFb", code: export.CodeInvalidParameterValue, status: 400},
+		{name: "InvalidUTF8Truncated", body: describe + "&Marker=%E2%82", code: export.CodeInvalidParameterValue, status: 400},
+		{name: "InvalidUTF8Surrogate", body: create + "&Tags.Tag.1.Key=k&Tags.Tag.1.Value=%ED%A0%80", code: export.CodeInvalidParameterValue, status: 400},
+		{name: "InvalidUTF8Overlong", body: "Action=CancelExportTask&ExportTaskIdentifier=%C0%AF", code: export.CodeInvalidParameterValue, status: 400},
+		{name: "InvalidUTF8ListItem", body: start + "&ExportOnly.member.1=%80", code: export.CodeInvalidParameterValue, status: 400},
+		{name: "InvalidUTF8FilterValue", body: describe + "&Filters.Filter.1.Name=status&Filters.Filter.1.Values.Value.1=%FE", code: export.CodeInvalidParameterValue, status: 400},
+		{name: "InvalidUTF8UnknownParameter", body: describe + "&Foo=%FF", code: export.CodeInvalidParameterValue, status: 400},
+		{name: "InvalidUTF8Name", body: describe + "&%FF=x", code: export.CodeInvalidParameterValue, status: 400},
+		{name: "InvalidUTF8InQuery", method: "GET", query: clusters + "&DBClusterIdentifier=%FF", code: export.CodeInvalidParameterValue, status: 400},
+		{name: "InvalidUTF8Action", body: "Action=Describe%FF", code: export.CodeInvalidAction, status: 400},
+		{name: "InvalidUTF8NoAction", body: "%FF=%FE", code: export.CodeMissingAction, status: 400},
+		{name: "InvalidUTF8ReplacedByBody", query: describe + "&Marker=%FF", body: "Marker=ok", want: service.DescribeExportTasksInput{Marker: aws.String("ok")}},
+		{name: "ValidUTF8", body: describe + "&Marker=%E2%82%AC%F0%9F%98%80", want: service.DescribeExportTasksInput{Marker: aws.String("€😀")}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -171,6 +186,43 @@ func TestHandler_Decode(t *testing.T) {
 			}
 			if got := f.input(); !reflect.DeepEqual(got, c.want) {
 				t.Errorf("service got %#v\nwant %#v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestHandler_Regions(t *testing.T) {
+	f := &fakeService{clusters: &service.DescribeDBClustersOutput{DBClusters: []export.DBCluster{{Identifier: "c1"}}}}
+	h := newHandler(f, nil)
+	h.Regions = []string{"us-east-1", "eu-west-3"}
+	for _, c := range []struct {
+		region string
+		caller bool
+		status int
+	}{
+		{"us-east-1", true, 200},
+		{"eu-west-3", true, 200},
+		{"us-west-2", true, 403},
+		{"cn-north-1", true, 403},
+		{"", false, 200}, // no verified caller: the handler's defaults
+	} {
+		t.Run(c.region, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("Action=DescribeDBClusters"))
+			if c.caller {
+				r = r.WithContext(export.WithCaller(r.Context(), export.Caller{AccountID: "111122223333", Region: c.region}))
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != c.status {
+				t.Fatalf("status = %d, want %d: %s", w.Code, c.status, w.Body)
+			}
+			if c.status == 403 {
+				if got := errorCode(t, w.Body.Bytes()); got != export.CodeSignatureDoesNotMatch {
+					t.Errorf("code = %s, want SignatureDoesNotMatch", got)
+				}
+				if want := "Credential should be scoped to a valid region, not '" + c.region + "'."; !strings.Contains(w.Body.String(), want) {
+					t.Errorf("missing %q in %s", want, w.Body)
+				}
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -60,6 +61,12 @@ type Handler struct {
 	// export.Caller; empty means DefaultRegion and DefaultAccountID.
 	Region    string
 	AccountID string
+	// Regions are the regions the server serves. A request whose verified
+	// caller names another region is refused with SignatureDoesNotMatch, as
+	// an AWS endpoint refuses a credential scoped to another region: every
+	// ARN the request could mint or name would be of a region the server
+	// does not serve. Empty means any region.
+	Regions []string
 }
 
 // operation decodes its input from p, calls the service and writes the
@@ -96,6 +103,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	if err := h.checkRegion(r.Context()); err != nil {
+		h.fail(w, requestID, action, err)
+		return
+	}
 	limit := h.MaxBodyBytes
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
@@ -108,6 +119,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	action = p["Action"]
 	op, err := dispatch(p)
 	if err != nil {
+		h.fail(w, requestID, action, err)
+		return
+	}
+	// After dispatch, so that a body of garbage is still MissingAction.
+	if err := checkUTF8(p); err != nil {
 		h.fail(w, requestID, action, err)
 		return
 	}
@@ -136,6 +152,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.close("ResponseMetadata")
 	x.close(action + "Response")
 	writeXML(w, requestID, http.StatusOK, x.bytes())
+}
+
+// checkRegion refuses a caller of a region the handler does not serve.
+func (h *Handler) checkRegion(ctx context.Context) error {
+	c, ok := export.CallerFrom(ctx)
+	if !ok || c.Region == "" || len(h.Regions) == 0 || slices.Contains(h.Regions, c.Region) {
+		return nil
+	}
+	return export.Errorf(export.CodeSignatureDoesNotMatch,
+		"Credential should be scoped to a valid region, not '%s'. ", c.Region)
 }
 
 // dispatch checks Action and Version (spec §1.2).

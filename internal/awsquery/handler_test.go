@@ -415,6 +415,8 @@ func goldenCases() []goldenCase {
 		{dir: "Handler", name: "InvalidAction", body: "Action=DeleteDBInstance&Version=2014-10-31", status: 400},
 		{dir: "Handler", name: "InvalidParameterValue-Version", body: "Action=DescribeExportTasks&Version=2013-09-09", status: 400},
 		{dir: "Handler", name: "MalformedQueryString", body: "Action=DescribeExportTasks&Marker=%zz", status: 404},
+		{dir: "Handler", name: "InvalidParameterValue-UTF8", body: "Action=DescribeExportTasks&Marker=%FFabc", status: 400},
+		{dir: "Handler", name: "InvalidParameterValue-UTF8Name", body: "Action=StartExportTask&S3Prefix%FF=x&S3Prefix=%C3%28", status: 400},
 		{dir: "Handler", name: "InternalFailure", body: describeQuery, status: 500,
 			setup: func(f *fakeService) { f.err = errors.New("database is on fire: password=hunter2") }},
 		{dir: "Handler", name: "InternalFailure-Panic", body: describeQuery, status: 500,

@@ -1,6 +1,9 @@
 package export
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // GiB is the unit of TotalExtractedDataInGB (spec §6.3: 1 GB = 2^30 bytes).
 const GiB = 1 << 30
@@ -49,4 +52,19 @@ func (t *Task) Clone() *Task {
 		c.ExportOnly = append([]string{}, t.ExportOnly...)
 	}
 	return &c
+}
+
+// SourceKey returns the identity of the source a task's SourceArn names,
+// on which the rule of one active export per source rests (spec §6.5): its
+// resource type, account and identifier, the identifier lowercased because
+// cluster identifiers compare case-insensitively and snapshot identifiers
+// are stored lowercase (spec §2.3). ARNs that differ only in partition,
+// region or the case of the identifier name the same source and have the
+// same key. A string that is not an ARN of seven fields is its own key.
+func SourceKey(arn string) string {
+	parts := strings.SplitN(arn, ":", 7)
+	if len(parts) != 7 || parts[0] != "arn" {
+		return arn
+	}
+	return parts[5] + ":" + parts[4] + ":" + strings.ToLower(parts[6])
 }

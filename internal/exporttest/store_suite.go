@@ -38,6 +38,8 @@ func StoreSuite(t *testing.T, newStore func(t *testing.T) export.Store) {
 		run(t, "ErrAlreadyExists/ActiveSource", storeCreateActiveSource)
 		run(t, "ConcurrentSameIdentifier", storeCreateConcurrentIdentifier)
 		run(t, "ConcurrentSameSource", storeCreateConcurrentSource)
+		run(t, "ErrAlreadyExists/SourceAlias", storeCreateSourceAlias)
+		run(t, "ConcurrentSourceAliases", storeCreateConcurrentSourceAliases)
 	})
 	t.Run("GetTask", func(t *testing.T) {
 		run(t, "ErrNotFound", storeGetNotFound)
@@ -312,6 +314,44 @@ func storeCreateActiveSource(t *testing.T, s export.Store) {
 		// The second one is active again, so a third conflicts.
 		err := s.CreateTask(ctx, newSuiteTask(suiteAccount, fmt.Sprintf("done-third-%d", i), arn))
 		requireCode(t, err, export.CodeExportTaskAlreadyExists)
+	}
+}
+
+// sourceAliases are ARNs of one cluster of suiteAccount: partition, region
+// and the case of the identifier do not make another source (spec §6.5).
+func sourceAliases(name string) []string {
+	return []string{
+		"arn:aws:rds:us-east-1:" + suiteAccount + ":cluster:" + name,
+		"arn:aws:rds:eu-west-1:" + suiteAccount + ":cluster:" + name,
+		"arn:aws-cn:rds:cn-north-1:" + suiteAccount + ":cluster:" + name,
+		"arn:aws:rds:us-east-1:" + suiteAccount + ":cluster:" + strings.ToUpper(name),
+	}
+}
+
+func storeCreateSourceAlias(t *testing.T, s export.Store) {
+	ctx := t.Context()
+	aliases := sourceAliases("alias")
+	mustCreate(t, s, newSuiteTask(suiteAccount, "alias-first", aliases[0]))
+	for i, arn := range aliases {
+		id := fmt.Sprintf("alias-%d", i)
+		err := s.CreateTask(ctx, newSuiteTask(suiteAccount, id, arn))
+		requireCode(t, err, export.CodeExportTaskAlreadyExists)
+		if _, err := s.GetTask(ctx, suiteAccount, id); err == nil {
+			t.Fatalf("task of %s was stored while the same source is exported", arn)
+		}
+	}
+	// The same identifier in another resource type is another source.
+	mustCreate(t, s, newSuiteTask(suiteAccount, "alias-snapshot", snapshotArn(suiteAccount, "alias")))
+}
+
+func storeCreateConcurrentSourceAliases(t *testing.T, s export.Store) {
+	var tasks []*export.Task
+	for i := range 12 {
+		aliases := sourceAliases("race-alias")
+		tasks = append(tasks, newSuiteTask(suiteAccount, fmt.Sprintf("exp-alias-%d", i), aliases[i%len(aliases)]))
+	}
+	if wins := createConcurrently(t, s, tasks); wins != 1 {
+		t.Fatalf("%d creations succeeded, want 1", wins)
 	}
 }
 

@@ -20,6 +20,12 @@ const (
 // (spec §1.2).
 const defaultRegion = "us-east-1"
 
+// Partition is the one partition of the ARNs the server mints and accepts.
+// An ARN of another partition (aws-cn, aws-us-gov, ...) cannot name one of
+// its resources: it is refused as malformed, never resolved by its
+// identifier alone.
+const Partition = "aws"
+
 // ErrInvalidARN is wrapped by ParseARN for any string that is not an RDS ARN.
 var ErrInvalidARN = errors.New("not an RDS ARN")
 
@@ -92,25 +98,27 @@ func (a ARN) String() string {
 }
 
 // ownedBy reports whether the ARN names a resource of the caller's account
-// in the caller's region.
+// in the caller's region. The caller's region is one the server serves
+// (the front end refuses requests signed for any other), so an ARN of a
+// region the server does not serve is never owned.
 func (a ARN) ownedBy(c export.Caller) bool {
-	return a.AccountID == c.AccountID && a.Region == c.Region
+	return a.Partition == Partition && a.AccountID == c.AccountID && a.Region == c.Region
 }
 
-// sameResource reports whether a and b name the same resource. Identifiers
-// of clusters and instances are case-insensitive and snapshot identifiers
-// are stored lowercase (spec §2.3), so ids compare case-insensitively.
-func (a ARN) sameResource(b ARN) bool {
-	return a.Partition == b.Partition && a.Region == b.Region && a.AccountID == b.AccountID &&
-		a.ResourceType == b.ResourceType && strings.EqualFold(a.ID, b.ID)
-}
+// maxARNLen is the longest ARN AWS accepts anywhere (IAM and KMS give
+// their ARN members a maximum length of 2048).
+const maxARNLen = 2048
 
 // parseSourceARN parses the SourceArn of StartExportTask (spec §7.2): an
-// RDS ARN of type snapshot, cluster-snapshot or cluster. Anything else is
-// InvalidParameterValue.
+// RDS ARN of the server's partition and of type snapshot, cluster-snapshot
+// or cluster. Anything else is InvalidParameterValue; an ARN longer than
+// maxARNLen is refused without being quoted.
 func parseSourceARN(s string) (ARN, export.SourceType, error) {
+	if len(s) > maxARNLen {
+		return ARN{}, "", invalidParameter("The parameter SourceArn is not valid: it is %d bytes long; an ARN has at most %d.", len(s), maxARNLen)
+	}
 	a, err := ParseARN(s)
-	if err != nil {
+	if err != nil || a.Partition != Partition {
 		return ARN{}, "", invalidSourceARN(s)
 	}
 	switch a.ResourceType {
@@ -131,14 +139,15 @@ func invalidSourceARN(s string) *export.Error {
 // value (an identifier or an ARN of resourceType) into a plain identifier.
 // ok is false when the value is an ARN of another account or region: such a
 // resource is invisible to the caller, so lookups report it as not found,
-// as RDS does for resources of other accounts. A malformed ARN or one of
-// another resource type is InvalidParameterValue.
+// as RDS does for resources of other accounts. A malformed ARN, one of
+// another partition or one of another resource type is
+// InvalidParameterValue.
 func resolveIdentifier(c export.Caller, param, value, resourceType string) (id string, ok bool, err error) {
 	if !strings.HasPrefix(value, "arn:") {
 		return value, true, nil
 	}
 	a, perr := ParseARN(value)
-	if perr != nil || a.ResourceType != resourceType {
+	if perr != nil || a.ResourceType != resourceType || a.Partition != Partition {
 		return "", false, export.Errorf(export.CodeInvalidParameterValue,
 			"The parameter %s is not valid: %s is not a valid %s ARN.", param, value, resourceType)
 	}

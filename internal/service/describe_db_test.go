@@ -90,6 +90,8 @@ func TestService_DescribeDBClusters(t *testing.T) {
 			export.CodeDBClusterNotFound, ""},
 		{"InstanceARN", service.DescribeDBClustersInput{DBClusterIdentifier: ptr("arn:aws:rds:us-east-1:123456789012:db:pg-main")},
 			export.CodeInvalidParameterValue, ""},
+		{"OtherPartitionARN", service.DescribeDBClustersInput{DBClusterIdentifier: ptr("arn:aws-cn:rds:us-east-1:123456789012:cluster:pg-main")},
+			export.CodeInvalidParameterValue, ""},
 		{"MalformedARN", service.DescribeDBClustersInput{DBClusterIdentifier: ptr("arn:aws:rds:pg-main")},
 			export.CodeInvalidParameterValue, ""},
 		{"MaxRecords", service.DescribeDBClustersInput{MaxRecords: ptr(10)}, export.CodeInvalidParameterValue,

@@ -17,7 +17,10 @@ const (
 
 // DescribeExportTasks returns the caller's tasks that match every criterion
 // of in, in acceptance order, one page of at most MaxRecords (default 100).
-// Marker is set on the output only when more tasks follow.
+// Marker is set on the output only when more tasks follow. A page is cut
+// before MaxRecords tasks when the next task would take it past
+// Params.MaxPageBytes; it always holds at least one task, and its Marker
+// leads to the task that did not fit.
 //
 // An identifier or ARN that matches nothing gives an empty list, not
 // ExportTaskNotFound (spec §3.2). An empty ExportTaskIdentifier or
@@ -97,10 +100,43 @@ func (s *Service) DescribeExportTasks(ctx context.Context, in DescribeExportTask
 	if err != nil {
 		return nil, fmt.Errorf("list export tasks: %w", err)
 	}
-	if len(tasks) > limit {
-		tasks = tasks[:limit]
-		out.Marker = encodeSeqMarker(tasks[len(tasks)-1].Seq)
+	size := 0
+	for _, t := range tasks {
+		n := taskWireBytes(t)
+		if len(out.ExportTasks) > 0 && (len(out.ExportTasks) == limit || size+n > s.maxPageBytes) {
+			// The marker is the last task returned: the next page starts
+			// right after it, whatever cut this one.
+			out.Marker = encodeSeqMarker(out.ExportTasks[len(out.ExportTasks)-1].Seq)
+			break
+		}
+		out.ExportTasks = append(out.ExportTasks, t)
+		size += n
 	}
-	out.ExportTasks = append(out.ExportTasks, tasks...)
 	return out, nil
+}
+
+// taskWireBytes estimates the size of a task in a response: its text with
+// XML escaping, plus the element names and fixed members.
+func taskWireBytes(t *export.Task) int {
+	n := 700 + wireLen(t.Identifier) + wireLen(t.SourceArn) + wireLen(t.S3Bucket) + wireLen(t.S3Prefix) +
+		wireLen(t.IamRoleArn) + wireLen(t.KmsKeyID) + wireLen(t.FailureCause) + wireLen(t.WarningMessage)
+	for _, e := range t.ExportOnly {
+		n += 30 + wireLen(e)
+	}
+	return n
+}
+
+// wireLen is the length of s once escaped as XML text: '&' becomes
+// "&amp;", '<' and '>' "&lt;" and "&gt;", a carriage return "&#xD;".
+func wireLen(s string) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '&', '\r':
+			n += 4
+		case '<', '>':
+			n += 3
+		}
+	}
+	return n
 }

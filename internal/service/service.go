@@ -70,6 +70,12 @@ type Snapshotter interface {
 // "Manual DB instance snapshots" and "Manual DB cluster snapshots").
 const DefaultSnapshotQuota = 100
 
+// DefaultMaxPageBytes is the size bound of one Describe page when
+// Params.MaxPageBytes is 0: far above a page of 100 ordinary items (about
+// 1 KB each), far below what the largest items allowed (ExportOnly lists of
+// 200 KB, long warnings) would make of 100 of them.
+const DefaultMaxPageBytes = 1 << 20
+
 // Service runs the operations. Create it with New.
 type Service struct {
 	store         export.Store
@@ -79,6 +85,7 @@ type Service struct {
 	snapshots     export.SnapshotStore
 	snapshotter   Snapshotter
 	snapshotQuota int
+	maxPageBytes  int
 	logger        *slog.Logger
 	now           func() time.Time
 }
@@ -100,7 +107,13 @@ type Params struct {
 	// cluster) an account may keep: 0 means DefaultSnapshotQuota, a
 	// negative value means no limit.
 	SnapshotQuota int
-	Logger        *slog.Logger
+	// MaxPageBytes bounds the size of one page of DescribeExportTasks,
+	// DescribeDBSnapshots and DescribeDBClusterSnapshots, as an estimate of
+	// the XML of its items: a page is cut early, with a Marker, before the
+	// item that would take it past the bound. A page always holds at least
+	// one item. 0 means DefaultMaxPageBytes.
+	MaxPageBytes int
+	Logger       *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -109,12 +122,15 @@ type Params struct {
 func New(p Params) *Service {
 	s := &Service{store: p.Store, runner: p.Runner, catalog: p.Catalog, buckets: p.Buckets,
 		snapshots: p.Snapshots, snapshotter: p.Snapshotter, snapshotQuota: p.SnapshotQuota,
-		logger: p.Logger, now: p.Now}
+		maxPageBytes: p.MaxPageBytes, logger: p.Logger, now: p.Now}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.maxPageBytes <= 0 {
+		s.maxPageBytes = DefaultMaxPageBytes
 	}
 	if s.snapshotQuota == 0 {
 		s.snapshotQuota = DefaultSnapshotQuota

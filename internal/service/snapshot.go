@@ -231,10 +231,12 @@ func (s *Service) describeSnapshots(ctx context.Context, caller export.Caller, d
 }
 
 // pageSnapshots lists the snapshots of f that keep accepts (all when keep
-// is nil), at most limit, with the marker of the next page ("" when none
-// follows). Markers are Seq markers, as for export tasks (spec §5).
+// is nil), at most limit and, past the first, no more than
+// Params.MaxPageBytes of them, with the marker of the next page ("" when
+// none follows). Markers are Seq markers, as for export tasks (spec §5).
 func (s *Service) pageSnapshots(ctx context.Context, f export.SnapshotFilter, keep func(*export.Snapshot) bool, limit int) ([]*export.Snapshot, string, error) {
 	out := []*export.Snapshot{}
+	size := 0
 	for {
 		f.Limit = limit + 1 // one more tells whether a next page exists
 		batch, err := s.snapshots.ListSnapshots(ctx, f)
@@ -245,17 +247,29 @@ func (s *Service) pageSnapshots(ctx context.Context, f export.SnapshotFilter, ke
 			if keep != nil && !keep(sn) {
 				continue
 			}
-			out = append(out, sn)
-			if len(out) > limit {
-				out = out[:limit]
-				return out, encodeSeqMarker(out[limit-1].Seq), nil
+			n := snapshotWireBytes(sn)
+			if len(out) > 0 && (len(out) == limit || size+n > s.maxPageBytes) {
+				return out, encodeSeqMarker(out[len(out)-1].Seq), nil
 			}
+			out = append(out, sn)
+			size += n
 		}
 		if len(batch) < f.Limit {
 			return out, "", nil
 		}
 		f.AfterSeq = batch[len(batch)-1].Seq
 	}
+}
+
+// snapshotWireBytes estimates the size of a snapshot in a response, as
+// taskWireBytes does for a task.
+func snapshotWireBytes(sn *export.Snapshot) int {
+	n := 1500 + 2*wireLen(sn.Identifier) + wireLen(sn.SourceIdentifier) + wireLen(sn.MasterUsername) +
+		wireLen(sn.EngineVersion) + wireLen(sn.SourceResourceID)
+	for _, t := range sn.Tags {
+		n += 40 + wireLen(t.Key) + wireLen(t.Value)
+	}
+	return n
 }
 
 // deleteSnapshot is DeleteDBSnapshot and DeleteDBClusterSnapshot: it

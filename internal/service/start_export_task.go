@@ -18,14 +18,17 @@ import (
 //     IamRoleArn or KmsKeyId is empty (checked in that order).
 //  2. InvalidParameterValue: ExportTaskIdentifier is malformed (§7.1).
 //  3. InvalidParameterValue: SourceArn is not the ARN of a snapshot,
-//     cluster snapshot or cluster; S3Prefix contains ':'.
+//     cluster snapshot or cluster in partition aws (Partition), or is
+//     longer than 2048 bytes; S3Prefix is longer than MaxS3PrefixBytes or
+//     contains ':'.
 //  4. DBSnapshotNotFound, DBClusterSnapshotNotFoundFault,
 //     DBClusterNotFoundFault: the source does not exist for the caller. A
 //     source ARN naming another account or region is not found either.
 //     Snapshot ids compare with the stored lowercase identifiers;
 //     automated ones (rds:<instance>-<time>) are looked up like any other.
 //  5. ExportTaskAlreadyExists: the identifier is taken (in any status), or
-//     another task of the same source is active.
+//     another task of the same source is active, whatever the region or
+//     case of its SourceArn (export.SourceKey).
 //  6. InvalidExportSourceState: the source's engine cannot be exported or
 //     the snapshot or cluster is not "available".
 //
@@ -35,8 +38,10 @@ import (
 //  7. InvalidExportOnly: see ParseExportOnly.
 //  8. InvalidS3BucketFault: the bucket does not exist or cannot be reached,
 //     or (in the embedded S3 server) belongs to another account.
-//  9. IamRoleNotFound: IamRoleArn is not an IAM role ARN.
-//  10. KMSKeyNotAccessibleFault: KmsKeyId is blank.
+//  9. IamRoleNotFound: IamRoleArn is not an IAM role ARN in partition
+//     aws, or is longer than 2048 bytes (IAM's limit).
+//  10. KMSKeyNotAccessibleFault: KmsKeyId is blank or longer than 2048
+//     bytes (KMS's limit).
 //
 // Errors of the store or of the catalog are returned wrapped (internal);
 // so is ErrNoCaller when ctx carries no export.Caller.
@@ -215,8 +220,9 @@ func (s *Service) lookupSource(ctx context.Context, caller export.Caller, src AR
 }
 
 // checkNotTaken is check #5: no task with this identifier in any status,
-// and no active task reading the same source. Sources compare as resources
-// (case-insensitive ids), not as strings.
+// and no active task reading the same source. Sources compare by
+// export.SourceKey (kind, account, lowercase identifier), not as strings:
+// a cluster is one source in every region the server serves.
 func (s *Service) checkNotTaken(ctx context.Context, caller export.Caller, id string, src ARN) error {
 	_, err := s.store.GetTask(ctx, caller.AccountID, id)
 	switch {
@@ -229,12 +235,9 @@ func (s *Service) checkNotTaken(ctx context.Context, caller export.Caller, id st
 	if err != nil {
 		return fmt.Errorf("list active export tasks: %w", err)
 	}
+	key := export.SourceKey(src.String())
 	for _, t := range active {
-		same := t.SourceArn == src.String()
-		if a, err := ParseARN(t.SourceArn); err == nil {
-			same = same || a.sameResource(src)
-		}
-		if same {
+		if export.SourceKey(t.SourceArn) == key {
 			return export.Errorf(export.CodeExportTaskAlreadyExists,
 				"The export task %s for the source %s is already running.", t.Identifier, t.SourceArn)
 		}

@@ -169,6 +169,21 @@ func TestService_StartExportTask(t *testing.T) {
 		}, export.CodeInvalidParameterValue, ""},
 		{"PrefixColon", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.S3Prefix = ptr("a:b") },
 			export.CodeInvalidParameterValue, ""},
+		{"PrefixTooLong", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.S3Prefix = ptr(strings.Repeat("p/", service.MaxS3PrefixBytes/2) + "x")
+		}, export.CodeInvalidParameterValue, "The parameter S3Prefix is not valid: it is 257 bytes long; the maximum is 256 bytes."},
+		{"PrefixHuge", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.S3Prefix = ptr(strings.Repeat("a:", 450<<10))
+		}, export.CodeInvalidParameterValue, "The parameter S3Prefix is not valid: it is 921600 bytes long; the maximum is 256 bytes."},
+		{"ArnOtherPartition", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.SourceArn = "arn:aws-cn:rds:us-east-1:123456789012:cluster:pg-main"
+		}, export.CodeInvalidParameterValue, ""},
+		{"ArnGovPartition", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.SourceArn = "arn:aws-us-gov:rds:us-east-1:123456789012:snapshot:s1"
+		}, export.CodeInvalidParameterValue, ""},
+		{"ArnTooLong", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.SourceArn = clusterARN(strings.Repeat("a", 3000))
+		}, export.CodeInvalidParameterValue, "The parameter SourceArn is not valid: it is 3043 bytes long; an ARN has at most 2048."},
 		{"BadIdentifierBeatsBadArn", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
 			in.ExportTaskIdentifier, in.SourceArn = "a--b", "nope"
 		}, export.CodeInvalidParameterValue, identifierMessage},
@@ -208,6 +223,11 @@ func TestService_StartExportTask(t *testing.T) {
 		{"SourceBusyOtherCase", func(t *testing.T, in *service.StartExportTaskInput, b *testBundle) {
 			seedTask(t, b.store, testAccount, "running", clusterARN("PG-Main"), "bkt", export.SourceTypeCluster, export.StatusStarting)
 		}, export.CodeExportTaskAlreadyExists, ""},
+		// A task started in another region the server serves reads the
+		// same cluster.
+		{"SourceBusyOtherRegion", func(t *testing.T, in *service.StartExportTaskInput, b *testBundle) {
+			seedTask(t, b.store, testAccount, "running", "arn:aws:rds:eu-west-1:123456789012:cluster:pg-main", "bkt", export.SourceTypeCluster, export.StatusInProgress)
+		}, export.CodeExportTaskAlreadyExists, "The export task running for the source arn:aws:rds:eu-west-1:123456789012:cluster:pg-main is already running."},
 		{"TakenBeatsSourceState", func(t *testing.T, in *service.StartExportTaskInput, b *testBundle) {
 			seedTask(t, b.store, testAccount, in.ExportTaskIdentifier, clusterARN("maria"), "bkt", export.SourceTypeCluster, export.StatusFailed)
 			in.SourceArn = clusterARN("ora")
@@ -279,6 +299,14 @@ func TestService_StartExportTask(t *testing.T) {
 			in.IamRoleArn = "arn:aws:iam::123456789012:role/"
 		},
 			export.CodeIamRoleNotFound, ""},
+		{"RoleOtherPartition", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.IamRoleArn = "arn:aws-cn:iam::123456789012:role/r"
+		},
+			export.CodeIamRoleNotFound, ""},
+		{"RoleTooLong", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.IamRoleArn = testRole + strings.Repeat("r", 2049-len(testRole))
+		},
+			export.CodeIamRoleNotFound, "IAM role not found: the role ARN is 2049 bytes long; a role ARN has at most 2048."},
 		{"RoleBeatsKms", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
 			in.IamRoleArn, in.KmsKeyId = "r", " "
 		},
@@ -287,6 +315,10 @@ func TestService_StartExportTask(t *testing.T) {
 		// 10. KMS key.
 		{"KmsBlank", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) { in.KmsKeyId = "  \t" },
 			export.CodeKMSKeyNotAccessible, ""},
+		{"KmsTooLong", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {
+			in.KmsKeyId = "alias/" + strings.Repeat("k", 2043)
+		},
+			export.CodeKMSKeyNotAccessible, "The KMS key is not accessible: the key identifier is 2049 bytes long; a key identifier has at most 2048."},
 
 		// The example of the brief: a bad identifier and an unknown bucket.
 		{"BadIdentifierAndUnknownBucket", func(t *testing.T, in *service.StartExportTaskInput, _ *testBundle) {

@@ -75,19 +75,47 @@ func invalidIdentifier(param string) *export.Error {
 		"must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.", param)
 }
 
-// checkS3Prefix rejects prefixes with ':' (spec §8.1).
+// MaxS3PrefixBytes is the longest S3Prefix StartExportTask accepts. Every
+// key an export writes must fit S3's limit of 1,024 bytes, and the longest
+// part below the prefix is, on MySQL (spec §8.2),
+// "/<id>/<db>/<db>.<table>/<batch>/part-<n>-<uuid>-c<m>.gz.parquet": an
+// identifier of 60 bytes, names of 64 characters of up to 3 bytes each
+// (MySQL and MariaDB allow only the Basic Multilingual Plane in
+// identifiers), so 192 bytes, and counters of up to 10 digits make 727
+// bytes; 256 + 727 = 983. PostgreSQL names are at most 63 bytes, and the
+// manifests' keys are shorter still.
+const MaxS3PrefixBytes = 256
+
+// checkS3Prefix rejects prefixes longer than MaxS3PrefixBytes and prefixes
+// with ':' (spec §8.1). A long prefix is not quoted back.
 func checkS3Prefix(p string) error {
+	if len(p) > MaxS3PrefixBytes {
+		return invalidParameter("The parameter S3Prefix is not valid: it is %d bytes long; the maximum is %d bytes.", len(p), MaxS3PrefixBytes)
+	}
 	if strings.Contains(p, ":") {
 		return invalidParameter("The parameter S3Prefix is not valid: %s. S3 prefixes must not contain the character ':'.", p)
 	}
 	return nil
 }
 
-var iamRoleRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/.+$`)
+// Longest IamRoleArn and KmsKeyId: the maximum length IAM gives a role ARN
+// (Role.Arn) and KMS a key identifier (KeyId), 2048 each.
+const (
+	maxIamRoleArnLen = 2048
+	maxKmsKeyIDLen   = 2048
+)
 
-// checkIamRole is check #9 of spec §3.1 (§7.3): a malformed role ARN is a
-// role that does not exist.
+// iamRoleRE is a role ARN of the server's partition (Partition).
+var iamRoleRE = regexp.MustCompile(`^arn:aws:iam::\d{12}:role/.+$`)
+
+// checkIamRole is check #9 of spec §3.1 (§7.3): a malformed role ARN, one
+// of another partition or one longer than IAM allows is a role that does
+// not exist. A role ARN too long to exist is not quoted back.
 func checkIamRole(role string) error {
+	if len(role) > maxIamRoleArnLen {
+		return export.Errorf(export.CodeIamRoleNotFound,
+			"IAM role not found: the role ARN is %d bytes long; a role ARN has at most %d.", len(role), maxIamRoleArnLen)
+	}
 	if !iamRoleRE.MatchString(role) {
 		return export.Errorf(export.CodeIamRoleNotFound, "IAM role %s not found.", role)
 	}
@@ -95,8 +123,13 @@ func checkIamRole(role string) error {
 }
 
 // checkKmsKey is check #10 of spec §3.1 (§7.3). Keys are not evaluated; a
-// key made only of blanks cannot name one.
+// key made only of blanks, or longer than a KMS key identifier can be,
+// cannot name one.
 func checkKmsKey(key string) error {
+	if len(key) > maxKmsKeyIDLen {
+		return export.Errorf(export.CodeKMSKeyNotAccessible,
+			"The KMS key is not accessible: the key identifier is %d bytes long; a key identifier has at most %d.", len(key), maxKmsKeyIDLen)
+	}
 	if strings.TrimSpace(key) == "" {
 		return export.Errorf(export.CodeKMSKeyNotAccessible, "The KMS key %q is not accessible.", key)
 	}

@@ -25,8 +25,10 @@ const maxTransitionAttempts = 5
 
 // CreateTask inserts t with status STARTING and sets t.Status and t.Seq.
 // In one BEGIN IMMEDIATE transaction it checks that no task of the account
-// has t.Identifier (any status) and that no active task of the account has
-// t.SourceArn; either conflict returns an *export.Error with code
+// has t.Identifier (any status) and that no active task of the account
+// reads the same source (export.SourceKey of its SourceArn, so ARNs that
+// differ in region, partition or case are one source); either conflict
+// returns an *export.Error with code
 // ExportTaskAlreadyExists and leaves t unchanged. Other errors come from
 // SQLite.
 func (s *Store) CreateTask(ctx context.Context, t *export.Task) error {
@@ -52,22 +54,14 @@ func (s *Store) CreateTask(ctx context.Context, t *export.Task) error {
 		return fmt.Errorf("create task %s: %w", t.Identifier, err)
 	}
 
-	active := export.ActiveStatuses()
-	args := []any{t.AccountID, t.SourceArn}
-	for _, st := range active {
-		args = append(args, string(st))
+	running, err := activeTaskOfSource(ctx, tx, t.AccountID, export.SourceKey(t.SourceArn))
+	if err != nil {
+		return fmt.Errorf("create task %s: %w", t.Identifier, err)
 	}
-	var running string
-	err = tx.QueryRowContext(ctx,
-		`SELECT identifier FROM export_tasks WHERE account_id = ? AND source_arn = ?
-		   AND status IN (`+placeholders(len(active))+`) LIMIT 1`, args...).Scan(&running)
-	switch {
-	case err == nil:
+	if running != nil {
 		// spec §6.5: one active export per source; the fault's model text.
 		return export.Errorf(export.CodeExportTaskAlreadyExists,
-			"You can't start an export task that's already running: export task %s is exporting %s.", running, t.SourceArn)
-	case !errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("create task %s: %w", t.Identifier, err)
+			"You can't start an export task that's already running: export task %s is exporting %s.", running.id, running.arn)
 	}
 
 	var seq int64
@@ -92,6 +86,38 @@ func (s *Store) CreateTask(ctx context.Context, t *export.Task) error {
 	t.Seq = seq
 	t.Status = export.StatusStarting
 	return nil
+}
+
+// activeTask names a task found by activeTaskOfSource.
+type activeTask struct{ id, arn string }
+
+// activeTaskOfSource returns an active task of the account whose SourceArn
+// has the source key key, or nil. The key is computed here rather than
+// stored so that tasks written before it existed compare too; the active
+// tasks of one account are few.
+func activeTaskOfSource(ctx context.Context, tx *sql.Tx, accountID, key string) (*activeTask, error) {
+	active := export.ActiveStatuses()
+	args := []any{accountID}
+	for _, st := range active {
+		args = append(args, string(st))
+	}
+	rows, err := tx.QueryContext(ctx,
+		`SELECT identifier, source_arn FROM export_tasks WHERE account_id = ?
+		   AND status IN (`+placeholders(len(active))+`) ORDER BY seq`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a activeTask
+		if err := rows.Scan(&a.id, &a.arn); err != nil {
+			return nil, err
+		}
+		if export.SourceKey(a.arn) == key {
+			return &a, nil
+		}
+	}
+	return nil, rows.Err()
 }
 
 // GetTask returns the task, or an *export.Error with code ExportTaskNotFound
