@@ -21,6 +21,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
 	"github.com/rdsexport/rdsexport/internal/exporttest"
@@ -236,12 +237,22 @@ func TestHostileAPI_SourcePasswords(t *testing.T) {
 
 	// Every source is exported and copied by its owner; the shared account
 	// exports and copies a few of them.
+	// The shared account writes into a bucket of its own.
+	const sharedBucket = "shared-exports"
+	if _, err := s3Client(s.URL(), aws.Credentials{AccessKeyID: sharedKey, SecretAccessKey: sharedSecret}).CreateBucket(ctx,
+		&s3.CreateBucketInput{Bucket: aws.String(sharedBucket)}); err != nil {
+		t.Fatal(err)
+	}
 	start := func(c *rds.Client, account, id, source string) {
 		t.Helper()
+		bucket := testBucket
+		if account == sharedAccount {
+			bucket = sharedBucket
+		}
 		_, err := c.StartExportTask(ctx, &rds.StartExportTaskInput{
 			ExportTaskIdentifier: aws.String(id),
 			SourceArn:            aws.String(fmt.Sprintf("arn:aws:rds:%s:%s:cluster:%s", testRegion, account, source)),
-			S3BucketName:         aws.String(testBucket), IamRoleArn: aws.String(roleArn), KmsKeyId: aws.String("k"),
+			S3BucketName:         aws.String(bucket), IamRoleArn: aws.String(roleArn), KmsKeyId: aws.String("k"),
 		})
 		if err != nil {
 			t.Fatalf("StartExportTask %s: %v", id, err)

@@ -50,6 +50,21 @@ func (b *bundle) manifestsOf(t *testing.T, id string) []string {
 	return slices.DeleteFunc(keys, func(k string) bool { return strings.Contains(k[len(id)+1:], "/") })
 }
 
+// manifestsGone waits until the task has no manifests and returns those
+// still there after 10s: a runner removes them just after it records
+// FAILED, so they may outlive the status change by a moment.
+func (b *bundle) manifestsGone(t *testing.T, id string) []string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := b.manifestsOf(t, id)
+		if len(got) == 0 || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // waitClosed waits for ch, failing the test after a minute or when the
 // task ends first.
 func (b *bundle) waitClosed(t *testing.T, ch <-chan struct{}, id string) {
@@ -236,7 +251,7 @@ func TestEngine_ManifestWindow(t *testing.T) {
 		if want := "An unknown internal error occurred writing the export task's metadata to the S3 bucket " + bucket + "."; task.FailureCause != want {
 			t.Errorf("FailureCause %q, want %q", task.FailureCause, want)
 		}
-		if got := b.manifestsOf(t, "meta"); len(got) != 0 {
+		if got := b.manifestsGone(t, "meta"); len(got) != 0 {
 			t.Errorf("FAILED task keeps manifests %v", got)
 		}
 	})
