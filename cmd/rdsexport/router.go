@@ -37,7 +37,7 @@ type router struct {
 	// a request carrying AWS credentials never reaches it, so a bucket of
 	// the same name stays reachable through S3.
 	public *http.ServeMux
-	logger   *slog.Logger
+	logger *slog.Logger
 
 	slots       chan struct{}
 	perAddress  int
