@@ -166,6 +166,13 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	verifier := &sigv4.Verifier{Credentials: creds, Now: m.Now, AllowSessionTokens: cfg.AllowSessionTokens}
 	r := newRouter(verifier, rds, s3h, m.Logger, cfg.MaxConcurrentRequests)
+	r.public = http.NewServeMux()
+	r.public.Handle("/health", &health{
+		version: buildVersion(),
+		store:   m.store.Ping,
+		s3:      s3Check(cfg, local, m.objects),
+		logger:  m.Logger.With("component", "health"),
+	})
 	if m.authTimeout > 0 {
 		r.authTimeout = m.authTimeout
 	}
@@ -268,6 +275,22 @@ func (m *Main) startPprof(addr string) error {
 	go func() { _ = m.pprof.Serve(ln) }()
 	m.Logger.Info("pprof listening", "addr", ln.Addr().String())
 	return nil
+}
+
+// s3Check is the health check of the object store: the embedded S3's
+// directory, or a request to the external server.
+func s3Check(cfg Config, local *s3server.Objects, objects *s3objects.Store) func(context.Context) error {
+	if local == nil {
+		return objects.Ping
+	}
+	dir := filepath.Join(cfg.DataDir, "s3")
+	return func(context.Context) error {
+		fi, err := os.Stat(dir)
+		if err == nil && !fi.IsDir() {
+			err = fmt.Errorf("%s is not a directory", dir)
+		}
+		return err
+	}
 }
 
 // Addr is the address the server listens on.

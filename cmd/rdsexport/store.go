@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -171,6 +172,10 @@ func runStore(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) == 0 {
 		fmt.Fprint(stderr, storeUsage)
 		return flag.ErrHelp
+	}
+	if isHelp(args[0]) || args[0] == "help" || slices.ContainsFunc(args[1:], isHelp) {
+		fmt.Fprint(stdout, storeUsage)
+		return nil
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("store "+sub, flag.ContinueOnError)
