@@ -21,7 +21,6 @@ import (
 	"github.com/rdsexport/rdsexport/internal/service"
 	"github.com/rdsexport/rdsexport/internal/sigv4"
 	"github.com/rdsexport/rdsexport/internal/snapshotcopy"
-	"github.com/rdsexport/rdsexport/internal/sqlitetaskstore"
 )
 
 // Main is the running server: every adapter built from Config and wired
@@ -36,7 +35,8 @@ type Main struct {
 
 	ln      net.Listener
 	http    *http.Server
-	store   *sqlitetaskstore.Store
+	store   taskStore
+	nodeID  string
 	engine  *engine.Engine
 	copier  *snapshotcopy.Copier
 	limits  *sourceLimits
@@ -73,11 +73,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data_dir: %w", err)
 	}
-	if m.store, err = openTaskStore(ctx, cfg.DataDir, m.Logger); err != nil {
-		return err
-	}
 	if m.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	m.nodeID = nodeID(cfg.NodeID, m.ln.Addr())
+	if m.store, err = openStore(ctx, cfg, m.nodeID, m.Logger); err != nil {
+		return err
 	}
 	if addr := os.Getenv(pprofEnv); addr != "" {
 		if err := m.startPprof(addr); err != nil {
@@ -216,7 +217,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := m.engine.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start engine: %w", err)
 	}
-	m.Logger.Info("rdsexport started", "listen", m.Addr(), "account", cfg.AccountID, "region", cfg.Region, "data_dir", cfg.DataDir)
+	m.Logger.Info("rdsexport started", "listen", m.Addr(), "account", cfg.AccountID, "region", cfg.Region, "data_dir", cfg.DataDir,
+		"store", storeName(cfg), "node_id", m.nodeID)
 	return nil
 }
 
@@ -292,6 +294,9 @@ func s3Check(cfg Config, local *s3server.Objects, objects *s3objects.Store) func
 		return err
 	}
 }
+// NodeID names this node among those sharing a store (Config.NodeID, or
+// the host name and listening port).
+func (m *Main) NodeID() string { return m.nodeID }
 
 // Addr is the address the server listens on.
 func (m *Main) Addr() string { return m.ln.Addr().String() }

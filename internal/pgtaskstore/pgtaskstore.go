@@ -151,6 +151,20 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Ping reports whether the store can take a write: it runs a read-write
+// transaction that takes no lock, and fails when the database is out of
+// reach, read-only (a standby), or the Store is closed.
+func (s *Store) Ping(ctx context.Context) error {
+	var readOnly string
+	if err := s.pool.QueryRow(ctx, `SHOW transaction_read_only`).Scan(&readOnly); err != nil {
+		return fmt.Errorf("pgtaskstore: ping: %w", err)
+	}
+	if readOnly == "on" {
+		return errors.New("pgtaskstore: ping: the database is read-only")
+	}
+	return nil
+}
+
 // migrations returns the embedded migration names in order, checking that
 // they are numbered from 1 without gaps: NNNN_name.sql.
 func migrations() ([]string, error) {

@@ -237,3 +237,35 @@ func TestTransition_LockTimeout(t *testing.T) {
 		t.Fatalf("Transition on a locked row: %v after %s, want a lock timeout", err, time.Since(begin))
 	}
 }
+
+// TestNew_SearchPath: a search_path in the URL puts the tables in a schema
+// of their own, apart from same-named tables elsewhere in the database.
+func TestNew_SearchPath(t *testing.T) {
+	db := exporttest.NewPostgresDB(t, `CREATE SCHEMA rdsexport; CREATE SCHEMA other;`)
+	for _, schema := range []string{"rdsexport", "other"} {
+		s, err := New(t.Context(), Params{URL: db.URL + "?search_path=" + schema})
+		if err != nil {
+			t.Fatal(err)
+		}
+		task := &export.Task{Identifier: "exp-1", AccountID: "123456789012", SourceArn: "arn:aws:rds:us-east-1:123456789012:cluster:c",
+			SourceType: export.SourceTypeCluster, TaskStartTime: time.Now()}
+		err = s.CreateTask(t.Context(), task)
+		s.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", schema, err)
+		}
+	}
+	s, err := New(t.Context(), Params{URL: db.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var schemas []string
+	rows, err := s.pool.Query(t.Context(), `SELECT schemaname FROM pg_tables WHERE tablename = 'rdsexport_export_tasks' ORDER BY 1`)
+	if err == nil {
+		schemas, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil || strings.Join(schemas, ",") != "other,public,rdsexport" {
+		t.Fatalf("schemas holding the tasks table: %v %v", schemas, err)
+	}
+}
