@@ -294,6 +294,7 @@ func s3Check(cfg Config, local *s3server.Objects, objects *s3objects.Store) func
 		return err
 	}
 }
+
 // NodeID names this node among those sharing a store (Config.NodeID, or
 // the host name and listening port).
 func (m *Main) NodeID() string { return m.nodeID }
