@@ -210,7 +210,7 @@ func controlPlanePages() []controlPlanePage {
 		{"status-complete", filter("status", "complete"), 100},                                          // 95% of the tasks
 		{"status-failed", filter("status", "failed"), 100},                                              // 1%
 		{"status-active", filter("status", "starting", "in_progress"), 20},                              // the few running or queued
-		{"source-arn-old", filter("source-arn", clusterArn("old3")), 100},                                // 10%
+		{"source-arn-old", filter("source-arn", clusterArn("old3")), 100},                               // 10%
 		{"source-arn-running", filter("source-arn", clusterArn("run0")), 20},                            // one task
 		{"source-bucket", append(filter("status", "canceled"), filter("s3-bucket", testBucket)...), 50}, // 4%, two filters
 	}
