@@ -269,3 +269,32 @@ func TestNew_SearchPath(t *testing.T) {
 		t.Fatalf("schemas holding the tasks table: %v %v", schemas, err)
 	}
 }
+
+// TestCreateTask_Messages: the identifier conflict is reported before the
+// source conflict whichever index PostgreSQL checks first, and the source
+// conflict names the task that holds the source.
+func TestCreateTask_Messages(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := t.Context()
+	// PostgreSQL checks unique indexes in the order they were created:
+	// make the identifier's the last.
+	if _, err := s.pool.Exec(ctx, `DROP INDEX `+indexTaskIdentifier+`;
+		CREATE UNIQUE INDEX `+indexTaskIdentifier+` ON rdsexport_export_tasks (account_id, identifier)`); err != nil {
+		t.Fatal(err)
+	}
+	arn := "arn:aws:rds:us-east-1:123456789012:cluster:c"
+	first := &export.Task{Identifier: "exp-1", AccountID: "123456789012", SourceArn: arn, SourceType: export.SourceTypeCluster, TaskStartTime: time.Now()}
+	if err := s.CreateTask(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ id, arn, want string }{
+		{"exp-1", arn, export.TaskAlreadyExists("exp-1").Message},
+		{"exp-2", "arn:aws:rds:eu-west-1:123456789012:cluster:C", "export task exp-1 is exporting " + arn + "."},
+	} {
+		err := s.CreateTask(ctx, &export.Task{Identifier: c.id, AccountID: "123456789012", SourceArn: c.arn, SourceType: export.SourceTypeCluster})
+		var e *export.Error
+		if !errors.As(err, &e) || e.Code != export.CodeExportTaskAlreadyExists || !strings.HasSuffix(e.Message, c.want) {
+			t.Errorf("CreateTask(%s, %s) = %v, want ExportTaskAlreadyExists ending %q", c.id, c.arn, err, c.want)
+		}
+	}
+}

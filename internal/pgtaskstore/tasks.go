@@ -70,13 +70,18 @@ func (s *Store) CreateTask(ctx context.Context, t *export.Task) error {
 		if pgErr.ConstraintName == indexTaskIdentifier {
 			return export.TaskAlreadyExists(t.Identifier)
 		}
-		// The source is taken: name the task that holds it, as SQLite's
-		// store does. It may have ended since; then insert again.
+		// The source is taken, and maybe the identifier too: PostgreSQL
+		// reports the first index it checked. The identifier wins, as in
+		// sqlitetaskstore; else name the task that holds the source. It
+		// may have ended since; then insert again.
 		var id, arn string
 		err = s.pool.QueryRow(ctx, `SELECT identifier, source_arn FROM rdsexport_export_tasks
-			WHERE account_id = $1 AND source_key = $2 AND status = ANY($3)`,
-			t.AccountID, key, activeStatuses).Scan(&id, &arn)
+			WHERE account_id = $1 AND (identifier = $2 OR (source_key = $3 AND status = ANY($4)))
+			ORDER BY identifier = $2 DESC LIMIT 1`,
+			t.AccountID, t.Identifier, key, activeStatuses).Scan(&id, &arn)
 		switch {
+		case err == nil && id == t.Identifier:
+			return export.TaskAlreadyExists(t.Identifier)
 		case err == nil:
 			// spec §6.5: one active export per source; the fault's model text.
 			return export.Errorf(export.CodeExportTaskAlreadyExists,
