@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -33,27 +34,36 @@ CREATE TABLE IF NOT EXISTS rdsexport_runs (
 CREATE INDEX IF NOT EXISTS rdsexport_runs_instance ON rdsexport_runs (instance);
 `
 
-// Migrate brings River's tables and this package's up to date. It runs in
-// one transaction under an advisory lock, so nodes starting at the same
-// moment migrate once.
+// Migrate brings River's tables and this package's up to date, under a
+// session advisory lock, so nodes starting at the same moment migrate once.
+// River's migrations run one transaction each (one adds an enum value that
+// the next uses), so the lock is held on a connection of its own.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	tx, err := pool.Begin(ctx)
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate cluster tables: %w", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit it is a no-op
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, 0)`, lockMigrate); err != nil {
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, 0)`, lockMigrate); err != nil {
 		return fmt.Errorf("migrate cluster tables: %w", err)
 	}
+	defer func() {
+		// Unlock even when ctx has ended; a failed unlock drops the session.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1, 0)`, lockMigrate); err != nil {
+			_ = conn.Conn().Close(uctx)
+		}
+	}()
 	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
 	if err != nil {
 		return fmt.Errorf("migrate river: %w", err)
 	}
-	if _, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("migrate river: %w", err)
 	}
-	if _, err := tx.Exec(ctx, schema); err != nil {
+	if _, err := conn.Exec(ctx, schema); err != nil {
 		return fmt.Errorf("migrate cluster tables: %w", err)
 	}
-	return tx.Commit(ctx)
+	return nil
 }
