@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"slices"
 	"sync"
 	"syscall"
@@ -24,6 +25,10 @@ import (
 // clusterBigRows is the size of the table the node-death cases export: big
 // enough that the export is still running when its node is killed.
 const clusterBigRows = 1_000_000
+
+// killsEnv sets how many times TestCluster/KillRunningNode kills the node
+// running an export (default 1); it logs the takeover times' p50 and p99.
+const killsEnv = "RDSEXPORT_TEST_KILLS"
 
 // testCluster is three `rdsexport serve` processes on one PostgreSQL store
 // and one versitygw.
@@ -309,20 +314,36 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("KillRunningNode", func(t *testing.T) {
-		c.start(t, 0, "kill-1", "big", "big")
-		runner, _ := c.waitRunner(t, "kill-1", "", time.Minute)
-		time.Sleep(time.Second) // let it write part files
-		i := c.node(runner)
-		killed := time.Now()
-		if err := c.nodes[i].p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
+		kills := 1
+		if v := os.Getenv(killsEnv); v != "" {
+			var err error
+			if kills, err = strconv.Atoi(v); err != nil || kills < 1 {
+				t.Fatalf("%s=%q", killsEnv, v)
+			}
 		}
-		_ = c.nodes[i].p.cmd.Wait()
-		next, attempt := c.waitRunner(t, "kill-1", runner, 30*time.Second)
-		t.Logf("killed %s; %s took over (attempt %d) after %s", runner, next, attempt, time.Since(killed))
-		c.wait(t, c.node(next), "kill-1", 2*time.Minute, "COMPLETE")
-		c.checkRows(t, "kill-1", "big", clusterBigRows)
-		c.restart(t, i)
+		var takeovers []time.Duration
+		for k := range kills {
+			id := fmt.Sprintf("kill-%d", k)
+			c.start(t, k%len(c.nodes), id, "big", "big")
+			runner, _ := c.waitRunner(t, id, "", time.Minute)
+			time.Sleep(time.Second) // let it write part files
+			i := c.node(runner)
+			killed := time.Now()
+			if err := c.nodes[i].p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			_ = c.nodes[i].p.cmd.Wait()
+			next, attempt := c.waitRunner(t, id, runner, 30*time.Second)
+			took := time.Since(killed)
+			takeovers = append(takeovers, took)
+			t.Logf("killed %s; %s took over %s (attempt %d) after %s", runner, next, id, attempt, took)
+			c.wait(t, c.node(next), id, 2*time.Minute, "COMPLETE")
+			c.checkRows(t, id, "big", clusterBigRows)
+			c.restart(t, i)
+		}
+		slices.Sort(takeovers)
+		t.Logf("takeover after kill -9 over %d kills: p50 %s, p99 %s", kills,
+			takeovers[len(takeovers)/2], takeovers[min(len(takeovers)-1, len(takeovers)*99/100)])
 	})
 
 	t.Run("PausedNodeIsFenced", func(t *testing.T) {
