@@ -313,6 +313,44 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("ControlPlaneWhileExporting", func(t *testing.T) {
+		// What the job queue costs the API: Describe and Start latency on
+		// three nodes while two exports run.
+		for i, src := range []string{"s0", "s1"} {
+			c.start(t, i, "cp-"+src, src, "big")
+			c.wait(t, i, "cp-"+src, time.Minute, "IN_PROGRESS")
+		}
+		var describe, start []time.Duration
+		for i := range 300 {
+			n := c.nodes[i%len(c.nodes)].rds()
+			begin := time.Now()
+			if _, err := n.DescribeExportTasks(t.Context(), &rds.DescribeExportTasksInput{}); err != nil {
+				t.Fatal(err)
+			}
+			describe = append(describe, time.Since(begin))
+			if i%30 == 0 {
+				src := fmt.Sprintf("s%d", 2+i/30%8)
+				begin := time.Now()
+				c.start(t, i%len(c.nodes), fmt.Sprintf("cp-start-%d", i), src, "mid")
+				start = append(start, time.Since(begin))
+			}
+		}
+		slices.Sort(describe)
+		slices.Sort(start)
+		t.Logf("with 2 exports running on 3 nodes: Describe p50 %s p99 %s (n=%d); Start p50 %s p99 %s (n=%d)",
+			describe[len(describe)/2], describe[len(describe)*99/100], len(describe),
+			start[len(start)/2], start[len(start)*99/100], len(start))
+		for _, src := range []string{"s0", "s1"} {
+			if _, err := c.nodes[2].rds().CancelExportTask(t.Context(), &rds.CancelExportTaskInput{ExportTaskIdentifier: aws.String("cp-" + src)}); err != nil {
+				t.Fatal(err)
+			}
+			c.wait(t, 0, "cp-"+src, time.Minute, "CANCELED")
+		}
+		for i := 0; i < 300; i += 30 {
+			c.wait(t, 1, fmt.Sprintf("cp-start-%d", i), 2*time.Minute, "COMPLETE")
+		}
+	})
+
 	t.Run("KillRunningNode", func(t *testing.T) {
 		kills := 1
 		if v := os.Getenv(killsEnv); v != "" {
