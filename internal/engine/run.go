@@ -253,6 +253,11 @@ func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Wa
 	}
 
 	cause := context.Cause(ctx)
+	if errors.Is(cause, export.ErrHandedOff) {
+		// Another run takes the task over: it records the outcome.
+		r.logger.Info("export handed off", "err", err)
+		return
+	}
 	manifests := false // whether manifests may be in the store
 	if err == nil && cause == nil {
 		end := r.e.p.Now().UTC()
