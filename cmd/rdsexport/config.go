@@ -271,7 +271,7 @@ var (
 	accountRe    = regexp.MustCompile(`^\d{12}$`)
 	regionRe     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 	identifierRe = regexp.MustCompile(`^[A-Za-z](?:-?[A-Za-z0-9])*$`)
-	nodeIDRe     = regexp.MustCompile(`^[!-~]{1,200}$`)
+	nodeIDRe     = regexp.MustCompile(`^[!-~]{1,100}$`)
 )
 
 // Regions returns the regions the server serves: Region, then
@@ -365,7 +365,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.NodeID != "" && !nodeIDRe.MatchString(c.NodeID) {
-		bad("node_id %q: 1 to 200 printable ASCII characters without spaces", c.NodeID)
+		bad("node_id %q: 1 to 100 printable ASCII characters without spaces", c.NodeID)
 	}
 	for kind, list := range map[string][]SourceConfig{"clusters": c.Clusters, "instances": c.Instances} {
 		seen := map[string]bool{}

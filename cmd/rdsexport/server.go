@@ -14,8 +14,12 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/rdsexport/rdsexport/internal/awsquery"
+	"github.com/rdsexport/rdsexport/internal/cluster"
 	"github.com/rdsexport/rdsexport/internal/engine"
+	"github.com/rdsexport/rdsexport/internal/export"
 	"github.com/rdsexport/rdsexport/internal/s3objects"
 	"github.com/rdsexport/rdsexport/internal/s3server"
 	"github.com/rdsexport/rdsexport/internal/service"
@@ -33,16 +37,19 @@ type Main struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	ln      net.Listener
-	http    *http.Server
-	store   taskStore
-	nodeID  string
-	engine  *engine.Engine
-	copier  *snapshotcopy.Copier
-	limits  *sourceLimits
-	objects *s3objects.Store
-	served  chan error
-	pprof   *http.Server
+	ln     net.Listener
+	http   *http.Server
+	store  taskStore
+	nodeID string
+	// node and clusterPool are set with a PostgreSQL store.
+	node        *cluster.Node
+	clusterPool *pgxpool.Pool
+	engine      *engine.Engine
+	copier      *snapshotcopy.Copier
+	limits      *sourceLimits
+	objects     *s3objects.Store
+	served      chan error
+	pprof       *http.Server
 
 	// readHeaderTimeout replaces the http.Server's ReadHeaderTimeout, and
 	// authTimeout the router's, when set (tests of slow clients).
@@ -141,10 +148,29 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		MaxPerAccount: cfg.MaxConcurrentSnapshots,
 		MaxPerServer:  cfg.MaxConcurrentSnapshotsPerServer,
 		ServerOf:      sources.snapshotServer,
+		// Snapshot copies are not jobs of the cluster: a node takes over
+		// the creating snapshots of dead processes only when it is alone.
+		NoRecover: cfg.Store != "",
 	})
+	// With a shared store the cluster's job queue hands exports to the
+	// engine, and every write of a run is fenced by the node's lease.
+	var runner service.Runner
+	engineStore, engineObjects := export.Store(m.store), engine.ObjectStore(objects)
+	if cfg.Store != "" {
+		if m.clusterPool, err = pgxpool.New(ctx, cfg.Store); err != nil {
+			return fmt.Errorf("cluster: %w", errStoreURL)
+		}
+		m.node = cluster.New(cluster.Params{
+			Pool: m.clusterPool, Store: m.store, NodeID: m.nodeID,
+			Logger:               m.Logger.With("component", "cluster"),
+			MaxConcurrentExports: cfg.MaxConcurrentExports,
+		})
+		engineStore, engineObjects, runner = m.node.Store(m.store), m.node.Objects(objects), m.node
+	}
 	m.engine = engine.New(engine.Params{
-		Store:                m.store,
-		Objects:              objects,
+		Store:                engineStore,
+		Objects:              engineObjects,
+		Dispatched:           m.node != nil,
 		Resolve:              sources.exportSource,
 		Logger:               m.Logger.With("component", "engine"),
 		Now:                  m.Now,
@@ -152,8 +178,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Connections:          cfg.ExportConnections,
 		FileBytes:            cfg.ExportFileBytes,
 	})
+	if runner == nil {
+		runner = m.engine
+	}
 	svc := service.New(service.Params{
-		Store: m.store, Runner: m.engine, Catalog: cat, Buckets: objects,
+		Store: m.store, Runner: runner, Catalog: cat, Buckets: objects,
 		Snapshots: m.store, Snapshotter: snapshotter{m.copier, m.store, m.Logger}, SnapshotQuota: cfg.SnapshotQuota,
 		Logger: m.Logger.With("component", "service"), Now: m.Now,
 	})
@@ -216,6 +245,20 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	if err := m.engine.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start engine: %w", err)
+	}
+	if m.node != nil {
+		if err := m.node.Start(ctx, m.engine); err != nil {
+			return fmt.Errorf("join the cluster: %w", err)
+		}
+		alone, err := m.node.Alone(ctx)
+		if err != nil {
+			return fmt.Errorf("join the cluster: %w", err)
+		}
+		if alone {
+			if err := m.copier.Recover(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	m.Logger.Info("rdsexport started", "listen", m.Addr(), "account", cfg.AccountID, "region", cfg.Region, "data_dir", cfg.DataDir,
 		"store", storeName(cfg), "node_id", m.nodeID)
@@ -316,7 +359,13 @@ func (m *Main) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		// Exports write to the embedded S3 through this listener: stop them
-		// before the listener goes away.
+		// before the listener goes away. A cluster node first hands its
+		// exports to the other nodes.
+		if m.node != nil {
+			if err := m.node.Stop(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("leave the cluster: %w", err))
+			}
+		}
 		if m.engine != nil {
 			m.engine.Stop()
 		}
@@ -331,6 +380,9 @@ func (m *Main) Close() error {
 		}
 	} else if m.ln != nil {
 		m.ln.Close()
+	}
+	if m.clusterPool != nil {
+		m.clusterPool.Close()
 	}
 	if m.store != nil {
 		if err := m.store.Close(); err != nil {

@@ -213,6 +213,15 @@ func (n *Node) cancelRuns(instance string) {
 	}
 }
 
+// Alone reports whether no other node's lease holds.
+func (n *Node) Alone(ctx context.Context) (bool, error) {
+	inst, _ := n.lease.current()
+	var others int
+	err := n.p.Pool.QueryRow(ctx, `SELECT count(*) FROM rdsexport_nodes WHERE instance <> $1
+		AND heartbeat_at > now() - make_interval(secs => $2)`, inst, n.p.LeaseTTL.Seconds()).Scan(&others)
+	return others == 0, err
+}
+
 // Running returns the number of exports this node runs.
 func (n *Node) Running() int {
 	n.mu.Lock()

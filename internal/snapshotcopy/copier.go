@@ -73,6 +73,9 @@ type Params struct {
 	// ServerOf names the database server a snapshot copies. Nil means the
 	// snapshot's kind and source identifier: each source is a server.
 	ServerOf func(s *export.Snapshot) string
+	// NoRecover keeps Start from calling Recover: with a store that other
+	// processes share, their copies are not this Copier's to take over.
+	NoRecover bool
 }
 
 // Defaults of Params.MaxPerAccount and Params.MaxPerServer.
@@ -181,8 +184,10 @@ func New(p Params) *Copier {
 // context derived from ctx (not from any request). Errors are Recover's,
 // or ErrNotRunning after Stop.
 func (c *Copier) Start(ctx context.Context) error {
-	if err := c.Recover(ctx); err != nil {
-		return err
+	if !c.p.NoRecover {
+		if err := c.Recover(ctx); err != nil {
+			return err
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
