@@ -15,7 +15,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rdsexport/rdsexport/internal/awsquery"
+	"github.com/rdsexport/rdsexport/internal/catalog"
 	"github.com/rdsexport/rdsexport/internal/engine"
+	"github.com/rdsexport/rdsexport/internal/export"
 	"github.com/rdsexport/rdsexport/internal/s3objects"
 	"github.com/rdsexport/rdsexport/internal/s3server"
 	"github.com/rdsexport/rdsexport/internal/service"
@@ -122,29 +124,36 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	m.limits = newSourceLimits(cfg.MaxSourceConnections, m.Logger.With("component", "sources"))
-	cat := newCatalog(cfg, m.Now(), m.limits)
 	// Snapshot copies: in data_dir, or in an S3 bucket another node can read.
 	var blobs snapshotcopy.Blobs = snapshotcopy.NewDirBlobs(filepath.Join(cfg.DataDir, "snapshots"))
 	if cfg.Snapshots.Bucket != "" {
 		blobs = snapshotcopy.NewS3Blobs(m.objects, cfg.Snapshots.Bucket, cfg.Snapshots.Prefix)
 	}
-	sources := &resolver{catalog: cat, snapshots: m.store, blobs: blobs}
+	cat := catalog.New(catalog.Params{
+		AccountID: cfg.AccountID, Started: m.Now(),
+		Clusters:  catalogSources(cfg.Clusters, m.limits),
+		Instances: catalogSources(cfg.Instances, m.limits),
+		Snapshots: m.store,
+		SnapshotSource: func(s *export.Snapshot) engine.Source {
+			return snapshotcopy.NewSource(blobs, s.Location)
+		},
+	})
 	m.copier = snapshotcopy.New(snapshotcopy.Params{
 		Store:       m.store,
 		Blobs:       blobs,
-		Resolve:     sources.snapshotSource,
+		Resolve:     cat.SnapshotSource,
 		Logger:      m.Logger.With("component", "snapshots"),
 		Now:         m.Now,
 		Connections: cfg.ExportConnections,
 
 		MaxPerAccount: cfg.MaxConcurrentSnapshots,
 		MaxPerServer:  cfg.MaxConcurrentSnapshotsPerServer,
-		ServerOf:      sources.snapshotServer,
+		ServerOf:      cat.SnapshotServer,
 	})
 	m.engine = engine.New(engine.Params{
 		Store:                m.store,
 		Objects:              objects,
-		Resolve:              sources.exportSource,
+		Resolve:              cat.ExportSource,
 		Logger:               m.Logger.With("component", "engine"),
 		Now:                  m.Now,
 		MaxConcurrentExports: cfg.MaxConcurrentExports,
@@ -153,7 +162,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	})
 	svc := service.New(service.Params{
 		Store: m.store, Runner: m.engine, Catalog: cat, Buckets: objects,
-		Snapshots: m.store, Snapshotter: snapshotter{m.copier, m.store, m.Logger}, SnapshotQuota: cfg.SnapshotQuota,
+		Snapshots: m.store, Snapshotter: m.copier, SnapshotQuota: cfg.SnapshotQuota,
 		Logger: m.Logger.With("component", "service"), Now: m.Now,
 	})
 	rds := &awsquery.Handler{

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -308,5 +307,3 @@ func (e *Engine) Running() int {
 	defer e.mu.Unlock()
 	return len(e.running)
 }
-
-func statusIn(s export.Status, list ...export.Status) bool { return slices.Contains(list, s) }

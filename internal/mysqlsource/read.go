@@ -62,6 +62,8 @@ func (s *snapshot) ReadBatch(ctx context.Context, t engine.Table, batch int, emi
 	return s.read(ctx, t, plan, batch, "", emit, progress)
 }
 
+var _ engine.RangeReader = (*snapshot)(nil)
+
 // ReadRange is ReadBatch restricted to range rng of the table's integer
 // primary key (`WHERE pk >= lo AND pk < hi`): an InnoDB clustered index
 // range scan in the snapshot, so ranges read by several readers at once

@@ -27,14 +27,11 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/rdsexport/rdsexport/internal/engine"
+	"github.com/rdsexport/rdsexport/internal/export"
 )
 
 // Defaults applied by New to zero Config fields.
 const (
-	// DefaultRegion is used when Config.Region is empty. S3-compatible
-	// servers ignore it but SigV4 needs one.
-	DefaultRegion = "us-east-1"
-
 	// DefaultPartSize is the size of one multipart upload part, and so the
 	// unit of buffering: Put holds at most (Concurrency+1) parts in memory.
 	DefaultPartSize = 8 << 20
@@ -75,7 +72,8 @@ type Config struct {
 	// (http://127.0.0.1:9000). Empty means Amazon S3 for Region.
 	Endpoint string
 
-	// Region signs the requests; DefaultRegion when empty.
+	// Region signs the requests; export.DefaultRegion when empty
+	// (S3-compatible servers ignore it but SigV4 needs one).
 	Region string
 
 	// AccessKeyID and SecretAccessKey are static credentials. When both are
@@ -122,7 +120,7 @@ var ErrInvalidConfig = errors.New("s3objects: invalid config")
 // MaxAttempts or ResponseTimeout is negative, or only one of the two credential fields is set.
 func New(cfg Config) (*Store, error) {
 	if cfg.Region == "" {
-		cfg.Region = DefaultRegion
+		cfg.Region = export.DefaultRegion
 	}
 	if cfg.PartSize == 0 {
 		cfg.PartSize = DefaultPartSize

@@ -129,7 +129,7 @@ func (s slogLogger) Print(level gofakes3.LogLevel, v ...any) {
 	msg := fmt.Sprint(v...)
 	switch level {
 	case gofakes3.LogErr:
-		s.l.Error("s3 server", "error", msg)
+		s.l.Error("s3 server", "err", msg)
 	case gofakes3.LogWarn:
 		s.l.Warn("s3 server", "detail", msg)
 	default:

@@ -97,7 +97,7 @@ func (m *memStore) ListSnapshots(_ context.Context, f export.SnapshotFilter) ([]
 	return out, nil
 }
 
-func (m *memStore) UpdateSnapshot(_ context.Context, acct string, kind export.SnapshotKind, id string, from []string, to string, u export.SnapshotUpdate) (*export.Snapshot, error) {
+func (m *memStore) UpdateSnapshot(_ context.Context, acct string, kind export.SnapshotKind, id string, from []export.SnapshotStatus, to export.SnapshotStatus, u export.SnapshotUpdate) (*export.Snapshot, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := m.snaps[memKey(acct, kind, id)]
@@ -133,7 +133,7 @@ func (m *memStore) UpdateSnapshot(_ context.Context, acct string, kind export.Sn
 	return &c, nil
 }
 
-func (m *memStore) DeleteSnapshot(_ context.Context, acct string, kind export.SnapshotKind, id string, from []string) (*export.Snapshot, error) {
+func (m *memStore) DeleteSnapshot(_ context.Context, acct string, kind export.SnapshotKind, id string, from []export.SnapshotStatus) (*export.Snapshot, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := memKey(acct, kind, id)
