@@ -29,7 +29,7 @@ func catalogSources(list []SourceConfig, limits *sourceLimits) []catalog.Source 
 // newSource returns the Source for a configured server's engine family.
 func newSource(s SourceConfig) engine.Source {
 	if export.EngineFamily(s.Engine) == "mysql" {
-		return mysqlsource.New(s.URL, mysqlsource.Options{Databases: s.Databases, ReadTimeout: s.ReadTimeout})
+		return mysqlsource.New(s.URL, mysqlsource.Params{Databases: s.Databases, ReadTimeout: s.ReadTimeout})
 	}
-	return pgsource.New(s.URL, pgsource.Options{Databases: s.Databases, ReadTimeout: s.ReadTimeout})
+	return pgsource.New(s.URL, pgsource.Params{Databases: s.Databases, ReadTimeout: s.ReadTimeout})
 }

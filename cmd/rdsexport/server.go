@@ -90,13 +90,14 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// Object store: our own embedded S3 on this listener, or an external one.
 	var s3h http.Handler
 	var local *s3server.Objects
-	s3cfg := s3objects.Config{
+	s3cfg := s3objects.Params{
 		Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region,
 		AccessKeyID: cfg.S3.AccessKeyID, SecretAccessKey: cfg.S3.SecretAccessKey,
 	}
 	if cfg.S3.Endpoint == "" {
-		srv, err := s3server.New(filepath.Join(cfg.DataDir, "s3"), s3server.WithLogger(m.Logger.With("component", "s3")),
-			s3server.WithNow(m.Now), s3server.WithAccount(cfg.AccountID))
+		srv, err := s3server.New(filepath.Join(cfg.DataDir, "s3"), s3server.Params{
+			Logger: m.Logger.With("component", "s3"), Now: m.Now, AccountID: cfg.AccountID,
+		})
 		if err != nil {
 			return fmt.Errorf("open embedded S3: %w", err)
 		}
@@ -104,7 +105,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		// The server's own S3 client (snapshot copies, tests) signs as the
 		// server's account, which owns the buckets it uses.
 		key := ownKey(cfg)
-		s3cfg = s3objects.Config{
+		s3cfg = s3objects.Params{
 			Endpoint: "http://" + m.ln.Addr().String(), Region: cfg.Region,
 			AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey,
 		}

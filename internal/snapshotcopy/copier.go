@@ -102,7 +102,7 @@ const (
 type Copier struct {
 	p       Params
 	logger  *slog.Logger
-	parquet parquetfile.Options
+	parquet parquetfile.WriterParams
 
 	mu         sync.Mutex
 	ctx        context.Context // the long-lived context owned by Start
@@ -169,7 +169,7 @@ func New(p Params) *Copier {
 	// ZSTD at its default level, and the Arrow schema stored so that
 	// Int16, Decimal128, time zones and String/Binary come back exactly on
 	// read (spec §9 needs the original types).
-	pq := parquetfile.Options{
+	pq := parquetfile.WriterParams{
 		Codec: parquetfile.ZSTD, CompressionLevel: -1, StoreSchema: true,
 		MaxRowGroupRows: rowGroupRows, MaxRowGroupBytes: rowGroupBytes, Alloc: p.Alloc,
 	}
@@ -586,7 +586,7 @@ func (c *Copier) copyTable(ctx context.Context, snap engine.Snapshot, location s
 		Series: func(batch, rng int) *parquetfile.Series {
 			stem := fmt.Sprintf("t%05d/b%05d/r%05d", index, batch, rng)
 			return parquetfile.NewSeries(parquetfile.SeriesParams{
-				Schema: t.Schema, Options: c.parquet, FileBytes: c.p.FileBytes,
+				Schema: t.Schema, Writer: c.parquet, FileBytes: c.p.FileBytes,
 				Key: func(i int) string { return fmt.Sprintf("%s-%05d.parquet", stem, i) },
 				Put: func(ctx context.Context, key string, body io.Reader) error {
 					return c.p.Blobs.Put(ctx, location+"/"+key, body)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -223,7 +222,7 @@ type env struct {
 
 type envOpts struct {
 	blobs  snapshotcopy.Blobs
-	pg     pgsource.Options // options of the live source
+	pg     pgsource.Params // options of the live source
 	wrap   func(engine.Source) engine.Source
 	params func(*snapshotcopy.Params)
 }
@@ -384,8 +383,6 @@ func sameData(t *testing.T, got, want dump) {
 		t.Errorf("warnings:\n got %s\nwant %s", g, w)
 	}
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func (m *memStore) CreateSnapshotWithin(_ context.Context, s *export.Snapshot, limit int) error {
 	m.mu.Lock()

@@ -31,16 +31,16 @@ func (c copied) Open(ctx context.Context, p engine.OpenParams) (engine.Snapshot,
 // TestSourceSuite runs the shared source contract against stored copies
 // of PostgreSQL databases.
 func TestSourceSuite(t *testing.T) {
-	fixture := func(pg pgsource.Options) func(t *testing.T) (engine.Source, string, func(string)) {
+	fixture := func(pg pgsource.Params) func(t *testing.T) (engine.Source, string, func(string)) {
 		return func(t *testing.T) (engine.Source, string, func(string)) {
 			e := newEnv(t, "", envOpts{pg: pg})
 			return copied{t: t, e: e, seq: new(atomic.Int64), blob: e.blobs}, e.db.Name, func(sql string) { e.db.Exec(t, sql) }
 		}
 	}
 	exporttest.SourceSuite(t, exporttest.SourceFixture{
-		New: fixture(pgsource.Options{}),
+		New: fixture(pgsource.Params{}),
 		Ranged: func(t *testing.T, minBytes int64) (engine.Source, string, func(string)) {
-			return fixture(pgsource.Options{MinRangeBytes: minBytes})(t)
+			return fixture(pgsource.Params{MinRangeBytes: minBytes})(t)
 		},
 		Analyze: "ANALYZE %s",
 	})
