@@ -144,9 +144,16 @@ func (e *encoder) size() int64 {
 	return max(n, e.out.n)
 }
 
-// bufferedBytes estimates what arr[lo:hi] adds to a column's page buffer:
-// the values (PLAIN) or their int32 indexes (dictionary).
+// bufferedBytes is what arr[lo:hi] adds to a column's page buffer as
+// parquet-go counts it: per row a row index and a definition level (5
+// bytes, the OPTIONAL column), plus the values (PLAIN) or their int32
+// indexes (dictionary).
 func bufferedBytes(arr arrow.Array, lo, hi int, dict bool) int64 {
+	n := int64(hi - lo)
+	return 5*n + valueBytes(arr, lo, hi, dict)
+}
+
+func valueBytes(arr arrow.Array, lo, hi int, dict bool) int64 {
 	n := int64(hi - lo)
 	if dict {
 		return 4 * n
@@ -238,10 +245,12 @@ var dictSample = 16384
 // dictionaryPolicy decides a column's encoding from the first batch.
 var dictionaryPolicy = dictionaryPays
 
-// pageBytes is the size of a column's values at which they are encoded and
-// compressed as one data page. Larger pages compress better with GZIP (a
-// fresh stream per page); each column buffers up to one page.
-var pageBytes = 1 << 20
+// pageBytes is the size of a column's buffered values (as parquet-go counts
+// them) at which they are encoded and compressed as one data page. Larger
+// pages compress better with GZIP (a fresh stream per page) but each
+// column buffers up to one page: at 1 MiB the files of BenchmarkEncoders
+// were 4% smaller, the server's peak RSS 90 MiB higher.
+var pageBytes = 256 << 10
 
 // createdBy sets the footer's created_by as given (parquet.CreatedBy
 // formats "app version v (build b)").
