@@ -14,6 +14,7 @@ import (
 
 	"github.com/rdsexport/rdsexport/internal/engine"
 	"github.com/rdsexport/rdsexport/internal/export"
+	"github.com/rdsexport/rdsexport/internal/metrics"
 	"github.com/rdsexport/rdsexport/internal/mysqlsource"
 	"github.com/rdsexport/rdsexport/internal/pgsource"
 	"github.com/rdsexport/rdsexport/internal/snapshotcopy"
@@ -322,14 +323,16 @@ func (c *catalog) find(list []*entry, id string) *entry {
 
 // snapshotter is the service.Snapshotter on the snapshot copier.
 type snapshotter struct {
-	copier *snapshotcopy.Copier
-	store  export.SnapshotStore
-	logger *slog.Logger
+	copier  *snapshotcopy.Copier
+	store   export.SnapshotStore
+	logger  *slog.Logger
+	metrics *metrics.Metrics
 }
 
 func (s snapshotter) CreateSnapshot(snap *export.Snapshot) {
 	err := s.copier.Create(snap)
 	if err == nil {
+		s.metrics.SnapshotCopyStarted()
 		return
 	}
 	// The copier is stopping: the snapshot must not stay creating.

@@ -79,6 +79,15 @@ type Config struct {
 	// embedded S3 together; past it RDS requests get Throttling and S3
 	// requests SlowDown, which clients retry.
 	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
+	// Metrics configures GET /metrics.
+	Metrics MetricsConfig `yaml:"metrics"`
+}
+
+// MetricsConfig configures GET /metrics. By default it needs HTTP basic
+// authentication with an access key of the server's account; Public
+// serves it to anyone who can reach the listener.
+type MetricsConfig struct {
+	Public bool `yaml:"public"`
 }
 
 // Credential is one accepted access key and the account it signs for.
@@ -219,8 +228,8 @@ func (c *Config) resolveSecrets(lookupEnv func(string) (string, bool), readFile 
 
 // LoadEnv applies RDSEXPORT_LISTEN, RDSEXPORT_REGION,
 // RDSEXPORT_EXTRA_REGIONS (comma-separated), RDSEXPORT_ACCOUNT_ID,
-// RDSEXPORT_DATA_DIR, RDSEXPORT_S3_ENDPOINT, RDSEXPORT_MAX_CONCURRENT_EXPORTS
-// and RDSEXPORT_LOG_LEVEL when set.
+// RDSEXPORT_DATA_DIR, RDSEXPORT_S3_ENDPOINT, RDSEXPORT_MAX_CONCURRENT_EXPORTS,
+// RDSEXPORT_METRICS_PUBLIC and RDSEXPORT_LOG_LEVEL when set.
 func (c *Config) LoadEnv(getenv func(string) string) error {
 	str := map[string]*string{
 		"RDSEXPORT_LISTEN":      &c.Listen,
@@ -242,6 +251,13 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 				c.ExtraRegions = append(c.ExtraRegions, r)
 			}
 		}
+	}
+	if v := getenv("RDSEXPORT_METRICS_PUBLIC"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("RDSEXPORT_METRICS_PUBLIC: %w", err)
+		}
+		c.Metrics.Public = b
 	}
 	if v := getenv("RDSEXPORT_MAX_CONCURRENT_EXPORTS"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -56,6 +56,7 @@ var envHelp = [][2]string{
 	{"RDSEXPORT_DATA_DIR", "task store and embedded S3 directory (data_dir)"},
 	{"RDSEXPORT_S3_ENDPOINT", "external S3 URL; empty serves S3 on the listener (s3.endpoint)"},
 	{"RDSEXPORT_MAX_CONCURRENT_EXPORTS", "exports running at once per account (max_concurrent_exports)"},
+	{"RDSEXPORT_METRICS_PUBLIC", "true serves /metrics without authentication (metrics.public)"},
 	{"RDSEXPORT_LOG_LEVEL", "debug, info, warn or error (log_level)"},
 	{"RDSEXPORT_PPROF", "address of a separate net/http/pprof listener; off when unset"},
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rdsexport/rdsexport/internal/awsquery"
 	"github.com/rdsexport/rdsexport/internal/engine"
+	"github.com/rdsexport/rdsexport/internal/metrics"
 	"github.com/rdsexport/rdsexport/internal/s3objects"
 	"github.com/rdsexport/rdsexport/internal/s3server"
 	"github.com/rdsexport/rdsexport/internal/service"
@@ -41,6 +42,7 @@ type Main struct {
 	copier  *snapshotcopy.Copier
 	limits  *sourceLimits
 	objects *s3objects.Store
+	metrics *metrics.Metrics
 	served  chan error
 	pprof   *http.Server
 
@@ -141,9 +143,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		MaxPerServer:  cfg.MaxConcurrentSnapshotsPerServer,
 		ServerOf:      sources.snapshotServer,
 	})
+	m.metrics = metrics.New(metrics.Params{Counts: m.store, Logger: m.Logger.With("component", "metrics"), Now: m.Now})
 	m.engine = engine.New(engine.Params{
 		Store:                m.store,
-		Objects:              objects,
+		Objects:              &metrics.ObjectStore{Inner: objects, Metrics: m.metrics},
+		Observer:             m.metrics,
 		Resolve:              sources.exportSource,
 		Logger:               m.Logger.With("component", "engine"),
 		Now:                  m.Now,
@@ -153,12 +157,13 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	})
 	svc := service.New(service.Params{
 		Store: m.store, Runner: m.engine, Catalog: cat, Buckets: objects,
-		Snapshots: m.store, Snapshotter: snapshotter{m.copier, m.store, m.Logger}, SnapshotQuota: cfg.SnapshotQuota,
+		Snapshots: m.store, Snapshotter: snapshotter{m.copier, m.store, m.Logger, m.metrics}, SnapshotQuota: cfg.SnapshotQuota,
 		Logger: m.Logger.With("component", "service"), Now: m.Now,
 	})
 	rds := &awsquery.Handler{
 		Service: svc, Logger: m.Logger.With("component", "awsquery"),
 		Region: cfg.Region, AccountID: cfg.AccountID, Regions: cfg.Regions(),
+		Observe: m.metrics.APIRequest,
 	}
 	creds := credentialTable{account: cfg.AccountID, keys: map[string]Credential{}}
 	for _, c := range cfg.Credentials {
@@ -173,6 +178,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		s3:      s3Check(cfg, local, m.objects),
 		logger:  m.Logger.With("component", "health"),
 	})
+	r.public.Handle("/metrics", newMetricsAuth(cfg, m.metrics.Handler()))
 	if m.authTimeout > 0 {
 		r.authTimeout = m.authTimeout
 	}

@@ -44,6 +44,8 @@ type Params struct {
 	PollInterval time.Duration
 	// Alloc allocates Arrow memory; nil means memory.DefaultAllocator.
 	Alloc memory.Allocator
+	// Observer hears what exports do (metrics); nil means nobody.
+	Observer Observer
 }
 
 // Engine runs export tasks. Create it with New, then Start; Stop waits for
@@ -87,6 +89,9 @@ func New(p Params) *Engine {
 	}
 	if p.Alloc == nil {
 		p.Alloc = memory.DefaultAllocator
+	}
+	if p.Observer == nil {
+		p.Observer = nopObserver{}
 	}
 	p.Parquet.Alloc = p.Alloc
 	return &Engine{

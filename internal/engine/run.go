@@ -62,6 +62,8 @@ func (e *Engine) run(ctx context.Context, t *export.Task) {
 	r := &taskRun{e: e, task: t, logger: e.logger.With("task_id", t.Identifier), root: exportRoot(t.S3Prefix, t.Identifier)}
 	r.logger.Info("export started", "source_arn", t.SourceArn)
 	start := e.p.Now()
+	e.p.Observer.ExportStarted(t)
+	defer e.p.Observer.ExportEnded(t)
 	results, warnings, err := r.export(ctx)
 	r.finish(ctx, results, warnings, err)
 	r.logger.Info("export ended", "duration", e.p.Now().Sub(start), "bytes", r.extracted.Load())

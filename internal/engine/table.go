@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/google/uuid"
@@ -20,13 +21,15 @@ import (
 // each batch folder once the batch is complete.
 func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tableResult, error) {
 	res := tableResult{table: t}
+	start := time.Now()
+	var rows, files atomic.Int64
 	tableDir := r.root + "/" + keyPart(t.Database) + "/" + keyPart(t.Folder)
 	if err := r.checkKey(tableDir + "/"); err != nil {
 		return res, err
 	}
 	for b := range t.Batches {
 		dir := fmt.Sprintf("%s/%d", tableDir, b+1)
-		n, err := r.exportBatch(ctx, snap, t, b, dir)
+		n, err := r.exportBatch(ctx, snap, t, b, dir, &rows, &files)
 		res.bytes += n
 		if errors.Is(err, ErrTableGone) && (b > 0 || res.bytes > 0) {
 			// Part of the table may be in S3 already: skipping it would
@@ -41,7 +44,8 @@ func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tabl
 		}
 		res.partitions++
 	}
-	r.logger.Debug("table exported", "table", t.Target, "bytes", res.bytes)
+	r.logger.Info("table exported", "table", t.Target, "rows", rows.Load(), "bytes", res.bytes,
+		"files", files.Load(), "seconds", time.Since(start).Seconds())
 	return res, nil
 }
 
@@ -49,10 +53,11 @@ func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tabl
 // snapshot can read them, in that many ranged reads run at once (at most
 // Connections; the snapshot bounds its readers across tables too), each
 // with its own partition_index. It returns the source bytes read.
-func (r *taskRun) exportBatch(ctx context.Context, snap Snapshot, t Table, batch int, dir string) (int64, error) {
+// rows and files count what is written.
+func (r *taskRun) exportBatch(ctx context.Context, snap Snapshot, t Table, batch int, dir string, rows, files *atomic.Int64) (int64, error) {
 	rr, ok := snap.(RangeReader)
 	if t.Ranges <= 1 || !ok {
-		return r.exportRange(ctx, t, dir, 0, func(emit func(arrow.RecordBatch) error, progress func(int64)) error {
+		return r.exportRange(ctx, t, dir, 0, rows, files, func(emit func(arrow.RecordBatch) error, progress func(int64)) error {
 			return snap.ReadBatch(ctx, t, batch, emit, progress)
 		})
 	}
@@ -61,7 +66,7 @@ func (r *taskRun) exportBatch(ctx context.Context, snap Snapshot, t Table, batch
 	g.SetLimit(r.e.p.Connections)
 	for rng := range t.Ranges {
 		g.Go(func() error {
-			n, err := r.exportRange(gctx, t, dir, rng, func(emit func(arrow.RecordBatch) error, progress func(int64)) error {
+			n, err := r.exportRange(gctx, t, dir, rng, rows, files, func(emit func(arrow.RecordBatch) error, progress func(int64)) error {
 				return rr.ReadRange(gctx, t, batch, rng, emit, progress)
 			})
 			read.Add(n)
@@ -75,13 +80,14 @@ func (r *taskRun) exportBatch(ctx context.Context, snap Snapshot, t Table, batch
 // exportRange streams one read into Parquet files of about FileBytes each:
 // part-<partition>-<uuid>-c000.gz.parquet, then c001, ... (the Spark naming
 // RDS uses). An empty read writes no file. It returns the source bytes read.
-func (r *taskRun) exportRange(ctx context.Context, t Table, dir string, partition int,
+func (r *taskRun) exportRange(ctx context.Context, t Table, dir string, partition int, rows, files *atomic.Int64,
 	read func(emit func(arrow.RecordBatch) error, progress func(int64)) error) (int64, error) {
 	var (
-		n    int64
-		file *objectFile
-		seq  int
-		stem = fmt.Sprintf("%s/part-%05d-%s", dir, partition, uuid.NewString())
+		n         int64
+		closeFile func(*objectFile) error
+		file      *objectFile
+		seq       int
+		stem      = fmt.Sprintf("%s/part-%05d-%s", dir, partition, uuid.NewString())
 	)
 	defer func() {
 		if file != nil {
@@ -104,28 +110,42 @@ func (r *taskRun) exportRange(ctx context.Context, t Table, dir string, partitio
 		if file.pw.Size() >= r.e.p.FileBytes {
 			f := file
 			file = nil
-			return f.close()
+			return closeFile(f)
 		}
+		return nil
+	}
+	closeFile = func(f *objectFile) error {
+		if err := f.close(); err != nil {
+			return err
+		}
+		files.Add(1)
+		r.e.p.Observer.FileWritten(r.task)
 		return nil
 	}
 	// Batches are cut into slices so that a file ends near FileBytes
 	// whatever the batch size of the source.
 	var emitErr error // set when the read fails because emit did
+	waitFrom := time.Now()
 	emit := func(rec arrow.RecordBatch) error {
+		r.e.p.Observer.BatchRead(r.task, rec.NumRows(), time.Since(waitFrom))
+		defer func() { waitFrom = time.Now() }()
 		for off := int64(0); off < rec.NumRows(); off += sliceRows {
 			s := rec.NewSlice(off, min(off+sliceRows, rec.NumRows()))
 			err := write(s)
+			n := s.NumRows()
 			s.Release()
 			if err != nil {
 				emitErr = err
 				return err
 			}
+			rows.Add(n)
 		}
 		return nil
 	}
 	progress := func(b int64) {
 		n += b
 		r.extracted.Add(b)
+		r.e.p.Observer.BytesRead(r.task, b)
 	}
 	if err := read(emit, progress); err != nil {
 		if emitErr == nil && ctx.Err() == nil && !errors.Is(err, ErrTableGone) {
@@ -136,7 +156,7 @@ func (r *taskRun) exportRange(ctx context.Context, t Table, dir string, partitio
 	if file != nil {
 		f := file
 		file = nil
-		if err := f.close(); err != nil {
+		if err := closeFile(f); err != nil {
 			return n, err
 		}
 	}
