@@ -75,7 +75,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data_dir: %w", err)
 	}
-	if m.store, err = openTaskStore(ctx, cfg.DataDir, m.Logger); err != nil {
+	if m.store, err = openTaskStore(ctx, cfg.DataDir, m.Logger, m.Now); err != nil {
 		return err
 	}
 	if m.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -158,6 +158,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	svc := service.New(service.Params{
 		Store: m.store, Runner: m.engine, Catalog: cat, Buckets: objects,
 		Snapshots: m.store, Snapshotter: snapshotter{m.copier, m.store, m.Logger, m.metrics}, SnapshotQuota: cfg.SnapshotQuota,
+		Events: m.store,
 		Logger: m.Logger.With("component", "service"), Now: m.Now,
 	})
 	rds := &awsquery.Handler{

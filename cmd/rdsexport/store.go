@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 
@@ -29,13 +30,13 @@ const recoverySection = `README.md, "When the store is damaged"`
 // is refused, and so is a missing or empty one when data_dir holds data
 // that only the store's records make sense of: creating an empty store
 // then would orphan it. The errors say what to do.
-func openTaskStore(ctx context.Context, dataDir string, logger *slog.Logger) (*sqlitetaskstore.Store, error) {
+func openTaskStore(ctx context.Context, dataDir string, logger *slog.Logger, now func() time.Time) (*sqlitetaskstore.Store, error) {
 	path := filepath.Join(dataDir, storeFile)
 	held, err := heldData(dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("open task store: %w", err)
 	}
-	opts := []sqlitetaskstore.Option{sqlitetaskstore.WithLogger(logger.With("component", "store"))}
+	opts := []sqlitetaskstore.Option{sqlitetaskstore.WithLogger(logger.With("component", "store")), sqlitetaskstore.WithNow(now)}
 	if len(held) > 0 {
 		opts = append(opts, sqlitetaskstore.WithMustExist())
 	}

@@ -42,6 +42,7 @@ type Service interface {
 	CreateDBClusterSnapshot(ctx context.Context, in service.CreateDBClusterSnapshotInput) (*export.Snapshot, error)
 	DescribeDBClusterSnapshots(ctx context.Context, in service.DescribeDBClusterSnapshotsInput) (*service.DescribeDBClusterSnapshotsOutput, error)
 	DeleteDBClusterSnapshot(ctx context.Context, identifier string) (*export.Snapshot, error)
+	DescribeEvents(ctx context.Context, in service.DescribeEventsInput) (*service.DescribeEventsOutput, error)
 }
 
 // Handler serves the RDS Query API over HTTP. Its fields must be set before
@@ -93,6 +94,8 @@ var operations = map[string]operation{
 	"CreateDBClusterSnapshot":    createDBClusterSnapshot,
 	"DescribeDBClusterSnapshots": describeDBClusterSnapshots,
 	"DeleteDBClusterSnapshot":    deleteDBClusterSnapshot,
+
+	"DescribeEvents": describeEvents,
 }
 
 // ServeHTTP answers one Query API request. Every response carries the
