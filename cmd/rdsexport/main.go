@@ -188,7 +188,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := m.Open(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "rdsexport %s listening on http://%s (account %s, region %s)\n", buildVersion(), m.Addr(), cfg.AccountID, cfg.Region)
+	fmt.Fprintf(stdout, "rdsexport listening on http://%s (account %s, region %s)\n", m.Addr(), cfg.AccountID, cfg.Region)
 	if cmd == "demo" {
 		fmt.Fprintf(stdout, "demo cluster ARN: arn:aws:rds:%s:%s:cluster:demo, DB instance demo-db, bucket s3://%s\n", cfg.Region, cfg.AccountID, demoBucket)
 	}

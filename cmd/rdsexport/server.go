@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,6 +51,9 @@ type Main struct {
 	// authTimeout the router's, when set (tests of slow clients).
 	readHeaderTimeout time.Duration
 	authTimeout       time.Duration
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // pprofEnv names the address of an optional profiling listener
@@ -223,7 +227,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := m.engine.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start engine: %w", err)
 	}
-	m.Logger.Info("rdsexport started", "listen", m.Addr(), "account", cfg.AccountID, "region", cfg.Region, "data_dir", cfg.DataDir)
+	m.Logger.Info("rdsexport started", "version", buildVersion(), "listen", m.Addr(), "account", cfg.AccountID, "region", cfg.Region, "data_dir", cfg.DataDir)
 	return nil
 }
 
@@ -307,8 +311,14 @@ func (m *Main) Addr() string { return m.ln.Addr().String() }
 func (m *Main) URL() string { return "http://" + m.Addr() }
 
 // Close stops accepting requests, stops running exports (they are recorded
-// as FAILED with a cause) and closes the store.
+// as FAILED with a cause) and closes the store. Later calls return the
+// first call's result.
 func (m *Main) Close() error {
+	m.closeOnce.Do(func() { m.closeErr = m.close() })
+	return m.closeErr
+}
+
+func (m *Main) close() error {
 	var errs []error
 	if m.pprof != nil {
 		_ = m.pprof.Close()
