@@ -105,6 +105,10 @@ type S3Config struct {
 	AccessKeyID     string `yaml:"access_key_id"`
 	SecretAccessKey string `yaml:"secret_access_key"`
 	Region          string `yaml:"region"`
+	// Hostnames are the base host names of virtual-hosted-style requests
+	// to the embedded S3: <bucket>.<hostname>[:port]. Path style works on
+	// any host.
+	Hostnames []string `yaml:"hostnames"`
 }
 
 // SnapshotStorage is where snapshot copies live.
@@ -140,6 +144,7 @@ func DefaultConfig() Config {
 		AccountID:            "000000000000",
 		DataDir:              "./data",
 		Credentials:          []Credential{{AccessKeyID: "test", SecretAccessKey: "test"}},
+		S3:                   S3Config{Hostnames: []string{"localhost", "s3.localhost"}},
 		MaxConcurrentExports: 5,
 		ExportConnections:    2,
 		ExportFileBytes:      8 << 20,
@@ -273,6 +278,7 @@ var (
 	accountRe    = regexp.MustCompile(`^\d{12}$`)
 	regionRe     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 	identifierRe = regexp.MustCompile(`^[A-Za-z](?:-?[A-Za-z0-9])*$`)
+	hostnameRe   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
 )
 
 // Regions returns the regions the server serves: Region, then
@@ -350,6 +356,11 @@ func (c *Config) Validate() error {
 	}
 	if c.S3.Endpoint != "" && !strings.HasPrefix(c.S3.Endpoint, "http://") && !strings.HasPrefix(c.S3.Endpoint, "https://") {
 		bad("s3.endpoint %q must be an http(s) URL", c.S3.Endpoint)
+	}
+	for i, h := range c.S3.Hostnames {
+		if !hostnameRe.MatchString(h) {
+			bad("s3.hostnames[%d] %q is not a host name (letters, digits, hyphens and dots, no port)", i, h)
+		}
 	}
 	for kind, list := range map[string][]SourceConfig{"clusters": c.Clusters, "instances": c.Instances} {
 		seen := map[string]bool{}

@@ -100,7 +100,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	if cfg.S3.Endpoint == "" {
 		srv, err := s3server.New(filepath.Join(cfg.DataDir, "s3"), s3server.WithLogger(m.Logger.With("component", "s3")),
-			s3server.WithNow(m.Now), s3server.WithAccount(cfg.AccountID))
+			s3server.WithNow(m.Now), s3server.WithAccount(cfg.AccountID), s3server.WithHostnames(cfg.S3.Hostnames...))
 		if err != nil {
 			return fmt.Errorf("open embedded S3: %w", err)
 		}
