@@ -43,7 +43,7 @@ test: db-up ## everything CI runs: lint, all tests (with the race detector) agai
 golden: ## rewrite the golden XML files (review the diff!)
 	$(GO) test ./internal/awsquery -update
 
-bench: ## the seven targets of the performance issue in one run, one table line each with PASS/FAIL (knobs ROWS RUNS TABLE CONNECTIONS TARGETS SCALES ...: see scripts/bench.sh)
+bench: ## the eight targets of the performance issue in one run, one table line each with PASS/FAIL (knobs ROWS RUNS TABLE CONNECTIONS TARGETS SCALES ...: see scripts/bench.sh)
 	scripts/bench.sh
 
 bench-micro: ## Go micro-benchmarks (compare runs with benchstat)

@@ -54,6 +54,8 @@ var envHelp = [][2]string{
 	{"RDSEXPORT_EXTRA_REGIONS", "further regions served, comma-separated (extra_regions)"},
 	{"RDSEXPORT_ACCOUNT_ID", "12-digit account owning tasks and sources (account_id)"},
 	{"RDSEXPORT_DATA_DIR", "task store and embedded S3 directory (data_dir)"},
+	{"RDSEXPORT_STORE", "PostgreSQL URL of a store several nodes share; empty is SQLite in data_dir (store)"},
+	{"RDSEXPORT_NODE_ID", "name of this node among those sharing a store; default hostname:port (node_id)"},
 	{"RDSEXPORT_S3_ENDPOINT", "external S3 URL; empty serves S3 on the listener (s3.endpoint)"},
 	{"RDSEXPORT_MAX_CONCURRENT_EXPORTS", "exports running at once per account (max_concurrent_exports)"},
 	{"RDSEXPORT_METRICS_PUBLIC", "true serves /metrics without authentication (metrics.public)"},

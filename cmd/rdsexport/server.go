@@ -15,15 +15,18 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/rdsexport/rdsexport/internal/awsquery"
+	"github.com/rdsexport/rdsexport/internal/cluster"
 	"github.com/rdsexport/rdsexport/internal/engine"
+	"github.com/rdsexport/rdsexport/internal/export"
 	"github.com/rdsexport/rdsexport/internal/metrics"
 	"github.com/rdsexport/rdsexport/internal/s3objects"
 	"github.com/rdsexport/rdsexport/internal/s3server"
 	"github.com/rdsexport/rdsexport/internal/service"
 	"github.com/rdsexport/rdsexport/internal/sigv4"
 	"github.com/rdsexport/rdsexport/internal/snapshotcopy"
-	"github.com/rdsexport/rdsexport/internal/sqlitetaskstore"
 )
 
 // Main is the running server: every adapter built from Config and wired
@@ -36,16 +39,20 @@ type Main struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	ln      net.Listener
-	http    *http.Server
-	store   *sqlitetaskstore.Store
-	engine  *engine.Engine
-	copier  *snapshotcopy.Copier
-	limits  *sourceLimits
-	objects *s3objects.Store
-	metrics *metrics.Metrics
-	served  chan error
-	pprof   *http.Server
+	ln     net.Listener
+	http   *http.Server
+	store  taskStore
+	nodeID string
+	// node and clusterPool are set with a PostgreSQL store.
+	node        *cluster.Node
+	clusterPool *pgxpool.Pool
+	engine      *engine.Engine
+	copier      *snapshotcopy.Copier
+	limits      *sourceLimits
+	objects     *s3objects.Store
+	metrics     *metrics.Metrics
+	served      chan error
+	pprof       *http.Server
 
 	// readHeaderTimeout replaces the http.Server's ReadHeaderTimeout, and
 	// authTimeout the router's, when set (tests of slow clients).
@@ -79,11 +86,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data_dir: %w", err)
 	}
-	if m.store, err = openTaskStore(ctx, cfg.DataDir, m.Logger, m.Now); err != nil {
-		return err
-	}
 	if m.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	m.nodeID = nodeID(cfg.NodeID, m.ln.Addr())
+	if m.store, err = openStore(ctx, cfg, m.nodeID, m.Logger, m.Now); err != nil {
+		return err
 	}
 	if addr := os.Getenv(pprofEnv); addr != "" {
 		if err := m.startPprof(addr); err != nil {
@@ -146,12 +154,34 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		MaxPerAccount: cfg.MaxConcurrentSnapshots,
 		MaxPerServer:  cfg.MaxConcurrentSnapshotsPerServer,
 		ServerOf:      sources.snapshotServer,
+		// Snapshot copies are not jobs of the cluster: a node takes over
+		// the creating snapshots of dead processes only when it is alone.
+		NoRecover: cfg.Store != "",
 	})
-	m.metrics = metrics.New(metrics.Params{Counts: m.store, Logger: m.Logger.With("component", "metrics"), Now: m.Now})
+	// The task and snapshot gauges and DescribeEvents need a store that
+	// counts and records events (the SQLite store).
+	counts, _ := m.store.(metrics.Counts)
+	m.metrics = metrics.New(metrics.Params{Counts: counts, Logger: m.Logger.With("component", "metrics"), Now: m.Now})
+	// With a shared store the cluster's job queue hands exports to the
+	// engine, and every write of a run is fenced by the node's lease.
+	var runner service.Runner
+	engineStore, engineObjects := export.Store(m.store), engine.ObjectStore(objects)
+	if cfg.Store != "" {
+		if m.clusterPool, err = pgxpool.New(ctx, cfg.Store); err != nil {
+			return fmt.Errorf("cluster: %w", errStoreURL)
+		}
+		m.node = cluster.New(cluster.Params{
+			Pool: m.clusterPool, Store: m.store, NodeID: m.nodeID,
+			Logger:               m.Logger.With("component", "cluster"),
+			MaxConcurrentExports: cfg.MaxConcurrentExports,
+		})
+		engineStore, engineObjects, runner = m.node.Store(m.store), m.node.Objects(objects), m.node
+	}
 	m.engine = engine.New(engine.Params{
-		Store:                m.store,
-		Objects:              &metrics.ObjectStore{Inner: objects, Metrics: m.metrics},
+		Store:                engineStore,
+		Objects:              &metrics.ObjectStore{Inner: engineObjects, Metrics: m.metrics},
 		Observer:             m.metrics,
+		Dispatched:           m.node != nil,
 		Resolve:              sources.exportSource,
 		Logger:               m.Logger.With("component", "engine"),
 		Now:                  m.Now,
@@ -159,10 +189,14 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Connections:          cfg.ExportConnections,
 		FileBytes:            cfg.ExportFileBytes,
 	})
+	if runner == nil {
+		runner = m.engine
+	}
+	events, _ := m.store.(export.EventStore)
 	svc := service.New(service.Params{
-		Store: m.store, Runner: m.engine, Catalog: cat, Buckets: objects,
+		Store: m.store, Runner: runner, Catalog: cat, Buckets: objects,
 		Snapshots: m.store, Snapshotter: snapshotter{m.copier, m.store, m.Logger, m.metrics}, SnapshotQuota: cfg.SnapshotQuota,
-		Events: m.store,
+		Events: events,
 		Logger: m.Logger.With("component", "service"), Now: m.Now,
 	})
 	rds := &awsquery.Handler{
@@ -227,7 +261,22 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := m.engine.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start engine: %w", err)
 	}
-	m.Logger.Info("rdsexport started", "version", buildVersion(), "listen", m.Addr(), "account", cfg.AccountID, "region", cfg.Region, "data_dir", cfg.DataDir)
+	if m.node != nil {
+		if err := m.node.Start(ctx, m.engine); err != nil {
+			return fmt.Errorf("join the cluster: %w", err)
+		}
+		alone, err := m.node.Alone(ctx)
+		if err != nil {
+			return fmt.Errorf("join the cluster: %w", err)
+		}
+		if alone {
+			if err := m.copier.Recover(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	m.Logger.Info("rdsexport started", "version", buildVersion(), "listen", m.Addr(), "account", cfg.AccountID, "region", cfg.Region, "data_dir", cfg.DataDir,
+		"store", storeName(cfg), "node_id", m.nodeID)
 	return nil
 }
 
@@ -304,6 +353,10 @@ func s3Check(cfg Config, local *s3server.Objects, objects *s3objects.Store) func
 	}
 }
 
+// NodeID names this node among those sharing a store (Config.NodeID, or
+// the host name and listening port).
+func (m *Main) NodeID() string { return m.nodeID }
+
 // Addr is the address the server listens on.
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
@@ -327,7 +380,13 @@ func (m *Main) close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		// Exports write to the embedded S3 through this listener: stop them
-		// before the listener goes away.
+		// before the listener goes away. A cluster node first hands its
+		// exports to the other nodes.
+		if m.node != nil {
+			if err := m.node.Stop(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("leave the cluster: %w", err))
+			}
+		}
 		if m.engine != nil {
 			m.engine.Stop()
 		}
@@ -342,6 +401,9 @@ func (m *Main) close() error {
 		}
 	} else if m.ln != nil {
 		m.ln.Close()
+	}
+	if m.clusterPool != nil {
+		m.clusterPool.Close()
 	}
 	if m.store != nil {
 		if err := m.store.Close(); err != nil {
