@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -108,7 +110,40 @@ func (o fencedObjects) Put(ctx context.Context, bucket, key string, r io.Reader)
 	if err := o.check(ctx); err != nil {
 		return err
 	}
-	return o.ObjectStore.Put(ctx, bucket, key, r)
+	f, ok := fenceOf(ctx)
+	if ok && strings.HasPrefix(path.Base(key), "export_tables_info_") {
+		// The manifests come last: first remove whatever an earlier run
+		// of the task wrote after the takeover had cleared the prefix (a
+		// paused node's upload that was on the wire when it stopped).
+		if err := o.sweep(ctx, f, bucket, path.Dir(key)+"/"); err != nil {
+			return err
+		}
+	}
+	if err := o.ObjectStore.Put(ctx, bucket, key, r); err != nil {
+		return err
+	}
+	if ok {
+		o.n.wrote(f, key)
+	}
+	return nil
+}
+
+// sweep deletes the objects under prefix that run f did not write.
+func (o fencedObjects) sweep(ctx context.Context, f fence, bucket, prefix string) error {
+	keys, err := o.ObjectStore.List(ctx, bucket, prefix)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if o.n.written(f, k) {
+			continue
+		}
+		if err := o.ObjectStore.Delete(ctx, bucket, k); err != nil {
+			return err
+		}
+		o.n.logger.Warn("removed an object an earlier run wrote late", "task_id", f.id, "key", k)
+	}
+	return nil
 }
 
 func (o fencedObjects) Delete(ctx context.Context, bucket, key string) error {

@@ -57,6 +57,8 @@ type Node struct {
 	mu       sync.Mutex
 	runs     map[runKey]*localRun
 	stopping bool
+	// keys are the objects each local run has written.
+	keys map[fence]map[string]bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -93,6 +95,7 @@ func New(p Params) *Node {
 		lease:  newLease(p.LeaseTTL),
 		wake:   make(chan struct{}, 1),
 		runs:   map[runKey]*localRun{},
+		keys:   map[fence]map[string]bool{},
 	}
 }
 
@@ -220,6 +223,21 @@ func (n *Node) Alone(ctx context.Context) (bool, error) {
 	err := n.p.Pool.QueryRow(ctx, `SELECT count(*) FROM rdsexport_nodes WHERE instance <> $1
 		AND heartbeat_at > now() - make_interval(secs => $2)`, inst, n.p.LeaseTTL.Seconds()).Scan(&others)
 	return others == 0, err
+}
+
+func (n *Node) wrote(f fence, key string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.keys[f] == nil {
+		n.keys[f] = map[string]bool{}
+	}
+	n.keys[f][key] = true
+}
+
+func (n *Node) written(f fence, key string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.keys[f][key]
 }
 
 // Running returns the number of exports this node runs.

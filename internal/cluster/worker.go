@@ -94,7 +94,13 @@ func (n *Node) execute(jobCtx context.Context, t *export.Task, attempt int, inst
 	if stopping {
 		cancel(export.ErrHandedOff)
 	}
-	ctx = withFence(ctx, fence{account: t.AccountID, id: t.Identifier, attempt: attempt, instance: inst})
+	f := fence{account: t.AccountID, id: t.Identifier, attempt: attempt, instance: inst}
+	ctx = withFence(ctx, f)
+	defer func() {
+		n.mu.Lock()
+		delete(n.keys, f)
+		n.mu.Unlock()
+	}()
 
 	if attempt > 1 {
 		// An earlier run died: its files go before this one reads the
