@@ -44,6 +44,9 @@ type Params struct {
 	PollInterval time.Duration
 	// Alloc allocates Arrow memory; nil means memory.DefaultAllocator.
 	Alloc memory.Allocator
+	// Observer, when set, is told how each table of each export
+	// progresses.
+	Observer Observer
 }
 
 // Engine runs export tasks. Create it with New, then Start; Stop waits for

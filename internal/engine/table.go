@@ -18,7 +18,8 @@ import (
 // exportTable writes every batch of t under
 // <root>/<database>/<folder>/<batch>/ (spec §8.2) and a _SUCCESS marker in
 // each batch folder once the batch is complete.
-func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tableResult, error) {
+// Its rows, bytes and files are counted in c.
+func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table, c *tableCounters) (tableResult, error) {
 	res := tableResult{table: t}
 	tableDir := r.root + "/" + keyPart(t.Database) + "/" + keyPart(t.Folder)
 	if err := r.checkKey(tableDir + "/"); err != nil {
@@ -26,7 +27,7 @@ func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tabl
 	}
 	for b := range t.Batches {
 		dir := fmt.Sprintf("%s/%d", tableDir, b+1)
-		n, err := r.exportBatch(ctx, snap, t, b, dir)
+		n, err := r.exportBatch(ctx, snap, t, b, dir, c)
 		res.bytes += n
 		if errors.Is(err, ErrTableGone) && (b > 0 || res.bytes > 0) {
 			// Part of the table may be in S3 already: skipping it would
@@ -49,10 +50,10 @@ func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tabl
 // snapshot can read them, in that many ranged reads run at once (at most
 // Connections; the snapshot bounds its readers across tables too), each
 // with its own partition_index. It returns the source bytes read.
-func (r *taskRun) exportBatch(ctx context.Context, snap Snapshot, t Table, batch int, dir string) (int64, error) {
+func (r *taskRun) exportBatch(ctx context.Context, snap Snapshot, t Table, batch int, dir string, c *tableCounters) (int64, error) {
 	rr, ok := snap.(RangeReader)
 	if t.Ranges <= 1 || !ok {
-		return r.exportRange(ctx, t, dir, 0, func(emit func(arrow.RecordBatch) error, progress func(int64)) error {
+		return r.exportRange(ctx, t, dir, 0, c, func(emit func(arrow.RecordBatch) error, progress func(int64)) error {
 			return snap.ReadBatch(ctx, t, batch, emit, progress)
 		})
 	}
@@ -61,7 +62,7 @@ func (r *taskRun) exportBatch(ctx context.Context, snap Snapshot, t Table, batch
 	g.SetLimit(r.e.p.Connections)
 	for rng := range t.Ranges {
 		g.Go(func() error {
-			n, err := r.exportRange(gctx, t, dir, rng, func(emit func(arrow.RecordBatch) error, progress func(int64)) error {
+			n, err := r.exportRange(gctx, t, dir, rng, c, func(emit func(arrow.RecordBatch) error, progress func(int64)) error {
 				return rr.ReadRange(gctx, t, batch, rng, emit, progress)
 			})
 			read.Add(n)
@@ -75,7 +76,7 @@ func (r *taskRun) exportBatch(ctx context.Context, snap Snapshot, t Table, batch
 // exportRange streams one read into Parquet files of about FileBytes each:
 // part-<partition>-<uuid>-c000.gz.parquet, then c001, ... (the Spark naming
 // RDS uses). An empty read writes no file. It returns the source bytes read.
-func (r *taskRun) exportRange(ctx context.Context, t Table, dir string, partition int,
+func (r *taskRun) exportRange(ctx context.Context, t Table, dir string, partition int, c *tableCounters,
 	read func(emit func(arrow.RecordBatch) error, progress func(int64)) error) (int64, error) {
 	var (
 		n    int64
@@ -101,10 +102,14 @@ func (r *taskRun) exportRange(ctx context.Context, t Table, dir string, partitio
 		if err := file.pw.Write(rec); err != nil {
 			return err
 		}
+		c.rows.Add(rec.NumRows())
 		if file.pw.Size() >= r.e.p.FileBytes {
 			f := file
 			file = nil
-			return f.close()
+			if err := f.close(); err != nil {
+				return err
+			}
+			c.files.Add(1)
 		}
 		return nil
 	}
@@ -126,6 +131,7 @@ func (r *taskRun) exportRange(ctx context.Context, t Table, dir string, partitio
 	progress := func(b int64) {
 		n += b
 		r.extracted.Add(b)
+		c.bytes.Add(b)
 	}
 	if err := read(emit, progress); err != nil {
 		if emitErr == nil && ctx.Err() == nil && !errors.Is(err, ErrTableGone) {
@@ -139,6 +145,7 @@ func (r *taskRun) exportRange(ctx context.Context, t Table, dir string, partitio
 		if err := f.close(); err != nil {
 			return n, err
 		}
+		c.files.Add(1)
 	}
 	return n, nil
 }
