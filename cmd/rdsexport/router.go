@@ -33,6 +33,7 @@ type router struct {
 	verifier *sigv4.Verifier
 	rds      http.Handler // signature verification, then a slot, then the Query API
 	s3       http.Handler // nil when S3 is external
+	console  http.Handler // the web console at /console/; nil: none
 	logger   *slog.Logger
 
 	slots       chan struct{}
@@ -134,6 +135,10 @@ func clientAddress(r *http.Request) string {
 }
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rt.console != nil && isConsoleRequest(r) {
+		rt.serveConsole(w, r)
+		return
+	}
 	if rt.s3 != nil && isS3Request(r) {
 		// S3 bodies stream, so they are not hashed here: the signature
 		// covers the headers, including the declared X-Amz-Content-Sha256,

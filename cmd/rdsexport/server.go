@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rdsexport/rdsexport/internal/awsquery"
+	"github.com/rdsexport/rdsexport/internal/console"
 	"github.com/rdsexport/rdsexport/internal/engine"
 	"github.com/rdsexport/rdsexport/internal/s3objects"
 	"github.com/rdsexport/rdsexport/internal/s3server"
@@ -141,6 +142,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		MaxPerServer:  cfg.MaxConcurrentSnapshotsPerServer,
 		ServerOf:      sources.snapshotServer,
 	})
+	progress := console.NewProgress(0)
 	m.engine = engine.New(engine.Params{
 		Store:                m.store,
 		Objects:              objects,
@@ -150,6 +152,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		MaxConcurrentExports: cfg.MaxConcurrentExports,
 		Connections:          cfg.ExportConnections,
 		FileBytes:            cfg.ExportFileBytes,
+		Observer:             progress,
 	})
 	svc := service.New(service.Params{
 		Store: m.store, Runner: m.engine, Catalog: cat, Buckets: objects,
@@ -169,6 +172,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.authTimeout > 0 {
 		r.authTimeout = m.authTimeout
 	}
+	r.console = newConsole(cfg, svc, progress, creds, local, m.Logger.With("component", "console"), m.Now)
 	readHeaderTimeout := 10 * time.Second
 	if m.readHeaderTimeout > 0 {
 		readHeaderTimeout = m.readHeaderTimeout
