@@ -236,14 +236,16 @@ func tablePercent(t engine.TableProgress) int {
 	return int(min(99, t.Bytes*100/t.EstimatedBytes))
 }
 
-// chart is a bar chart of bytes read per second, drawn as SVG rectangles
-// (no inline style, which the console's CSP refuses).
+// chart is a bar chart of bytes read per second over time, drawn as SVG
+// rectangles (no inline style, which the console's CSP refuses). The time
+// axis spans Window: the run so far, at least chartWindow.
 type chart struct {
 	Width, Height int
 	Bars          []bar
 	// Peak and Mean are bytes per second.
 	Peak, Mean float64
 	Span       time.Duration
+	Window     time.Duration
 }
 
 type bar struct {
@@ -251,35 +253,42 @@ type bar struct {
 	Title      string
 }
 
-// throughputChart turns samples of bytes read into one bar per interval.
+// chartWindow is the shortest time the chart's axis spans, so that the
+// first seconds of an export are not drawn as a few wide blocks.
+const chartWindow = time.Minute
+
+// throughputChart turns samples of bytes read into one bar per interval
+// between two samples, placed on a time axis.
 func throughputChart(samples []sample) chart {
-	ch := chart{Width: 600, Height: 120}
+	ch := chart{Width: 600, Height: 120, Window: chartWindow}
 	if len(samples) < 2 {
 		return ch
 	}
-	rates := make([]float64, 0, len(samples)-1)
+	start := samples[0].At
+	ch.Span = samples[len(samples)-1].At.Sub(start)
+	ch.Window = max(ch.Span, chartWindow)
+	rates := make([]float64, len(samples))
 	for i := 1; i < len(samples); i++ {
-		dt := samples[i].At.Sub(samples[i-1].At).Seconds()
-		rate := 0.0
-		if dt > 0 {
-			rate = float64(samples[i].Bytes-samples[i-1].Bytes) / dt
+		if dt := samples[i].At.Sub(samples[i-1].At).Seconds(); dt > 0 {
+			rates[i] = max(0, float64(samples[i].Bytes-samples[i-1].Bytes)/dt)
 		}
-		rates = append(rates, max(rate, 0))
-		ch.Peak = max(ch.Peak, rate)
+		ch.Peak = max(ch.Peak, rates[i])
 	}
-	ch.Span = samples[len(samples)-1].At.Sub(samples[0].At)
 	if s := ch.Span.Seconds(); s > 0 {
 		ch.Mean = float64(samples[len(samples)-1].Bytes-samples[0].Bytes) / s
 	}
-	w := float64(ch.Width) / float64(len(rates))
-	for i, rate := range rates {
+	scale := float64(ch.Width) / ch.Window.Seconds()
+	top := 20.0 // room for the peak's label
+	for i := 1; i < len(samples); i++ {
 		h := 0.0
 		if ch.Peak > 0 {
-			h = rate / ch.Peak * float64(ch.Height-4)
+			h = rates[i] / ch.Peak * (float64(ch.Height) - top)
 		}
+		x := samples[i-1].At.Sub(start).Seconds() * scale
+		w := samples[i].At.Sub(samples[i-1].At).Seconds() * scale
 		ch.Bars = append(ch.Bars, bar{
-			X: float64(i) * w, Y: float64(ch.Height) - h, W: max(w-1, 1), H: h,
-			Title: fmt.Sprintf("%s/s at %s", humanBytes(int64(rate)), samples[i+1].At.UTC().Format("15:04:05")),
+			X: x, Y: float64(ch.Height) - h, W: max(w-1, 1), H: h,
+			Title: fmt.Sprintf("%s/s at %s", humanBytes(int64(rates[i])), samples[i].At.UTC().Format("15:04:05")),
 		})
 	}
 	return ch
