@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/rdsexport/rdsexport/internal/exporttest"
@@ -204,6 +206,8 @@ func TestConsole_Browser(t *testing.T) {
 		t.Errorf("rows read %d, then %d: want growth", first, second)
 	}
 	t.Logf("rows read: %d, then %d; overall bar from %d%%", first, second, firstPct)
+	// Cancel once a file is stored, so that there is something to browse.
+	b.waitFor("a file stored", `Number(document.querySelector("#tables tr[data-files]")?.dataset.files || 0) > 0`, 30*time.Second)
 	b.screenshot("03-export-running")
 
 	b.submit("#cancel")
@@ -236,8 +240,20 @@ func TestConsole_Browser(t *testing.T) {
 	if !strings.Contains(reason, "Failure reason") || len(reason) < 30 {
 		t.Errorf("failed snapshot shows %q, want its reason", reason)
 	}
-	t.Logf("failed snapshot: %s", reason)
+	t.Logf("failed snapshot: %s", strings.Join(strings.Fields(reason), " "))
 	b.screenshot("06-snapshots")
+
+	// Without JavaScript the pages read the same.
+	b.do(func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return chromedp.Void{}, err
+	}, chromedp.Navigate(s.URL()+"/console/exports/big-export"))
+	time.Sleep(1500 * time.Millisecond) // a refresh would have run by now
+	if !eval[bool](b, `document.getElementById("task").dataset.status === "CANCELED" && !!document.querySelector("#tables tr[data-rows]")`+
+		` && !document.documentElement.hasAttribute("data-refreshed")`) {
+		t.Errorf("without JavaScript the export page reads %q", eval[string](b, "document.body.innerText.slice(0, 500)"))
+	}
+	b.screenshot("07-no-javascript")
 
 	// Another account sees none of it.
 	o := newTab(t, browser, s.URL(), artifacts)
@@ -251,7 +267,7 @@ func TestConsole_Browser(t *testing.T) {
 	if got := eval[string](o, `document.body.innerText`); strings.Contains(got, "big-export") || strings.Contains(got, "broken-snap") {
 		t.Errorf("another account's dashboard mentions the export or snapshot: %q", got)
 	}
-	o.screenshot("07-other-account")
+	o.screenshot("08-other-account")
 	for _, c := range []struct{ path, want string }{
 		{"/console/exports/big-export", "ExportTaskNotFound"},
 		{"/console/objects?bucket=" + s.Bucket, "NoSuchBucket"},
@@ -262,5 +278,5 @@ func TestConsole_Browser(t *testing.T) {
 			t.Errorf("another account at %s sees %q, want %s", c.path, got, c.want)
 		}
 	}
-	o.screenshot("08-other-account-export")
+	o.screenshot("09-other-account-download")
 }
