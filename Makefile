@@ -3,6 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 GOTESTFLAGS ?=
 FUZZTIME ?= 30s
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
 .PHONY: help build run demo test test-unit lint golden bench bench-micro fuzz db-up db-down ci clean
 
@@ -10,7 +11,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/rdsexport
-	$(GO) build -o bin/rdsexport ./cmd/rdsexport
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/rdsexport ./cmd/rdsexport
 
 demo: ## run the server against a demo database in the local PostgreSQL, embedded S3 in ./data
 	$(GO) run ./cmd/rdsexport demo
@@ -40,7 +41,7 @@ test: db-up ## everything CI runs: lint, all tests (with the race detector) agai
 golden: ## rewrite the golden XML files (review the diff!)
 	$(GO) test ./internal/awsquery -update
 
-bench: ## the seven targets of the performance issue in one run, one table line each with PASS/FAIL (knobs ROWS RUNS TABLE CONNECTIONS TARGETS SCALES ...: see scripts/bench.sh)
+bench: ## the eight targets of the performance issue in one run, one table line each with PASS/FAIL (knobs ROWS RUNS TABLE CONNECTIONS TARGETS SCALES ...: see scripts/bench.sh)
 	scripts/bench.sh
 
 bench-micro: ## Go micro-benchmarks (compare runs with benchstat)

@@ -33,8 +33,18 @@ type Config struct {
 	ExtraRegions []string `yaml:"extra_regions"`
 	// AccountID owns every resource (12 digits).
 	AccountID string `yaml:"account_id"`
-	// DataDir holds the task store and the embedded S3 data.
+	// DataDir holds the task store (unless Store names one) and the
+	// embedded S3 data.
 	DataDir string `yaml:"data_dir"`
+	// Store is where task and snapshot records live: "" for SQLite in
+	// DataDir/tasks.db, or a postgres:// URL of a PostgreSQL database that
+	// several nodes may share. With PostgreSQL, S3.Endpoint and
+	// Snapshots.Bucket must be set, so that every node reaches the exports
+	// and snapshot copies.
+	Store string `yaml:"store"`
+	// NodeID names this node among those sharing a store; "" means the
+	// host name, ":" and the port of Listen.
+	NodeID string `yaml:"node_id"`
 	// Credentials are the SigV4 keys the server accepts.
 	Credentials []Credential `yaml:"credentials"`
 	// S3 is where exports are written.
@@ -208,6 +218,7 @@ func (c *Config) resolveSecrets(lookupEnv func(string) (string, bool), readFile 
 		resolve(fmt.Sprintf("credentials[%d].secret_access_key", i), &c.Credentials[i].SecretAccessKey)
 	}
 	resolve("s3.secret_access_key", &c.S3.SecretAccessKey)
+	resolve("store", &c.Store)
 	for i := range c.Clusters {
 		resolve(fmt.Sprintf("clusters[%d].url", i), &c.Clusters[i].URL)
 	}
@@ -219,14 +230,17 @@ func (c *Config) resolveSecrets(lookupEnv func(string) (string, bool), readFile 
 
 // LoadEnv applies RDSEXPORT_LISTEN, RDSEXPORT_REGION,
 // RDSEXPORT_EXTRA_REGIONS (comma-separated), RDSEXPORT_ACCOUNT_ID,
-// RDSEXPORT_DATA_DIR, RDSEXPORT_S3_ENDPOINT, RDSEXPORT_MAX_CONCURRENT_EXPORTS
-// and RDSEXPORT_LOG_LEVEL when set.
+// RDSEXPORT_DATA_DIR, RDSEXPORT_STORE, RDSEXPORT_NODE_ID,
+// RDSEXPORT_S3_ENDPOINT, RDSEXPORT_MAX_CONCURRENT_EXPORTS and
+// RDSEXPORT_LOG_LEVEL when set.
 func (c *Config) LoadEnv(getenv func(string) string) error {
 	str := map[string]*string{
 		"RDSEXPORT_LISTEN":      &c.Listen,
 		"RDSEXPORT_REGION":      &c.Region,
 		"RDSEXPORT_ACCOUNT_ID":  &c.AccountID,
 		"RDSEXPORT_DATA_DIR":    &c.DataDir,
+		"RDSEXPORT_STORE":       &c.Store,
+		"RDSEXPORT_NODE_ID":     &c.NodeID,
 		"RDSEXPORT_S3_ENDPOINT": &c.S3.Endpoint,
 		"RDSEXPORT_LOG_LEVEL":   &c.LogLevel,
 	}
@@ -257,6 +271,7 @@ var (
 	accountRe    = regexp.MustCompile(`^\d{12}$`)
 	regionRe     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 	identifierRe = regexp.MustCompile(`^[A-Za-z](?:-?[A-Za-z0-9])*$`)
+	nodeIDRe     = regexp.MustCompile(`^[!-~]{1,100}$`)
 )
 
 // Regions returns the regions the server serves: Region, then
@@ -334,6 +349,23 @@ func (c *Config) Validate() error {
 	}
 	if c.S3.Endpoint != "" && !strings.HasPrefix(c.S3.Endpoint, "http://") && !strings.HasPrefix(c.S3.Endpoint, "https://") {
 		bad("s3.endpoint %q must be an http(s) URL", c.S3.Endpoint)
+	}
+	if c.Store != "" {
+		// The errors never quote the URL: it may hold a password.
+		if _, err := parseStoreURL(c.Store); err != nil {
+			bad("store: %v", err)
+		}
+		// Every node must reach every export and snapshot copy: the
+		// embedded S3 and data_dir/snapshots are one node's own disk.
+		if c.S3.Endpoint == "" {
+			bad("store is PostgreSQL (shared by nodes): s3.endpoint must name an external S3-compatible server, not the embedded S3 in data_dir")
+		}
+		if c.Snapshots.Bucket == "" {
+			bad("store is PostgreSQL (shared by nodes): snapshots.bucket must be set, so that snapshot copies are in S3 rather than in one node's data_dir")
+		}
+	}
+	if c.NodeID != "" && !nodeIDRe.MatchString(c.NodeID) {
+		bad("node_id %q: 1 to 100 printable ASCII characters without spaces", c.NodeID)
 	}
 	for kind, list := range map[string][]SourceConfig{"clusters": c.Clusters, "instances": c.Instances} {
 		seen := map[string]bool{}

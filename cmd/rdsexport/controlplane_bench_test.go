@@ -106,61 +106,8 @@ ANALYZE t;`, rows))
 	if _, err := client.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{}); err != nil {
 		b.Fatal(err)
 	}
-	filter := func(name string, values ...string) []types.Filter {
-		return []types.Filter{{Name: aws.String(name), Values: values}}
-	}
-	pages := []struct {
-		name    string
-		filters []types.Filter
-		max     int32
-	}{
-		{"status-complete", filter("status", "complete"), 100},                                          // 95% of the tasks
-		{"status-failed", filter("status", "failed"), 100},                                              // 1%
-		{"status-active", filter("status", "starting", "in_progress"), 20},                              // the few running or queued
-		{"source-arn-old", filter("source-arn", clusterArn("old3")), 100},                               // 10%
-		{"source-arn-running", filter("source-arn", clusterArn("run0")), 20},                            // one task
-		{"source-bucket", append(filter("status", "canceled"), filter("s3-bucket", testBucket)...), 50}, // 4%, two filters
-	}
-	// Pages are timed at the HTTP level, from sending the signed request
-	// to the last byte of the response: the server's latency. The SDK's
-	// XML decoding of a 100-task page costs its caller milliseconds more
-	// (describe-sdk-idle-p50-ms), in this same process.
-	creds := aws.Credentials{AccessKeyID: cfg.Credentials[0].AccessKeyID, SecretAccessKey: cfg.Credentials[0].SecretAccessKey}
-	signer := v4.NewSigner()
-	hc := &http.Client{Timeout: 30 * time.Second}
-	describePage := func(i int) ([]byte, time.Duration) {
-		p := pages[i%len(pages)]
-		form := url.Values{"Action": {"DescribeExportTasks"}, "Version": {"2014-10-31"}, "MaxRecords": {strconv.Itoa(int(p.max))}}
-		for j, f := range p.filters {
-			prefix := fmt.Sprintf("Filters.Filter.%d.", j+1)
-			form.Set(prefix+"Name", aws.ToString(f.Name))
-			for k, v := range f.Values {
-				form.Set(fmt.Sprintf("%sValues.Value.%d", prefix, k+1), v)
-			}
-		}
-		body := form.Encode()
-		begin := time.Now()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", strings.NewReader(body))
-		if err != nil {
-			b.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-		sum := sha256.Sum256([]byte(body))
-		if err := signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "rds", testRegion, time.Now()); err != nil {
-			b.Fatal(err)
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			b.Fatalf("DescribeExportTasks %s: %v", p.name, err)
-		}
-		out, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		d := time.Since(begin)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			b.Fatalf("DescribeExportTasks %s: %d %v %.300s", p.name, resp.StatusCode, err, out)
-		}
-		return out, d
-	}
+	pages := controlPlanePages()
+	describePage := pageTimer(b, endpoint, cfg.Credentials[0], pages)
 	// The same pages before any export runs: the store's share of the time.
 	var idle, sdkIdle []time.Duration
 	for i := range samples {
@@ -243,6 +190,74 @@ ANALYZE t;`, rows))
 	}
 	b.ReportMetric(float64(running), "exports-running-min")
 	b.ReportMetric(seedTime.Seconds(), "seed-s")
+}
+
+// controlPlanePage is one filtered DescribeExportTasks page of the
+// control-plane benchmarks.
+type controlPlanePage struct {
+	name    string
+	filters []types.Filter
+	max     int32
+}
+
+// controlPlanePages are the pages the control-plane benchmarks time, over
+// the tasks seedTasks (or seedPostgresTasks) stores.
+func controlPlanePages() []controlPlanePage {
+	filter := func(name string, values ...string) []types.Filter {
+		return []types.Filter{{Name: aws.String(name), Values: values}}
+	}
+	return []controlPlanePage{
+		{"status-complete", filter("status", "complete"), 100},                                          // 95% of the tasks
+		{"status-failed", filter("status", "failed"), 100},                                              // 1%
+		{"status-active", filter("status", "starting", "in_progress"), 20},                              // the few running or queued
+		{"source-arn-old", filter("source-arn", clusterArn("old3")), 100},                               // 10%
+		{"source-arn-running", filter("source-arn", clusterArn("run0")), 20},                            // one task
+		{"source-bucket", append(filter("status", "canceled"), filter("s3-bucket", testBucket)...), 50}, // 4%, two filters
+	}
+}
+
+// pageTimer returns a function that fetches pages[i%len(pages)] with a
+// signed HTTP request and times it from sending the request to the last
+// byte of the response: the server's latency. The SDK's XML decoding of a
+// 100-task page costs its caller milliseconds more.
+func pageTimer(b *testing.B, endpoint string, cred Credential, pages []controlPlanePage) func(i int) ([]byte, time.Duration) {
+	ctx := b.Context()
+	creds := aws.Credentials{AccessKeyID: cred.AccessKeyID, SecretAccessKey: cred.SecretAccessKey}
+	signer := v4.NewSigner()
+	hc := &http.Client{Timeout: 30 * time.Second}
+	return func(i int) ([]byte, time.Duration) {
+		p := pages[i%len(pages)]
+		form := url.Values{"Action": {"DescribeExportTasks"}, "Version": {"2014-10-31"}, "MaxRecords": {strconv.Itoa(int(p.max))}}
+		for j, f := range p.filters {
+			prefix := fmt.Sprintf("Filters.Filter.%d.", j+1)
+			form.Set(prefix+"Name", aws.ToString(f.Name))
+			for k, v := range f.Values {
+				form.Set(fmt.Sprintf("%sValues.Value.%d", prefix, k+1), v)
+			}
+		}
+		body := form.Encode()
+		begin := time.Now()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", strings.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		sum := sha256.Sum256([]byte(body))
+		if err := signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "rds", testRegion, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			b.Fatalf("DescribeExportTasks %s: %v", p.name, err)
+		}
+		out, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		d := time.Since(begin)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("DescribeExportTasks %s: %d %v %.300s", p.name, resp.StatusCode, err, out)
+		}
+		return out, d
+	}
 }
 
 // percentile is the nearest-rank p-th percentile of ds (the maximum for p99

@@ -83,3 +83,59 @@ func fillDemo(ctx context.Context, url string) error {
 	}
 	return nil
 }
+
+// bigTable is the demo table `rdsexport demo --rows N` fills: rows wide
+// enough that an export of a few million takes long enough to cancel.
+const bigTable = "public.big"
+
+// fillBigTable makes public.big in the demo database hold rows rows,
+// recreating it when it holds another number; rows 0 leaves the database
+// as it is.
+func fillBigTable(ctx context.Context, url string, rows int64) error {
+	if rows == 0 {
+		return nil
+	}
+	db, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("demo: connect: %w", err)
+	}
+	defer db.Close(ctx)
+	var have int64 = -1
+	var exists bool
+	if err := db.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", bigTable).Scan(&exists); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if exists {
+		if err := db.QueryRow(ctx, "SELECT count(*) FROM "+bigTable).Scan(&have); err != nil {
+			return fmt.Errorf("demo: count %s: %w", bigTable, err)
+		}
+	}
+	if have == rows {
+		return nil
+	}
+	// One transaction: an interrupted fill leaves the old table, never a
+	// short one that the next run would take for complete.
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	for _, q := range []string{
+		"DROP TABLE IF EXISTS " + bigTable,
+		"CREATE TABLE " + bigTable + ` (id bigint PRIMARY KEY, account int NOT NULL, amount numeric(14,2),
+			note text, created timestamptz NOT NULL, flags boolean[])`,
+	} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return fmt.Errorf("demo: create %s: %w", bigTable, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO "+bigTable+` SELECT i, i % 10007, (i % 1000000) / 100.0,
+			'note ' || md5(i::text), timestamptz '2025-01-01' + i * interval '1 second', ARRAY[i % 2 = 0, i % 3 = 0]
+		FROM generate_series(1, $1::bigint) i`, rows); err != nil {
+		return fmt.Errorf("demo: fill %s: %w", bigTable, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("demo: fill %s: %w", bigTable, err)
+	}
+	return nil
+}

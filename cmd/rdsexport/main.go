@@ -5,6 +5,7 @@
 //	rdsexport serve --config rdsexport.yaml
 //	rdsexport demo            # local PostgreSQL demo database, embedded S3
 //	rdsexport store check     # integrity of the task store (also backup, init)
+//	rdsexport version
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -30,11 +32,79 @@ func main() {
 	}
 }
 
-const usage = `usage:
+const usage = `rdsexport serves the Amazon RDS export API (StartExportTask, DescribeExportTasks,
+CancelExportTask, snapshots, DescribeEvents) and exports PostgreSQL, MySQL and MariaDB
+tables to S3 as Parquet.
+
+usage:
   rdsexport serve [--config FILE] [--listen ADDR] [--data-dir DIR]
-  rdsexport demo  [--listen ADDR] [--data-dir DIR] [--postgres URL]
-  rdsexport store check|backup|init ...   (rdsexport store for details)
+  rdsexport demo  [--listen ADDR] [--data-dir DIR] [--postgres URL] [--rows N]
+  rdsexport store check|backup|init ...
+  rdsexport version
+  rdsexport help [COMMAND]
+
+"rdsexport COMMAND --help" describes a command's flags and environment variables.
 `
+
+// envHelp is every environment variable serve reads, one line each.
+var envHelp = [][2]string{
+	{"RDSEXPORT_CONFIG", "YAML configuration file when --config is not given"},
+	{"RDSEXPORT_LISTEN", "listen address (listen)"},
+	{"RDSEXPORT_REGION", "region of minted ARNs (region)"},
+	{"RDSEXPORT_EXTRA_REGIONS", "further regions served, comma-separated (extra_regions)"},
+	{"RDSEXPORT_ACCOUNT_ID", "12-digit account owning tasks and sources (account_id)"},
+	{"RDSEXPORT_DATA_DIR", "task store and embedded S3 directory (data_dir)"},
+	{"RDSEXPORT_STORE", "PostgreSQL URL of a store several nodes share; empty is SQLite in data_dir (store)"},
+	{"RDSEXPORT_NODE_ID", "name of this node among those sharing a store; default hostname:port (node_id)"},
+	{"RDSEXPORT_S3_ENDPOINT", "external S3 URL; empty serves S3 on the listener (s3.endpoint)"},
+	{"RDSEXPORT_MAX_CONCURRENT_EXPORTS", "exports running at once per account (max_concurrent_exports)"},
+	{"RDSEXPORT_LOG_LEVEL", "debug, info, warn or error (log_level)"},
+	{"RDSEXPORT_PPROF", "address of a separate net/http/pprof listener; off when unset"},
+}
+
+// commandFlags declares cmd's flags on fs: serve's, plus the demo's own
+// under demo. The returned values are read after Parse.
+type commandFlags struct {
+	config, listen, dataDir *string
+	postgres                *string // demo only
+	rows                    *int64  // demo only
+}
+
+func newCommandFlags(cmd string, fs *flag.FlagSet) commandFlags {
+	f := commandFlags{
+		config:  fs.String("config", "", "YAML configuration file (default $RDSEXPORT_CONFIG)"),
+		listen:  fs.String("listen", "", "listen address, overriding the configuration (default 127.0.0.1:4566)"),
+		dataDir: fs.String("data-dir", "", "data directory, overriding the configuration (default ./data)"),
+	}
+	if cmd == "demo" {
+		f.postgres = fs.String("postgres", "postgres://postgres@127.0.0.1:5432/postgres", "PostgreSQL server to create the demo database in")
+		f.rows = fs.Int64("rows", 0, "rows of table public.big in the demo database, big enough to cancel an export of it (0: no such table)")
+	}
+	return f
+}
+
+// commandUsage prints cmd's usage, flags and environment variables to w.
+func commandUsage(w io.Writer, cmd string, fs *flag.FlagSet) {
+	switch cmd {
+	case "serve":
+		fmt.Fprint(w, "usage: rdsexport serve [flags]\n\nServes the RDS API (and the embedded S3) until interrupted.\n")
+	case "demo":
+		fmt.Fprint(w, "usage: rdsexport demo [flags]\n\nCreates database "+demoDatabase+" in a local PostgreSQL (cluster demo, instance demo-db)\nand bucket "+demoBucket+", then serves like serve.\n")
+	}
+	fmt.Fprint(w, "\nflags:\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		fmt.Fprintf(w, "  --%-10s %s\n", f.Name, f.Usage)
+	})
+	fmt.Fprint(w, "\nenvironment (overrides the configuration file; flags override both):\n")
+	for _, e := range envHelp {
+		fmt.Fprintf(w, "  %-33s %s\n", e[0], e[1])
+	}
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help"
+}
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -42,43 +112,68 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return flag.ErrHelp
 	}
 	cmd, args := args[0], args[1:]
-	if cmd == "store" {
+	switch {
+	case isHelp(cmd):
+		fmt.Fprint(stdout, usage)
+		return nil
+	case cmd == "help" && len(args) == 0:
+		fmt.Fprint(stdout, usage)
+		return nil
+	case cmd == "help":
+		return run(ctx, []string{args[0], "--help"}, getenv, stdout, stderr)
+	case cmd == "version" || cmd == "--version":
+		fmt.Fprintf(stdout, "rdsexport %s\n", buildVersion())
+		return nil
+	case cmd == "store":
 		return runStore(ctx, args, getenv, stdout, stderr)
-	}
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg := DefaultConfig()
-	configPath := fs.String("config", "", "YAML configuration file")
-	listen := fs.String("listen", "", "listen address (overrides the config)")
-	dataDir := fs.String("data-dir", "", "data directory (overrides the config)")
-	pgURL := fs.String("postgres", "postgres://postgres@127.0.0.1:5432/postgres", "demo: PostgreSQL server to create the demo database in")
-	switch cmd {
-	case "serve", "demo":
+	case cmd == "serve", cmd == "demo":
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
 	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flags := newCommandFlags(cmd, fs)
+	fs.Usage = func() { commandUsage(stderr, cmd, fs) }
+	if slices.ContainsFunc(args, isHelp) {
+		commandUsage(stdout, cmd, fs)
+		return nil
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *configPath != "" {
-		if err := cfg.LoadConfigFile(*configPath); err != nil {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", cmd, fs.Arg(0))
+	}
+	cfg := DefaultConfig()
+	configPath := *flags.config
+	if configPath == "" {
+		configPath = getenv("RDSEXPORT_CONFIG")
+	}
+	if configPath != "" {
+		if err := cfg.LoadConfigFile(configPath); err != nil {
 			return err
 		}
 	}
 	if err := cfg.LoadEnv(getenv); err != nil {
 		return err
 	}
-	if *listen != "" {
-		cfg.Listen = *listen
+	if *flags.listen != "" {
+		cfg.Listen = *flags.listen
 	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
+	if *flags.dataDir != "" {
+		cfg.DataDir = *flags.dataDir
 	}
 	var buckets []string
 	if cmd == "demo" {
-		url, err := createDemoDatabase(ctx, *pgURL)
+		if *flags.rows < 0 {
+			return fmt.Errorf("demo: --rows %d is negative", *flags.rows)
+		}
+		url, err := createDemoDatabase(ctx, *flags.postgres)
 		if err != nil {
+			return err
+		}
+		if err := fillBigTable(ctx, url, *flags.rows); err != nil {
 			return err
 		}
 		demo := []string{demoDatabase}
@@ -94,7 +189,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := m.Open(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "rdsexport listening on http://%s (account %s, region %s)\n", m.Addr(), cfg.AccountID, cfg.Region)
+	fmt.Fprintf(stdout, "rdsexport %s listening on http://%s (account %s, region %s)\n", buildVersion(), m.Addr(), cfg.AccountID, cfg.Region)
 	if cmd == "demo" {
 		fmt.Fprintf(stdout, "demo cluster ARN: arn:aws:rds:%s:%s:cluster:demo, DB instance demo-db, bucket s3://%s\n", cfg.Region, cfg.AccountID, demoBucket)
 	}

@@ -52,7 +52,7 @@ func startProcess(t *testing.T, bin, config string) *process {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "rdsexport listening on ") {
+			if strings.HasPrefix(sc.Text(), "rdsexport ") && strings.Contains(sc.Text(), " listening on ") {
 				lines <- sc.Text()
 			}
 		}
@@ -63,7 +63,8 @@ func startProcess(t *testing.T, bin, config string) *process {
 		if !ok {
 			t.Fatal("server exited before listening")
 		}
-		url := strings.Fields(strings.TrimPrefix(line, "rdsexport listening on "))[0]
+		_, rest, _ := strings.Cut(line, " listening on ")
+		url := strings.Fields(rest)[0]
 		return &process{cmd: cmd, url: url}
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not start")

@@ -33,8 +33,12 @@ type router struct {
 	verifier *sigv4.Verifier
 	rds      http.Handler // signature verification, then a slot, then the Query API
 	s3       http.Handler // nil when S3 is external
-	console  http.Handler // the web console at /console/; nil: none
-	logger   *slog.Logger
+	// public serves the unsigned operator endpoints (/health, /metrics);
+	// a request carrying AWS credentials never reaches it, so a bucket of
+	// the same name stays reachable through S3.
+	public  *http.ServeMux
+	console http.Handler // the web console at /console/; nil: none
+	logger  *slog.Logger
 
 	slots       chan struct{}
 	perAddress  int
@@ -139,6 +143,12 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.serveConsole(w, r)
 		return
 	}
+	if rt.public != nil && !hasAWSCredentials(r) {
+		if h, pattern := rt.public.Handler(r); pattern != "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+	}
 	if rt.s3 != nil && isS3Request(r) {
 		// S3 bodies stream, so they are not hashed here: the signature
 		// covers the headers, including the declared X-Amz-Content-Sha256,
@@ -184,6 +194,13 @@ func isS3Request(r *http.Request) bool {
 		return true
 	}
 	return r.Method != http.MethodPost && !r.URL.Query().Has("Action")
+}
+
+// hasAWSCredentials reports whether r is signed (or presigned) the AWS way,
+// SigV4 or SigV2.
+func hasAWSCredentials(r *http.Request) bool {
+	q := r.URL.Query()
+	return strings.HasPrefix(r.Header.Get("Authorization"), "AWS") || q.Has("X-Amz-Credential") || q.Has("X-Amz-Signature") || isSigV2(r)
 }
 
 // isSigV2 reports whether r carries AWS Signature Version 2 credentials.

@@ -14,15 +14,18 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/rdsexport/rdsexport/internal/awsquery"
+	"github.com/rdsexport/rdsexport/internal/cluster"
 	"github.com/rdsexport/rdsexport/internal/console"
 	"github.com/rdsexport/rdsexport/internal/engine"
+	"github.com/rdsexport/rdsexport/internal/export"
 	"github.com/rdsexport/rdsexport/internal/s3objects"
 	"github.com/rdsexport/rdsexport/internal/s3server"
 	"github.com/rdsexport/rdsexport/internal/service"
 	"github.com/rdsexport/rdsexport/internal/sigv4"
 	"github.com/rdsexport/rdsexport/internal/snapshotcopy"
-	"github.com/rdsexport/rdsexport/internal/sqlitetaskstore"
 )
 
 // Main is the running server: every adapter built from Config and wired
@@ -35,15 +38,19 @@ type Main struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	ln      net.Listener
-	http    *http.Server
-	store   *sqlitetaskstore.Store
-	engine  *engine.Engine
-	copier  *snapshotcopy.Copier
-	limits  *sourceLimits
-	objects *s3objects.Store
-	served  chan error
-	pprof   *http.Server
+	ln     net.Listener
+	http   *http.Server
+	store  taskStore
+	nodeID string
+	// node and clusterPool are set with a PostgreSQL store.
+	node        *cluster.Node
+	clusterPool *pgxpool.Pool
+	engine      *engine.Engine
+	copier      *snapshotcopy.Copier
+	limits      *sourceLimits
+	objects     *s3objects.Store
+	served      chan error
+	pprof       *http.Server
 
 	// readHeaderTimeout replaces the http.Server's ReadHeaderTimeout, and
 	// authTimeout the router's, when set (tests of slow clients).
@@ -74,11 +81,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data_dir: %w", err)
 	}
-	if m.store, err = openTaskStore(ctx, cfg.DataDir, m.Logger); err != nil {
-		return err
-	}
 	if m.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	m.nodeID = nodeID(cfg.NodeID, m.ln.Addr())
+	if m.store, err = openStore(ctx, cfg, m.nodeID, m.Logger); err != nil {
+		return err
 	}
 	if addr := os.Getenv(pprofEnv); addr != "" {
 		if err := m.startPprof(addr); err != nil {
@@ -141,11 +149,30 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		MaxPerAccount: cfg.MaxConcurrentSnapshots,
 		MaxPerServer:  cfg.MaxConcurrentSnapshotsPerServer,
 		ServerOf:      sources.snapshotServer,
+		// Snapshot copies are not jobs of the cluster: a node takes over
+		// the creating snapshots of dead processes only when it is alone.
+		NoRecover: cfg.Store != "",
 	})
 	progress := console.NewProgress(0)
+	// With a shared store the cluster's job queue hands exports to the
+	// engine, and every write of a run is fenced by the node's lease.
+	var runner service.Runner
+	engineStore, engineObjects := export.Store(m.store), engine.ObjectStore(objects)
+	if cfg.Store != "" {
+		if m.clusterPool, err = pgxpool.New(ctx, cfg.Store); err != nil {
+			return fmt.Errorf("cluster: %w", errStoreURL)
+		}
+		m.node = cluster.New(cluster.Params{
+			Pool: m.clusterPool, Store: m.store, NodeID: m.nodeID,
+			Logger:               m.Logger.With("component", "cluster"),
+			MaxConcurrentExports: cfg.MaxConcurrentExports,
+		})
+		engineStore, engineObjects, runner = m.node.Store(m.store), m.node.Objects(objects), m.node
+	}
 	m.engine = engine.New(engine.Params{
-		Store:                m.store,
-		Objects:              objects,
+		Store:                engineStore,
+		Objects:              engineObjects,
+		Dispatched:           m.node != nil,
 		Resolve:              sources.exportSource,
 		Logger:               m.Logger.With("component", "engine"),
 		Now:                  m.Now,
@@ -154,8 +181,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		FileBytes:            cfg.ExportFileBytes,
 		Observer:             progress,
 	})
+	if runner == nil {
+		runner = m.engine
+	}
 	svc := service.New(service.Params{
-		Store: m.store, Runner: m.engine, Catalog: cat, Buckets: objects,
+		Store: m.store, Runner: runner, Catalog: cat, Buckets: objects,
 		Snapshots: m.store, Snapshotter: snapshotter{m.copier, m.store, m.Logger}, SnapshotQuota: cfg.SnapshotQuota,
 		Logger: m.Logger.With("component", "service"), Now: m.Now,
 	})
@@ -169,6 +199,13 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	verifier := &sigv4.Verifier{Credentials: creds, Now: m.Now, AllowSessionTokens: cfg.AllowSessionTokens}
 	r := newRouter(verifier, rds, s3h, m.Logger, cfg.MaxConcurrentRequests)
+	r.public = http.NewServeMux()
+	r.public.Handle("/health", &health{
+		version: buildVersion(),
+		store:   m.store.Ping,
+		s3:      s3Check(cfg, local, m.objects),
+		logger:  m.Logger.With("component", "health"),
+	})
 	if m.authTimeout > 0 {
 		r.authTimeout = m.authTimeout
 	}
@@ -213,7 +250,22 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := m.engine.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start engine: %w", err)
 	}
-	m.Logger.Info("rdsexport started", "listen", m.Addr(), "account", cfg.AccountID, "region", cfg.Region, "data_dir", cfg.DataDir)
+	if m.node != nil {
+		if err := m.node.Start(ctx, m.engine); err != nil {
+			return fmt.Errorf("join the cluster: %w", err)
+		}
+		alone, err := m.node.Alone(ctx)
+		if err != nil {
+			return fmt.Errorf("join the cluster: %w", err)
+		}
+		if alone {
+			if err := m.copier.Recover(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	m.Logger.Info("rdsexport started", "listen", m.Addr(), "account", cfg.AccountID, "region", cfg.Region, "data_dir", cfg.DataDir,
+		"store", storeName(cfg), "node_id", m.nodeID)
 	return nil
 }
 
@@ -274,6 +326,26 @@ func (m *Main) startPprof(addr string) error {
 	return nil
 }
 
+// s3Check is the health check of the object store: the embedded S3's
+// directory, or a request to the external server.
+func s3Check(cfg Config, local *s3server.Objects, objects *s3objects.Store) func(context.Context) error {
+	if local == nil {
+		return objects.Ping
+	}
+	dir := filepath.Join(cfg.DataDir, "s3")
+	return func(context.Context) error {
+		fi, err := os.Stat(dir)
+		if err == nil && !fi.IsDir() {
+			err = fmt.Errorf("%s is not a directory", dir)
+		}
+		return err
+	}
+}
+
+// NodeID names this node among those sharing a store (Config.NodeID, or
+// the host name and listening port).
+func (m *Main) NodeID() string { return m.nodeID }
+
 // Addr is the address the server listens on.
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
@@ -291,7 +363,13 @@ func (m *Main) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		// Exports write to the embedded S3 through this listener: stop them
-		// before the listener goes away.
+		// before the listener goes away. A cluster node first hands its
+		// exports to the other nodes.
+		if m.node != nil {
+			if err := m.node.Stop(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("leave the cluster: %w", err))
+			}
+		}
 		if m.engine != nil {
 			m.engine.Stop()
 		}
@@ -306,6 +384,9 @@ func (m *Main) Close() error {
 		}
 	} else if m.ln != nil {
 		m.ln.Close()
+	}
+	if m.clusterPool != nil {
+		m.clusterPool.Close()
 	}
 	if m.store != nil {
 		if err := m.store.Close(); err != nil {

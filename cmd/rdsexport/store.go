@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -8,14 +9,92 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/rdsexport/rdsexport/internal/export"
+	"github.com/rdsexport/rdsexport/internal/pgtaskstore"
 	"github.com/rdsexport/rdsexport/internal/sqlitetaskstore"
 )
+
+// taskStore keeps the task and snapshot records: sqlitetaskstore in
+// data_dir, or pgtaskstore in a database several nodes share.
+type taskStore interface {
+	export.Store
+	export.SnapshotStore
+	// Ping reports whether the store can take a write (GET /health).
+	Ping(ctx context.Context) error
+}
+
+// errStoreURL is the error of a store that is neither empty nor a
+// PostgreSQL URL; it quotes nothing of the value, which may hold a
+// password.
+var errStoreURL = errors.New(`must be empty (SQLite in data_dir) or a PostgreSQL URL (postgres://user@host:5432/db)`)
+
+// parseStoreURL checks a PostgreSQL store URL and returns the parts of it
+// that may be shown.
+func parseStoreURL(raw string) (sourceEndpoint, error) {
+	if !strings.HasPrefix(raw, "postgres://") && !strings.HasPrefix(raw, "postgresql://") {
+		return sourceEndpoint{}, errStoreURL
+	}
+	return parseSourceURL("postgres", raw)
+}
+
+// storeName is how logs and messages name the store: the SQLite file, or
+// postgres://user@host:port/database without the rest of the URL.
+func storeName(cfg Config) string {
+	if cfg.Store == "" {
+		return filepath.Join(cfg.DataDir, storeFile)
+	}
+	ep, err := parseStoreURL(cfg.Store)
+	if err != nil {
+		return "postgres (invalid URL)"
+	}
+	return endpointURL(ep)
+}
+
+func endpointURL(ep sourceEndpoint) string {
+	return "postgres://" + ep.User + "@" + net.JoinHostPort(ep.Host, strconv.Itoa(ep.Port)) + "/" + ep.Database
+}
+
+// nodeID is configured, or the host name and the port the server listens on.
+func nodeID(configured string, addr net.Addr) string {
+	if configured != "" {
+		return configured
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	port := "0"
+	if a, ok := addr.(*net.TCPAddr); ok {
+		port = strconv.Itoa(a.Port)
+	}
+	return host + ":" + port
+}
+
+// openStore opens the configured store for the server.
+func openStore(ctx context.Context, cfg Config, nodeID string, logger *slog.Logger) (taskStore, error) {
+	if cfg.Store == "" {
+		st, err := openTaskStore(ctx, cfg.DataDir, logger)
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
+	}
+	st, err := pgtaskstore.New(ctx, pgtaskstore.Params{URL: cfg.Store, ApplicationName: "rdsexport " + nodeID})
+	if err != nil {
+		// pgtaskstore's errors never quote the URL.
+		return nil, fmt.Errorf("open task store %s: %w", storeName(cfg), err)
+	}
+	return st, nil
+}
 
 // storeFile is the task store's file in data_dir.
 const storeFile = "tasks.db"
@@ -154,16 +233,18 @@ func exitCode(err error) int {
 }
 
 const storeUsage = `usage:
-  rdsexport store check  [--config FILE | --data-dir DIR | --file FILE]
+  rdsexport store check  [--config FILE | --data-dir DIR | --file FILE | --store URL]
   rdsexport store backup [--config FILE | --data-dir DIR] --to FILE
   rdsexport store init   [--config FILE | --data-dir DIR]
 
 check   runs SQLite's integrity_check on the task store; exit 0 when it is sound,
-        1 when it is damaged or missing
+        1 when it is damaged or missing. With a PostgreSQL store (--store, RDSEXPORT_STORE
+        or the config's store) it connects and compares the schema version of the
+        rdsexport_* tables with this program's: exit 0 when they match
 backup  writes a consistent copy of the task store to a new FILE (mode 0600),
-        also while a server runs and writes
+        also while a server runs and writes (SQLite only)
 init    creates an empty task store where there is none, also beside existing
-        snapshot copies and S3 data (which the new store will not know)
+        snapshot copies and S3 data (which the new store will not know) (SQLite only)
 `
 
 // runStore runs `rdsexport store SUBCOMMAND`.
@@ -172,16 +253,21 @@ func runStore(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprint(stderr, storeUsage)
 		return flag.ErrHelp
 	}
+	if isHelp(args[0]) || args[0] == "help" || slices.ContainsFunc(args[1:], isHelp) {
+		fmt.Fprint(stdout, storeUsage)
+		return nil
+	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("store "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, storeUsage) }
-	configPath := fs.String("config", "", "YAML configuration file (only data_dir is read)")
+	configPath := fs.String("config", "", "YAML configuration file (only data_dir and store are read)")
 	dataDir := fs.String("data-dir", "", "data directory (overrides the config)")
-	var file, to *string
+	var file, to, storeURL *string
 	switch sub {
 	case "check":
 		file = fs.String("file", "", "a store file to check, such as a backup (instead of data_dir's)")
+		storeURL = fs.String("store", "", "a PostgreSQL store URL to check (instead of the config's)")
 	case "backup":
 		to = fs.String("to", "", "the new file to write the copy to")
 	case "init":
@@ -198,9 +284,22 @@ func runStore(ctx context.Context, args []string, getenv func(string) string, st
 	if file != nil && *file != "" && (*dataDir != "" || *configPath != "") {
 		return fmt.Errorf("store check: --file and --data-dir/--config exclude each other")
 	}
-	dir, err := storeDataDir(*configPath, *dataDir, getenv)
+	dir, pgURL, err := storeLocation(*configPath, *dataDir, getenv)
 	if err != nil {
 		return err
+	}
+	if storeURL != nil && *storeURL != "" {
+		if *file != "" || *dataDir != "" {
+			return fmt.Errorf("store check: --store and --file/--data-dir exclude each other")
+		}
+		pgURL = *storeURL
+	}
+	if pgURL != "" && *dataDir == "" && (file == nil || *file == "") {
+		if sub != "check" {
+			return fmt.Errorf("store %s is for the SQLite store in data_dir; this store is PostgreSQL (%s): use PostgreSQL's tools (pg_dump --table 'rdsexport_*')",
+				sub, storeName(Config{Store: pgURL}))
+		}
+		return storeCheckPostgres(ctx, pgURL, stdout)
 	}
 	switch sub {
 	case "check":
@@ -221,33 +320,60 @@ func runStore(ctx context.Context, args []string, getenv func(string) string, st
 	}
 }
 
-// storeDataDir finds data_dir as the server would: --data-dir, else
-// RDSEXPORT_DATA_DIR, else the config file's data_dir, else the default.
-// Only data_dir is read from the file, so that checking a store needs none
-// of the secrets the rest of it may reference.
-func storeDataDir(configPath, flagDir string, getenv func(string) string) (string, error) {
-	if flagDir != "" {
-		return flagDir, nil
-	}
-	if v := getenv("RDSEXPORT_DATA_DIR"); v != "" {
-		return v, nil
+// storeLocation finds data_dir and store as the server would: --data-dir,
+// else RDSEXPORT_DATA_DIR, else the config file's data_dir, else the
+// default; RDSEXPORT_STORE, else the config file's store (its secret
+// references resolved). Only those two keys are read from the file, so
+// that checking a store needs none of the secrets the rest of it may
+// reference.
+func storeLocation(configPath, flagDir string, getenv func(string) string) (dataDir, store string, err error) {
+	var c struct {
+		DataDir string `yaml:"data_dir"`
+		Store   string `yaml:"store"`
 	}
 	if configPath != "" {
 		b, err := os.ReadFile(configPath)
 		if err != nil {
-			return "", fmt.Errorf("read config: %w", err)
-		}
-		var c struct {
-			DataDir string `yaml:"data_dir"`
+			return "", "", fmt.Errorf("read config: %w", err)
 		}
 		if err := yaml.Unmarshal(b, &c); err != nil {
-			return "", fmt.Errorf("parse config %s: %w", configPath, err)
-		}
-		if c.DataDir != "" {
-			return c.DataDir, nil
+			return "", "", fmt.Errorf("parse config %s: %w", configPath, err)
 		}
 	}
-	return DefaultConfig().DataDir, nil
+	dataDir = cmp.Or(flagDir, getenv("RDSEXPORT_DATA_DIR"), c.DataDir, DefaultConfig().DataDir)
+	sc := Config{Store: cmp.Or(getenv("RDSEXPORT_STORE"), c.Store)}
+	lookup := func(k string) (string, bool) { v := getenv(k); return v, v != "" }
+	if err := sc.resolveSecrets(lookup, os.ReadFile); err != nil {
+		return "", "", fmt.Errorf("config %s: %w", configPath, err)
+	}
+	return dataDir, sc.Store, nil
+}
+
+// storeCheckPostgres connects to a PostgreSQL store and prints its schema
+// version and records; it fails with exit status 1 unless the schema is
+// the one this program knows.
+func storeCheckPostgres(ctx context.Context, raw string, stdout io.Writer) error {
+	ep, err := parseStoreURL(raw)
+	if err != nil {
+		return fmt.Errorf("store check: store: %w", err)
+	}
+	name := endpointURL(ep)
+	r, err := pgtaskstore.Check(ctx, pgtaskstore.Params{URL: raw, ApplicationName: "rdsexport store check"})
+	switch {
+	case err == nil:
+		fmt.Fprintf(stdout, "%s: ok: schema version %d (this rdsexport knows %d), %d tasks, %d snapshots, PostgreSQL %s\n",
+			name, r.SchemaVersion, r.KnownVersion, r.Tasks, r.Snapshots, r.Server)
+		return nil
+	case errors.Is(err, pgtaskstore.ErrNoSchema):
+		fmt.Fprintf(stdout, "%s: no rdsexport tables yet: the first rdsexport serve with this store creates them\n", name)
+		return &exitCodeError{1, fmt.Errorf("store check: no task store in %s", name)}
+	case r != nil:
+		// Connected, but the schema is not this program's.
+		fmt.Fprintf(stdout, "%s: schema version %d, this rdsexport knows %d: %v\n", name, r.SchemaVersion, r.KnownVersion, err)
+		return &exitCodeError{1, fmt.Errorf("store check: %s: schema version %d, want %d", name, r.SchemaVersion, r.KnownVersion)}
+	default:
+		return fmt.Errorf("store check %s: %w", name, err)
+	}
 }
 
 // storeCheck prints the result of the integrity check of file, or of

@@ -44,6 +44,10 @@ type Params struct {
 	PollInterval time.Duration
 	// Alloc allocates Arrow memory; nil means memory.DefaultAllocator.
 	Alloc memory.Allocator
+	// Dispatched means another component (the cluster's job queue) claims
+	// tasks and hands them to Run: Start then neither recovers orphans nor
+	// schedules, since other processes may be running those tasks.
+	Dispatched bool
 	// Observer, when set, is told how each table of each export
 	// progresses.
 	Observer Observer
@@ -104,16 +108,66 @@ func New(p Params) *Engine {
 // begins scheduling. Exports run on a context derived from ctx, not from
 // any request.
 func (e *Engine) Start(ctx context.Context) error {
+	e.done = make(chan struct{})
+	if e.p.Dispatched {
+		ctx, e.cancel = context.WithCancelCause(ctx)
+		close(e.done)
+		return nil
+	}
 	if err := e.recover(ctx); err != nil {
 		return err
 	}
 	ctx, e.cancel = context.WithCancelCause(ctx)
-	e.done = make(chan struct{})
 	go func() {
 		defer close(e.done)
 		e.loop(ctx)
 	}()
 	return nil
+}
+
+// Run executes t, which the caller has claimed (IN_PROGRESS), to its end and
+// records the outcome, unless ctx ends with export.ErrHandedOff. CancelTask
+// reaches it like a scheduled run.
+func (e *Engine) Run(ctx context.Context, t *export.Task) {
+	key := taskKey{t.AccountID, t.Identifier}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	e.mu.Lock()
+	e.running[key] = cancel
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(e.running, key)
+		e.mu.Unlock()
+	}()
+	e.run(ctx, t)
+}
+
+// EndOrphan records the end of an IN_PROGRESS or CANCELING task that no
+// runner will finish (see endOrphan) and returns the status it moved to.
+func (e *Engine) EndOrphan(ctx context.Context, t *export.Task) (export.Status, error) {
+	return e.endOrphan(ctx, t)
+}
+
+// RemoveObjects deletes every object under the task's export root: the
+// files of an earlier run of the task that did not finish.
+func (e *Engine) RemoveObjects(ctx context.Context, t *export.Task) (int, error) {
+	ctx = export.WithCaller(ctx, export.Caller{AccountID: t.AccountID, Region: t.Region})
+	keys, err := e.p.Objects.List(ctx, t.S3Bucket, exportRoot(t.S3Prefix, t.Identifier)+"/")
+	if err != nil {
+		return 0, err
+	}
+	for i, k := range keys {
+		if err := e.p.Objects.Delete(ctx, t.S3Bucket, k); err != nil {
+			return i, err
+		}
+	}
+	if a, ok := e.p.Objects.(UploadAborter); ok {
+		if _, err := a.AbortUploads(ctx, t.S3Bucket, exportRoot(t.S3Prefix, t.Identifier)+"/"); err != nil {
+			return len(keys), err
+		}
+	}
+	return len(keys), nil
 }
 
 // Stop cancels running exports with cause export.ErrShutdown and waits for

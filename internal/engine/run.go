@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/rdsexport/rdsexport/internal/export"
 )
@@ -44,7 +45,8 @@ type taskRun struct {
 	e      *Engine
 	task   *export.Task
 	logger *slog.Logger
-	root   string // export root key prefix, without trailing slash
+	root   string              // export root key prefix, without trailing slash
+	reads  *semaphore.Weighted // one slot per source connection (Connections)
 
 	extracted  atomic.Int64 // source bytes read
 	total      int64        // estimated bytes of all tables
@@ -64,7 +66,8 @@ func (e *Engine) run(ctx context.Context, t *export.Task) {
 	// bucket owners (the embedded S3) refuses every write into a bucket the
 	// account does not own.
 	ctx = export.WithCaller(ctx, export.Caller{AccountID: t.AccountID, Region: t.Region})
-	r := &taskRun{e: e, task: t, logger: e.logger.With("task_id", t.Identifier), root: exportRoot(t.S3Prefix, t.Identifier)}
+	r := &taskRun{e: e, task: t, logger: e.logger.With("task_id", t.Identifier), root: exportRoot(t.S3Prefix, t.Identifier),
+		reads: semaphore.NewWeighted(int64(e.p.Connections))}
 	r.logger.Info("export started", "source_arn", t.SourceArn)
 	start := e.p.Now()
 	results, warnings, err := r.export(ctx)
@@ -261,6 +264,11 @@ func (r *taskRun) finish(ctx context.Context, results []tableResult, warnings Wa
 	}
 
 	cause := context.Cause(ctx)
+	if errors.Is(cause, export.ErrHandedOff) {
+		// Another run takes the task over: it records the outcome.
+		r.logger.Info("export handed off", "err", err)
+		return
+	}
 	manifests := false // whether manifests may be in the store
 	if err == nil && cause == nil {
 		end := r.e.p.Now().UTC()

@@ -85,6 +85,11 @@ var ErrTaskCanceled = errors.New("export task canceled")
 // ErrShutdown is the cancel cause of a task's context when the server stops.
 var ErrShutdown = errors.New("server shutting down")
 
+// ErrHandedOff is the cancel cause of a task's context when its run is
+// given back to the cluster (a node leaving, or a node that lost its lease):
+// the runner records nothing, and another run of the task takes over.
+var ErrHandedOff = errors.New("export handed to another node")
+
 // TaskNotFound returns the ExportTaskNotFound error for id (spec §3.3).
 func TaskNotFound(id string) *Error {
 	return Errorf(CodeExportTaskNotFound, "The export task with the ID %s is not found.", id)

@@ -1,7 +1,8 @@
 // Package parquetfile encodes Arrow record batches as Parquet files the way
 // RDS exports write them: GZIP compression, format v1 data pages, every
-// column OPTIONAL (spec §8.3). It is a pure encoder onto an io.Writer and
-// does no I/O of its own.
+// column OPTIONAL (spec §8.3). Writer is a pure encoder onto an io.Writer;
+// Series rolls a read over into files of a bounded size and stores them
+// through a Put function it is handed. The package does no I/O of its own.
 package parquetfile
 
 import (

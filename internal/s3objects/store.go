@@ -372,3 +372,15 @@ func isNotFoundOrForbidden(err error) bool {
 	}
 	return false
 }
+
+// Ping reports whether the S3 server answers an authenticated request
+// (ListBuckets) with the configured credentials. It returns the request's
+// error: a transport failure when the server cannot be reached, an API
+// error when it refuses the credentials.
+func (s *Store) Ping(ctx context.Context) error {
+	client, _ := s.init()
+	if _, err := client.ListBuckets(ctx, &s3.ListBucketsInput{}); err != nil {
+		return fmt.Errorf("list buckets: %w", err)
+	}
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -15,12 +16,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/rdsexport/rdsexport/internal/engine"
 	"github.com/rdsexport/rdsexport/internal/export"
+	"github.com/rdsexport/rdsexport/internal/parquetfile"
 )
 
 // Failure reasons recorded in Snapshot.FailureReason.
@@ -71,12 +73,24 @@ type Params struct {
 	// ServerOf names the database server a snapshot copies. Nil means the
 	// snapshot's kind and source identifier: each source is a server.
 	ServerOf func(s *export.Snapshot) string
+	// NoRecover keeps Start from calling Recover: with a store that other
+	// processes share, their copies are not this Copier's to take over.
+	NoRecover bool
 }
 
 // Defaults of Params.MaxPerAccount and Params.MaxPerServer.
 const (
 	DefaultMaxPerAccount = 4
 	DefaultMaxPerServer  = 2
+)
+
+// Bounds of the stored Parquet files.
+const (
+	// DefaultFileBytes is the compressed size at which a file is closed and
+	// the next one of the read begun.
+	DefaultFileBytes = 64 << 20
+	rowGroupRows     = 1 << 17
+	rowGroupBytes    = 16 << 20
 )
 
 // Copier takes snapshot copies in the background. Create it with New, then
@@ -89,8 +103,9 @@ const (
 // go first. A queued snapshot is creating with PercentProgress 0 and no
 // Location: nothing of it has been copied.
 type Copier struct {
-	p      Params
-	logger *slog.Logger
+	p       Params
+	logger  *slog.Logger
+	parquet parquetfile.Options
 
 	mu         sync.Mutex
 	ctx        context.Context // the long-lived context owned by Start
@@ -154,7 +169,14 @@ func New(p Params) *Copier {
 	if p.ServerOf == nil {
 		p.ServerOf = func(s *export.Snapshot) string { return string(s.Kind) + "/" + strings.ToLower(s.SourceIdentifier) }
 	}
-	return &Copier{p: p, logger: p.Logger, running: map[snapKey]*copyRun{},
+	// ZSTD at its default level, and the Arrow schema stored so that
+	// Int16, Decimal128, time zones and String/Binary come back exactly on
+	// read (spec §9 needs the original types).
+	pq := parquetfile.Options{
+		Codec: parquetfile.ZSTD, CompressionLevel: -1, StoreSchema: true,
+		MaxRowGroupRows: rowGroupRows, MaxRowGroupBytes: rowGroupBytes, Alloc: p.Alloc,
+	}
+	return &Copier{p: p, logger: p.Logger, parquet: pq, running: map[snapKey]*copyRun{},
 		perAccount: map[string]int{}, perServer: map[string]int{}}
 }
 
@@ -162,8 +184,10 @@ func New(p Params) *Copier {
 // context derived from ctx (not from any request). Errors are Recover's,
 // or ErrNotRunning after Stop.
 func (c *Copier) Start(ctx context.Context) error {
-	if err := c.Recover(ctx); err != nil {
-		return err
+	if !c.p.NoRecover {
+		if err := c.Recover(ctx); err != nil {
+			return err
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -404,8 +428,8 @@ type copyState struct {
 	total      int64        // estimated bytes of all tables
 	tables     int
 	tablesDone atomic.Int64
-	// reads holds one token per read in progress (Params.Connections).
-	reads chan struct{}
+	// reads bounds the reads in progress (Params.Connections).
+	reads *semaphore.Weighted
 }
 
 func (st *copyState) percent() int {
@@ -428,7 +452,7 @@ func (c *Copier) copy(ctx context.Context, s *export.Snapshot) {
 		s.Location = NewLocation(s)
 	}
 	logger.Info("snapshot copy started", "source", s.SourceIdentifier, "location", s.Location)
-	st := copyState{reads: make(chan struct{}, c.p.Connections)}
+	st := copyState{reads: semaphore.NewWeighted(int64(c.p.Connections))}
 	size, err := c.take(ctx, s, &st, logger)
 	c.finish(ctx, s, size, err, logger)
 	logger.Info("snapshot copy ended", "duration", c.p.Now().Sub(start), "bytes", st.read.Load(), "stored_bytes", size)
@@ -532,11 +556,11 @@ func caseInsensitive(snap engine.Snapshot, engineName string) bool {
 	return mysqlFamily(engineName)
 }
 
-// copyTable stores every batch of t under <location>/t<index>/. When t
-// has Ranges above 1 and snap can read ranges, each range of a batch is
-// read on its own, at once with the others, into its own file series, so
-// that an export of the copy writes the part-<range> series a live export
-// writes (spec §8.2); otherwise each batch is one read.
+// copyTable stores every batch of t under <location>/t<index>/ through
+// engine.ReadTable: each read of a batch (the whole batch, or one range
+// of it when the snapshot reads ranges, so that an export of the copy
+// writes the part-<range> series a live export writes; spec §8.2) is its
+// own series of files <stem>-NNNNN.parquet.
 func (c *Copier) copyTable(ctx context.Context, snap engine.Snapshot, location string, index int, t engine.Table, st *copyState) (manifestTable, error) {
 	schema, err := encodeSchema(t.Schema)
 	if err != nil {
@@ -547,77 +571,41 @@ func (c *Copier) copyTable(ctx context.Context, snap engine.Snapshot, location s
 		Schema: schema, Columns: t.Columns, EstimatedBytes: t.EstimatedBytes,
 		Ranges: min(t.Ranges, 1), Batches: make([]manifestBatch, t.Batches),
 	}
-	rr, ranged := snap.(engine.RangeReader)
-	ranged = ranged && t.Ranges > 1
-	ranges := 1
-	if ranged {
-		ranges, mt.Ranges = t.Ranges, t.Ranges
+	if n := engine.RangeCount(snap, t); n > 1 {
+		mt.Ranges = n
 	}
-	for b := range t.Batches {
-		mb := manifestBatch{Ranges: make([]manifestRange, ranges)}
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(c.p.Connections)
-		for rng := range ranges {
-			g.Go(func() error {
-				read := func(emit func(arrow.RecordBatch) error, progress func(int64)) error {
-					if ranged {
-						return rr.ReadRange(gctx, t, b, rng, emit, progress)
-					}
-					return snap.ReadBatch(gctx, t, b, emit, progress)
-				}
-				stem := fmt.Sprintf("t%05d/b%05d/r%05d", index, b, rng)
-				mr, err := c.copyRange(gctx, location, stem, t.Schema, st, read)
-				if err != nil && ranged {
-					return fmt.Errorf("range %d: %w", rng, err)
-				}
-				mb.Ranges[rng] = mr
-				return err
+	batches, err := engine.ReadTable(ctx, snap, t, engine.ReadParams{
+		Slots: st.reads,
+		Series: func(batch, rng int) *parquetfile.Series {
+			stem := fmt.Sprintf("t%05d/b%05d/r%05d", index, batch, rng)
+			return parquetfile.NewSeries(parquetfile.SeriesParams{
+				Schema: t.Schema, Options: c.parquet, FileBytes: c.p.FileBytes,
+				Key: func(i int) string { return fmt.Sprintf("%s-%05d.parquet", stem, i) },
+				Put: func(ctx context.Context, key string, body io.Reader) error {
+					return c.p.Blobs.Put(ctx, location+"/"+key, body)
+				},
 			})
-		}
-		if err := g.Wait(); err != nil {
-			return mt, fmt.Errorf("batch %d: %w", b+1, err)
-		}
-		for _, r := range mb.Ranges {
+		},
+		Progress: func(n int64) { st.read.Add(n) },
+	})
+	if err != nil {
+		return mt, err
+	}
+	for b, reads := range batches {
+		mb := manifestBatch{Ranges: make([]manifestRange, len(reads))}
+		for i, r := range reads {
+			mr := manifestRange{Rows: r.Rows, SourceBytes: r.SourceBytes}
+			for _, f := range r.Files {
+				mr.Files = append(mr.Files, manifestFile(f))
+				st.stored.Add(f.Bytes)
+			}
+			mb.Ranges[i] = mr
 			mb.Rows += r.Rows
 			mb.SourceBytes += r.SourceBytes
 		}
 		mt.Batches[b] = mb
 	}
 	return mt, nil
-}
-
-// copyRange stores the rows of one read (a batch or a range of it) as the
-// file series <location>/<stem>-NNNNN.parquet. It waits for a read slot
-// first, so that at most Params.Connections reads run at once across the
-// whole copy, whatever the number of tables and ranges.
-func (c *Copier) copyRange(ctx context.Context, location, stem string, schema *arrow.Schema, st *copyState,
-	read func(emit func(arrow.RecordBatch) error, progress func(int64)) error) (manifestRange, error) {
-	select {
-	case st.reads <- struct{}{}:
-	case <-ctx.Done():
-		return manifestRange{}, ctx.Err()
-	}
-	defer func() { <-st.reads }()
-	w := &batchWriter{
-		blobs: c.p.Blobs, location: location, stem: stem,
-		schema: schema, alloc: c.p.Alloc, fileBytes: c.p.FileBytes,
-	}
-	emit := func(rec arrow.RecordBatch) error { return w.write(ctx, rec) }
-	progress := func(n int64) {
-		w.progress(n)
-		st.read.Add(n)
-	}
-	err := read(emit, progress)
-	var mr manifestRange
-	if err == nil {
-		mr, err = w.finish()
-	}
-	st.stored.Add(w.storedBytes())
-	if err != nil {
-		w.abort()
-		return manifestRange{}, err
-	}
-	return mr, nil
 }
 
 // reportProgress saves PercentProgress at most every ProgressInterval,

@@ -238,3 +238,19 @@ func (s *Store) migrate(ctx context.Context, mustExist bool) error {
 	}
 	return nil
 }
+
+// Ping reports whether the store can take a write: it begins a write
+// transaction (taking SQLite's write lock, as every change must) and rolls
+// it back. It fails when the file is locked by another process for longer
+// than ctx allows or the busy timeout, when the file cannot be written, or
+// when the Store is closed.
+func (s *Store) Ping(ctx context.Context) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlitetaskstore: ping: %w", err)
+	}
+	if err := tx.Rollback(); err != nil {
+		return fmt.Errorf("sqlitetaskstore: ping: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,434 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rdsexport/rdsexport/internal/exporttest"
+)
+
+// clusterBigRows is the size of the table the node-death cases export: big
+// enough that the export is still running when its node is killed.
+const clusterBigRows = 1_000_000
+
+// killsEnv sets how many times TestCluster/KillRunningNode kills the node
+// running an export (default 1); it logs the takeover times' p50 and p99.
+const killsEnv = "RDSEXPORT_TEST_KILLS"
+
+// testCluster is three `rdsexport serve` processes on one PostgreSQL store
+// and one versitygw.
+type testCluster struct {
+	bin     string
+	dir     string
+	storeDB *exporttest.PostgresDB
+	source  *exporttest.PostgresDB
+	gw      *exporttest.VersityGW
+	nodes   []*clusterNode
+}
+
+type clusterNode struct {
+	name   string
+	config string
+	p      *process
+}
+
+func (n *clusterNode) rds() *rds.Client {
+	return rdsClient(n.p.url, Credential{AccessKeyID: "test", SecretAccessKey: "test"})
+}
+
+func newTestCluster(t *testing.T, nodes int) *testCluster {
+	t.Helper()
+	var sources string
+	for i := range 10 {
+		sources += fmt.Sprintf("  - {identifier: s%d, engine: aurora-postgresql, url: \"%%[1]s\", databases: [%%[2]s]}\n", i)
+	}
+	c := &testCluster{
+		bin:     buildBinary(t),
+		dir:     t.TempDir(),
+		storeDB: exporttest.NewPostgresDB(t, ""),
+		source: exporttest.NewPostgresDB(t, fmt.Sprintf(`
+CREATE TABLE big (id bigint PRIMARY KEY, qty integer, price double precision, note text);
+INSERT INTO big SELECT i, i %% 1000, i * 0.25, md5(i::text) FROM generate_series(1, %d) i;
+CREATE TABLE mid (id bigint PRIMARY KEY, note text);
+INSERT INTO mid SELECT i, md5(i::text) FROM generate_series(1, 100000) i;
+ANALYZE;`, clusterBigRows)),
+		gw: exporttest.StartVersityGW(t),
+	}
+	s3c := s3Client(c.gw.Endpoint, aws.Credentials{AccessKeyID: c.gw.AccessKeyID, SecretAccessKey: c.gw.SecretAccessKey})
+	for _, b := range []string{testBucket, "snapshots"} {
+		if _, err := s3c.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range nodes {
+		name := fmt.Sprintf("node%d", i+1)
+		config := filepath.Join(c.dir, name+".yaml")
+		yaml := fmt.Sprintf(`listen: 127.0.0.1:0
+node_id: %s
+store: "%s"
+data_dir: %s
+s3: {endpoint: "%s", access_key_id: %s, secret_access_key: %s, region: us-east-1}
+snapshots: {bucket: snapshots}
+export_connections: 1
+export_file_bytes: 1048576
+clusters:
+  - {identifier: big, engine: aurora-postgresql, url: "%s", databases: [%s]}
+`+fmt.Sprintf(sources, c.source.URL, c.source.Name),
+			name, c.storeDB.URL, filepath.Join(c.dir, name), c.gw.Endpoint, c.gw.AccessKeyID, c.gw.SecretAccessKey,
+			c.source.URL, c.source.Name)
+		if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n := &clusterNode{name: name, config: config}
+		n.p = startProcess(t, c.bin, config)
+		c.nodes = append(c.nodes, n)
+	}
+	return c
+}
+
+// start begins an export of cluster `source` (only table) through node i.
+func (c *testCluster) start(t *testing.T, i int, id, source, table string) {
+	t.Helper()
+	exportOnly := []string{c.source.Name + ".public." + table}
+	if _, err := c.nodes[i].rds().StartExportTask(t.Context(), &rds.StartExportTaskInput{
+		ExportTaskIdentifier: aws.String(id), SourceArn: aws.String(clusterArn(source)),
+		S3BucketName: aws.String(testBucket), IamRoleArn: aws.String(roleArn), KmsKeyId: aws.String("alias/export"),
+		ExportOnly: exportOnly,
+	}); err != nil {
+		t.Fatalf("StartExportTask %s on %s: %v", id, c.nodes[i].name, err)
+	}
+}
+
+func (c *testCluster) status(t *testing.T, i int, id string) (string, string) {
+	t.Helper()
+	out, err := c.nodes[i].rds().DescribeExportTasks(t.Context(), &rds.DescribeExportTasksInput{ExportTaskIdentifier: aws.String(id)})
+	if err != nil {
+		t.Fatalf("DescribeExportTasks on %s: %v", c.nodes[i].name, err)
+	}
+	if len(out.ExportTasks) != 1 {
+		t.Fatalf("DescribeExportTasks %s on %s: %d tasks", id, c.nodes[i].name, len(out.ExportTasks))
+	}
+	return aws.ToString(out.ExportTasks[0].Status), aws.ToString(out.ExportTasks[0].FailureCause)
+}
+
+// wait polls node i until task id has status want; a terminal status other
+// than want fails the test.
+func (c *testCluster) wait(t *testing.T, i int, id string, timeout time.Duration, want string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st, cause := c.status(t, i, id)
+		if st == want {
+			return
+		}
+		if slices.Contains([]string{"COMPLETE", "FAILED", "CANCELED"}, st) {
+			t.Fatalf("task %s is %s (%q), want %s", id, st, cause, want)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s still %s after %s, want %s", id, st, timeout, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runner returns the node running task id (by the shared store's run
+// table) and the run's attempt; "" when no live node runs it.
+func (c *testCluster) runner(t *testing.T, id string) (string, int) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), c.storeDB.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var node string
+	var attempt int
+	err = conn.QueryRow(t.Context(), `SELECT n.node_id, r.attempt FROM rdsexport_runs r
+		JOIN rdsexport_nodes n ON n.instance = r.instance
+		WHERE r.identifier = $1 AND n.heartbeat_at > now() - interval '10 seconds'`, id).Scan(&node, &attempt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node, attempt
+}
+
+func (c *testCluster) node(name string) int {
+	for i, n := range c.nodes {
+		if n.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// waitRunner waits until a live node other than not runs task id, and
+// returns it with the attempt.
+func (c *testCluster) waitRunner(t *testing.T, id, not string, timeout time.Duration) (string, int) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if node, attempt := c.runner(t, id); node != "" && node != not {
+			return node, attempt
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no node other than %q runs %s after %s", not, id, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkRows compares the exported rows of table with the source: the same
+// count, the same sum of ids and no id twice (read with DuckDB from
+// versitygw's files).
+func (c *testCluster) checkRows(t *testing.T, id, table string, want int64) {
+	t.Helper()
+	duck, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer duck.Close()
+	glob := filepath.Join(c.gw.Dir, testBucket, id, c.source.Name, "public."+table, "*", "*.parquet")
+	var n, distinct, sum int64
+	if err := duck.QueryRow(`SELECT count(*), count(DISTINCT id), sum(id) FROM read_parquet(?)`, glob).Scan(&n, &distinct, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if n != want || distinct != want || sum != want*(want+1)/2 {
+		t.Errorf("%s: %d rows, %d distinct ids, sum %d; want %d rows", id, n, distinct, sum, want)
+	}
+}
+
+// restart starts node i again after it was killed or stopped.
+func (c *testCluster) restart(t *testing.T, i int) {
+	t.Helper()
+	c.nodes[i].p = startProcess(t, c.bin, c.nodes[i].config)
+}
+
+// TestCluster runs three nodes on one PostgreSQL store: any node answers any
+// call, cancel reaches the node that runs the export, limits hold across the
+// cluster, and a node's death (kill -9), pause (SIGSTOP) or leave (SIGTERM)
+// does not fail the export it ran.
+func TestCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs three server processes")
+	}
+	c := newTestCluster(t, 3)
+
+	t.Run("AnyNodeCancel", func(t *testing.T) {
+		c.start(t, 0, "any-1", "big", "big")
+		c.wait(t, 1, "any-1", time.Minute, "IN_PROGRESS")
+		runner, _ := c.waitRunner(t, "any-1", "", 30*time.Second)
+		other := (c.node(runner) + 1) % len(c.nodes)
+		begin := time.Now()
+		if _, err := c.nodes[other].rds().CancelExportTask(t.Context(), &rds.CancelExportTaskInput{ExportTaskIdentifier: aws.String("any-1")}); err != nil {
+			t.Fatal(err)
+		}
+		c.wait(t, (other+1)%len(c.nodes), "any-1", 30*time.Second, "CANCELED")
+		took := time.Since(begin)
+		t.Logf("canceled on %s, ran on %s: CANCELED after %s", c.nodes[other].name, runner, took)
+		if took > time.Second {
+			t.Errorf("cancel from another node took %s, want ≤ 1s", took)
+		}
+	})
+
+	t.Run("Limits", func(t *testing.T) {
+		// 50 concurrent Starts, 5 per source over 10 sources, spread over
+		// the nodes: one export per source, at most 5 running at once.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		accepted := map[string]bool{}
+		codes := map[string]int{}
+		for i := range 50 {
+			wg.Go(func() {
+				id := fmt.Sprintf("lim-%02d", i)
+				node := c.nodes[i%len(c.nodes)]
+				_, err := node.rds().StartExportTask(t.Context(), &rds.StartExportTaskInput{
+					ExportTaskIdentifier: aws.String(id), SourceArn: aws.String(clusterArn(fmt.Sprintf("s%d", i%10))),
+					S3BucketName: aws.String(testBucket), IamRoleArn: aws.String(roleArn), KmsKeyId: aws.String("alias/export"),
+					ExportOnly: []string{c.source.Name + ".public.mid"},
+				})
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					codes[apiCode(err)]++
+					return
+				}
+				accepted[id] = true
+			})
+		}
+		wg.Wait()
+		if len(accepted) != 10 || codes["ExportTaskAlreadyExists"] != 40 {
+			t.Fatalf("accepted %d, errors %v; want 10 accepted, 40 ExportTaskAlreadyExists", len(accepted), codes)
+		}
+		maxActive, done := 0, 0
+		deadline := time.Now().Add(3 * time.Minute)
+		for done < len(accepted) {
+			out, err := c.nodes[0].rds().DescribeExportTasks(t.Context(), &rds.DescribeExportTasksInput{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			active := 0
+			done = 0
+			for _, task := range out.ExportTasks {
+				if !accepted[aws.ToString(task.ExportTaskIdentifier)] {
+					continue
+				}
+				switch aws.ToString(task.Status) {
+				case "IN_PROGRESS", "CANCELING":
+					active++
+				case "COMPLETE":
+					done++
+				case "FAILED", "CANCELED":
+					t.Fatalf("%s: %s (%s)", aws.ToString(task.ExportTaskIdentifier), aws.ToString(task.Status), aws.ToString(task.FailureCause))
+				}
+			}
+			maxActive = max(maxActive, active)
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d exports done after 3 minutes", done, len(accepted))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Logf("at most %d exports ran at once", maxActive)
+		if maxActive > 5 || maxActive < 2 {
+			t.Errorf("at most %d exports ran at once, want 2..5", maxActive)
+		}
+		for id := range accepted {
+			c.checkRows(t, id, "mid", 100000)
+		}
+	})
+
+	t.Run("ControlPlaneWhileExporting", func(t *testing.T) {
+		// What the job queue costs the API: Describe and Start latency on
+		// three nodes while two exports run.
+		for i, src := range []string{"s0", "s1"} {
+			c.start(t, i, "cp-"+src, src, "big")
+			c.wait(t, i, "cp-"+src, time.Minute, "IN_PROGRESS")
+		}
+		var describe, start []time.Duration
+		for i := range 300 {
+			n := c.nodes[i%len(c.nodes)].rds()
+			begin := time.Now()
+			if _, err := n.DescribeExportTasks(t.Context(), &rds.DescribeExportTasksInput{}); err != nil {
+				t.Fatal(err)
+			}
+			describe = append(describe, time.Since(begin))
+			if i%30 == 0 && i/30 < 8 { // s2..s9, one export each
+				src := fmt.Sprintf("s%d", 2+i/30)
+				begin := time.Now()
+				c.start(t, i%len(c.nodes), fmt.Sprintf("cp-start-%d", i), src, "mid")
+				start = append(start, time.Since(begin))
+			}
+		}
+		slices.Sort(describe)
+		slices.Sort(start)
+		t.Logf("with 2 exports running on 3 nodes: Describe p50 %s p99 %s (n=%d); Start p50 %s p99 %s (n=%d)",
+			describe[len(describe)/2], describe[len(describe)*99/100], len(describe),
+			start[len(start)/2], start[len(start)*99/100], len(start))
+		for _, src := range []string{"s0", "s1"} {
+			if _, err := c.nodes[2].rds().CancelExportTask(t.Context(), &rds.CancelExportTaskInput{ExportTaskIdentifier: aws.String("cp-" + src)}); err != nil {
+				t.Fatal(err)
+			}
+			c.wait(t, 0, "cp-"+src, time.Minute, "CANCELED")
+		}
+		for i := 0; i < 240; i += 30 {
+			c.wait(t, 1, fmt.Sprintf("cp-start-%d", i), 2*time.Minute, "COMPLETE")
+		}
+	})
+
+	t.Run("KillRunningNode", func(t *testing.T) {
+		kills := 1
+		if v := os.Getenv(killsEnv); v != "" {
+			var err error
+			if kills, err = strconv.Atoi(v); err != nil || kills < 1 {
+				t.Fatalf("%s=%q", killsEnv, v)
+			}
+		}
+		var takeovers []time.Duration
+		for k := range kills {
+			id := fmt.Sprintf("kill-%d", k)
+			c.start(t, k%len(c.nodes), id, "big", "big")
+			runner, _ := c.waitRunner(t, id, "", time.Minute)
+			time.Sleep(time.Second) // let it write part files
+			i := c.node(runner)
+			killed := time.Now()
+			if err := c.nodes[i].p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			_ = c.nodes[i].p.cmd.Wait()
+			next, attempt := c.waitRunner(t, id, runner, 30*time.Second)
+			took := time.Since(killed)
+			takeovers = append(takeovers, took)
+			t.Logf("killed %s; %s took over %s (attempt %d) after %s", runner, next, id, attempt, took)
+			c.wait(t, c.node(next), id, 2*time.Minute, "COMPLETE")
+			c.checkRows(t, id, "big", clusterBigRows)
+			c.restart(t, i)
+		}
+		slices.Sort(takeovers)
+		t.Logf("takeover after kill -9 over %d kills: p50 %s, p99 %s", kills,
+			takeovers[len(takeovers)/2], takeovers[min(len(takeovers)-1, len(takeovers)*99/100)])
+	})
+
+	t.Run("PausedNodeIsFenced", func(t *testing.T) {
+		c.start(t, 1, "pause-1", "big", "big")
+		runner, _ := c.waitRunner(t, "pause-1", "", time.Minute)
+		time.Sleep(time.Second)
+		i := c.node(runner)
+		p := c.nodes[i].p.cmd.Process
+		if err := p.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		paused := time.Now()
+		next, attempt := c.waitRunner(t, "pause-1", runner, 30*time.Second)
+		t.Logf("paused %s; %s took over (attempt %d) after %s", runner, next, attempt, time.Since(paused))
+		// The paused node wakes while the new run writes into the same
+		// prefix: it must write nothing more.
+		if err := p.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		c.wait(t, c.node(next), "pause-1", 2*time.Minute, "COMPLETE")
+		time.Sleep(2 * time.Second) // anything late from the paused node would land now
+		c.checkRows(t, "pause-1", "big", clusterBigRows)
+		if st, _ := c.status(t, i, "pause-1"); st != "COMPLETE" {
+			t.Errorf("after the pause: %s", st)
+		}
+	})
+
+	t.Run("SigtermHandsBack", func(t *testing.T) {
+		c.start(t, 2, "term-1", "big", "big")
+		runner, _ := c.waitRunner(t, "term-1", "", time.Minute)
+		time.Sleep(time.Second)
+		i := c.node(runner)
+		begin := time.Now()
+		if err := c.nodes[i].p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.nodes[i].p.cmd.Wait(); err != nil {
+			t.Errorf("%s after SIGTERM: %v", runner, err)
+		}
+		next, attempt := c.waitRunner(t, "term-1", runner, 10*time.Second)
+		took := time.Since(begin)
+		t.Logf("SIGTERM to %s; %s took over (attempt %d) after %s", runner, next, attempt, took)
+		if took > 5*time.Second {
+			t.Errorf("hand-over took %s: the node's lease lapsed instead of the work being handed back", took)
+		}
+		c.wait(t, c.node(next), "term-1", 2*time.Minute, "COMPLETE")
+		c.checkRows(t, "term-1", "big", clusterBigRows)
+		c.restart(t, i)
+	})
+}

@@ -1,0 +1,20 @@
+// Package cluster runs export tasks on several rdsexport processes (nodes)
+// that share one PostgreSQL database, with River as the job queue.
+//
+// An export task is a River job. The node whose worker gets the job claims
+// the task: in one transaction, under an advisory lock per account, it checks
+// the account's cluster-wide limit and moves the task STARTING → IN_PROGRESS
+// (the task store's compare-and-set), and records a run (task, attempt,
+// owning node instance). Every write the run makes afterwards is fenced:
+// store writes check the run row under a share lock, object writes check the
+// node's lease. A node holds its lease by heartbeat; when the lease lapses
+// (the node died, was paused, or lost the database) every node's reaper sees
+// it, releases the run and queues a new job, and the next claim deletes the
+// dead attempt's objects and reads the source again at a new point in time.
+// A cancel reaches the running node through River's job cancel, which River
+// delivers with LISTEN/NOTIFY. A node that leaves (SIGTERM) hands its runs
+// back the same way without waiting for its lease to lapse.
+//
+// River's own rescue of stuck jobs (after an hour) is harmless here: a
+// rescued job finds its run taken and does nothing.
+package cluster

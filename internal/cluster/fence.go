@@ -1,0 +1,131 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rdsexport/rdsexport/internal/engine"
+	"github.com/rdsexport/rdsexport/internal/export"
+)
+
+// errFenced: the run no longer owns its task (taken over, or this node's
+// lease lapsed). It wraps export.ErrStatusConflict, so the engine gives up
+// at once instead of retrying.
+var errFenced = fmt.Errorf("run fenced off: %w", export.ErrStatusConflict)
+
+// fence names one run of a task; it travels in the run's context.
+type fence struct {
+	account, id string
+	attempt     int
+	instance    string
+}
+
+type fenceKey struct{}
+
+func withFence(ctx context.Context, f fence) context.Context {
+	return context.WithValue(ctx, fenceKey{}, f)
+}
+
+func fenceOf(ctx context.Context) (fence, bool) {
+	f, ok := ctx.Value(fenceKey{}).(fence)
+	return f, ok
+}
+
+// Store returns s with every write of a run fenced: the write happens only
+// while the run still owns its task, checked under a share lock on the run
+// row, which a takeover's update must wait for. Writes outside a run (the
+// API's) go straight through.
+func (n *Node) Store(s export.Store) export.Store { return fencedStore{Store: s, n: n} }
+
+type fencedStore struct {
+	export.Store
+	n *Node
+}
+
+func (s fencedStore) Transition(ctx context.Context, accountID, identifier string, from []export.Status, to export.Status, u export.TaskUpdate) (*export.Task, error) {
+	var t *export.Task
+	err := s.n.fenced(ctx, func() error {
+		var err error
+		t, err = s.Store.Transition(ctx, accountID, identifier, from, to, u)
+		return err
+	})
+	return t, err
+}
+
+func (s fencedStore) UpdateProgress(ctx context.Context, accountID, identifier string, u export.TaskUpdate) error {
+	return s.n.fenced(ctx, func() error { return s.Store.UpdateProgress(ctx, accountID, identifier, u) })
+}
+
+func (n *Node) fenced(ctx context.Context, write func() error) error {
+	f, ok := fenceOf(ctx)
+	if !ok {
+		return write()
+	}
+	if !n.lease.valid(f.instance) {
+		return errFenced
+	}
+	return pgx.BeginFunc(ctx, n.p.Pool, func(tx pgx.Tx) error {
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM rdsexport_runs WHERE account_id = $1 AND identifier = $2
+			AND attempt = $3 AND instance = $4 FOR SHARE`, f.account, f.id, f.attempt, f.instance).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errFenced
+		}
+		if err != nil {
+			return err
+		}
+		return write()
+	})
+}
+
+// Objects returns o with every write of a run fenced by this node's lease:
+// once the lease lapses, the run's Puts and Deletes fail before they start.
+func (n *Node) Objects(o engine.ObjectStore) engine.ObjectStore {
+	f := fencedObjects{ObjectStore: o, n: n}
+	if a, ok := o.(engine.UploadAborter); ok {
+		return fencedAborter{fencedObjects: f, a: a}
+	}
+	return f
+}
+
+type fencedObjects struct {
+	engine.ObjectStore
+	n *Node
+}
+
+func (o fencedObjects) check(ctx context.Context) error {
+	if f, ok := fenceOf(ctx); ok && !o.n.lease.valid(f.instance) {
+		return errFenced
+	}
+	return nil
+}
+
+func (o fencedObjects) Put(ctx context.Context, bucket, key string, r io.Reader) error {
+	if err := o.check(ctx); err != nil {
+		return err
+	}
+	return o.ObjectStore.Put(ctx, bucket, key, r)
+}
+
+func (o fencedObjects) Delete(ctx context.Context, bucket, key string) error {
+	if err := o.check(ctx); err != nil {
+		return err
+	}
+	return o.ObjectStore.Delete(ctx, bucket, key)
+}
+
+type fencedAborter struct {
+	fencedObjects
+	a engine.UploadAborter
+}
+
+func (o fencedAborter) AbortUploads(ctx context.Context, bucket, prefix string) (int, error) {
+	if err := o.check(ctx); err != nil {
+		return 0, err
+	}
+	return o.a.AbortUploads(ctx, bucket, prefix)
+}
