@@ -42,8 +42,9 @@ lint: $(STATICCHECK) ## gofmt, go vet, staticcheck, go mod tidy check
 test-unit: ## fast tests that need no database
 	$(GO) test -short $(GOTESTFLAGS) ./...
 
-test: db-up ## everything CI runs: lint, all tests (with the race detector) against real PostgreSQL, MariaDB, S3 servers, the AWS CLI and boto3, one pass of every benchmark
+test: db-up ## everything CI runs: lint, all tests (with the race detector) against real PostgreSQL, MariaDB, S3 servers, headless Chromium, the AWS CLI and boto3, one pass of every benchmark
 	scripts/versitygw.sh
+	scripts/chromium.sh
 	$(MAKE) lint
 	$(GO) test -race -count=1 -timeout 45m $(GOTESTFLAGS) ./...
 	scripts/cli-test.sh

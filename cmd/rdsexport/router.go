@@ -33,8 +33,9 @@ type router struct {
 	// public serves the unsigned operator endpoints (/health, /metrics);
 	// a request carrying AWS credentials never reaches it, so a bucket of
 	// the same name stays reachable through S3.
-	public *http.ServeMux
-	logger *slog.Logger
+	public  *http.ServeMux
+	console http.Handler // the web console at /console/; nil: none
+	logger  *slog.Logger
 
 	slots       chan struct{}
 	perAddress  int
@@ -135,6 +136,10 @@ func clientAddress(r *http.Request) string {
 }
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rt.console != nil && isConsoleRequest(r) {
+		rt.serveConsole(w, r)
+		return
+	}
 	if rt.public != nil && !hasAWSCredentials(r) {
 		if h, pattern := rt.public.Handler(r); pattern != "" {
 			h.ServeHTTP(w, r)

@@ -20,6 +20,7 @@ import (
 	"github.com/rdsexport/rdsexport/internal/awsquery"
 	"github.com/rdsexport/rdsexport/internal/catalog"
 	"github.com/rdsexport/rdsexport/internal/cluster"
+	"github.com/rdsexport/rdsexport/internal/console"
 	"github.com/rdsexport/rdsexport/internal/engine"
 	"github.com/rdsexport/rdsexport/internal/export"
 	"github.com/rdsexport/rdsexport/internal/metrics"
@@ -172,6 +173,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// counts and records events (the SQLite store).
 	counts, _ := m.store.(metrics.Counts)
 	m.metrics = metrics.New(metrics.Params{Counts: counts, Logger: m.Logger.With("component", "metrics"), Now: m.Now})
+	progress := console.NewProgress(0)
 	// With a shared store the cluster's job queue hands exports to the
 	// engine, and every write of a run is fenced by the node's lease.
 	var runner service.Runner
@@ -190,7 +192,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	m.engine = engine.New(engine.Params{
 		Store:                engineStore,
 		Objects:              &metrics.ObjectStore{Inner: engineObjects, Metrics: m.metrics},
-		Observer:             m.metrics,
+		Observer:             observers{m.metrics, progress},
 		Dispatched:           m.node != nil,
 		Resolve:              cat.ExportSource,
 		Logger:               m.Logger.With("component", "engine"),
@@ -231,6 +233,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.authTimeout > 0 {
 		r.authTimeout = m.authTimeout
 	}
+	r.console = newConsole(cfg, svc, progress, creds, local, m.Logger.With("component", "console"), m.Now)
 	readHeaderTimeout := 10 * time.Second
 	if m.readHeaderTimeout > 0 {
 		readHeaderTimeout = m.readHeaderTimeout

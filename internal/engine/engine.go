@@ -47,7 +47,8 @@ type Params struct {
 	// tasks and hands them to Run: Start then neither recovers orphans nor
 	// schedules, since other processes may be running those tasks.
 	Dispatched bool
-	// Observer hears what exports do (metrics); nil means nobody.
+	// Observer, when set, watches each export: its start, the batches its
+	// sources deliver, and the progress of each of its tables.
 	Observer Observer
 }
 

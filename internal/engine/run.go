@@ -52,6 +52,11 @@ type taskRun struct {
 	total      int64        // estimated bytes of all tables
 	tables     int
 	tablesDone atomic.Int64
+
+	// selected and counters (one per selected table) are set once the
+	// tables are listed, before any is read.
+	selected []Table
+	counters []*tableCounters
 }
 
 // run executes one claimed (IN_PROGRESS) task to its end and records the
@@ -66,9 +71,9 @@ func (e *Engine) run(ctx context.Context, t *export.Task) {
 	r.logger.Info("export started", "source_arn", t.SourceArn)
 	start := e.p.Now()
 	e.p.Observer.ExportStarted(t)
-	defer e.p.Observer.ExportEnded(t)
 	results, warnings, err := r.export(ctx)
 	r.finish(ctx, results, warnings, err)
+	r.observe(true)
 	r.logger.Info("export ended", "duration", e.p.Now().Sub(start), "bytes", r.extracted.Load())
 }
 
@@ -117,8 +122,11 @@ func (r *taskRun) export(ctx context.Context) ([]tableResult, Warnings, error) {
 		return nil, warnings, fmt.Errorf("list tables: %w", err)
 	}
 	r.tables = len(tables)
-	for _, t := range tables {
+	r.selected = tables
+	r.counters = make([]*tableCounters, len(tables))
+	for i, t := range tables {
 		r.total += t.EstimatedBytes
+		r.counters[i] = &tableCounters{}
 	}
 	r.logger.Info("tables selected", "tables", len(tables), "estimated_bytes", r.total)
 
@@ -137,7 +145,7 @@ func (r *taskRun) export(ctx context.Context) ([]tableResult, Warnings, error) {
 			break
 		}
 		g.Go(func() error {
-			res, err := r.exportTable(gctx, snap, t)
+			res, err := r.exportTable(gctx, snap, t, r.counters[i])
 			if errors.Is(err, ErrTableGone) {
 				r.logger.Warn("table gone during export", "table", t.Target, "err", err)
 				gone.skip(t.Target, ReasonTableGone)
@@ -148,6 +156,7 @@ func (r *taskRun) export(ctx context.Context) ([]tableResult, Warnings, error) {
 				return fmt.Errorf("export table %s: %w", t.Target, err)
 			}
 			results[i] = res
+			r.counters[i].done.Store(true)
 			r.tablesDone.Add(1)
 			return nil
 		})
@@ -220,6 +229,7 @@ func (r *taskRun) reportProgress(ctx context.Context) (stop func()) {
 				if err := r.e.p.Store.UpdateProgress(ctx, r.task.AccountID, r.task.Identifier, export.TaskUpdate{PercentProgress: &pct, ExtractedBytes: &bytes}); err != nil && ctx.Err() == nil {
 					r.logger.Warn("save progress", "err", err)
 				}
+				r.observe(false)
 			}
 		}
 	}()

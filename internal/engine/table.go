@@ -17,7 +17,8 @@ import (
 // each batch folder once the batch is complete. Each read of a batch is a
 // series part-<partition>-<uuid>-c000.gz.parquet, c001, ... of files of
 // about FileBytes (the Spark naming RDS uses), partition being the range.
-func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tableResult, error) {
+// Its rows, bytes and files are counted in c as they are stored.
+func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table, c *tableCounters) (tableResult, error) {
 	res := tableResult{table: t}
 	start := time.Now()
 	tableDir := r.root + "/" + keyPart(t.Database) + "/" + keyPart(t.Folder)
@@ -32,19 +33,19 @@ func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tabl
 				Schema: t.Schema, Writer: r.e.p.Parquet, FileBytes: r.e.p.FileBytes,
 				Key: func(i int) string { return fmt.Sprintf("%s-c%03d.gz.parquet", stem, i) },
 				Put: func(ctx context.Context, key string, body io.Reader) error {
-					if err := r.put(ctx, key, body); err != nil {
-						return err
+					err := r.put(ctx, key, body)
+					if err == nil {
+						c.files.Add(1)
 					}
-					r.e.p.Observer.FileWritten(r.task)
-					return nil
+					return err
 				},
 			})
 		},
-		Progress: func(n int64) {
-			r.extracted.Add(n)
-			r.e.p.Observer.BytesRead(r.task, n)
+		Progress: func(n int64) { r.extracted.Add(n); c.bytes.Add(n) },
+		Emitted: func(rows int64, wait time.Duration) {
+			c.rows.Add(rows)
+			r.e.p.Observer.BatchRead(r.task, rows, wait)
 		},
-		Emitted: func(rows int64, wait time.Duration) { r.e.p.Observer.BatchRead(r.task, rows, wait) },
 		BatchDone: func(ctx context.Context, batch int) error {
 			key := fmt.Sprintf("%s/%d/_SUCCESS", tableDir, batch+1)
 			if err := r.put(ctx, key, strings.NewReader("")); err != nil {

@@ -63,10 +63,11 @@ type taskKey struct{ account, id string }
 
 func keyOf(t *export.Task) taskKey { return taskKey{t.AccountID, t.Identifier} }
 
-// exportRun is what the throughput gauge knows of one running export.
+// exportRun is what the throughput gauge knows of one running export, and
+// its counts at its last progress report, from which the counters grow.
 type exportRun struct {
-	start time.Time
-	bytes int64
+	start        time.Time
+	bytes, files int64
 }
 
 // Params configures New.
@@ -153,31 +154,31 @@ func (m *Metrics) ExportStarted(t *export.Task) {
 	m.mu.Unlock()
 }
 
-// ExportEnded implements engine.Observer.
-func (m *Metrics) ExportEnded(t *export.Task) {
-	m.mu.Lock()
-	delete(m.running, keyOf(t))
-	m.mu.Unlock()
-}
-
 // BatchRead implements engine.Observer.
 func (m *Metrics) BatchRead(_ *export.Task, rows int64, wait time.Duration) {
 	m.rows.Add(float64(rows))
 	m.sourceRead.Observe(wait.Seconds())
 }
 
-// BytesRead implements engine.Observer.
-func (m *Metrics) BytesRead(t *export.Task, n int64) {
-	m.sourceBytes.Add(float64(n))
+// ObserveExport implements engine.Observer: the source bytes and the files
+// of the export grow by what it did since its last report; its last report
+// ends it.
+func (m *Metrics) ObserveExport(p engine.Progress) {
+	k := taskKey{p.AccountID, p.Identifier}
 	m.mu.Lock()
-	if r := m.running[keyOf(t)]; r != nil {
-		r.bytes += n
+	defer m.mu.Unlock()
+	r := m.running[k]
+	if r == nil { // not started in this process
+		return
 	}
-	m.mu.Unlock()
+	files := p.Files()
+	m.sourceBytes.Add(float64(p.Bytes - r.bytes))
+	m.files.Add(float64(files - r.files))
+	r.bytes, r.files = p.Bytes, files
+	if p.Ended {
+		delete(m.running, k)
+	}
 }
-
-// FileWritten implements engine.Observer.
-func (m *Metrics) FileWritten(*export.Task) { m.files.Inc() }
 
 var (
 	runningDesc = prometheus.NewDesc(namespace+"_exports_running", "Exports running in this process.", nil, nil)
