@@ -25,6 +25,12 @@ func (obs observers) BatchRead(t *export.Task, rows int64, wait time.Duration) {
 	}
 }
 
+func (obs observers) BytesRead(t *export.Task, n int64) {
+	for _, o := range obs {
+		o.BytesRead(t, n)
+	}
+}
+
 // ObserveExport gives each observer its own copy of p's tables, which it
 // may keep.
 func (obs observers) ObserveExport(p engine.Progress) {

@@ -59,6 +59,9 @@ func (p *Progress) ExportStarted(*export.Task) {}
 // BatchRead implements engine.Observer; the reports count the rows.
 func (p *Progress) BatchRead(*export.Task, int64, time.Duration) {}
 
+// BytesRead implements engine.Observer; the reports count the bytes.
+func (p *Progress) BytesRead(*export.Task, int64) {}
+
 // ObserveExport implements engine.Observer.
 func (p *Progress) ObserveExport(pr engine.Progress) {
 	k := progressKey{pr.AccountID, pr.Identifier}

@@ -19,6 +19,9 @@ type Observer interface {
 	// its rows, and how long the source took to deliver it (since the
 	// read began or the previous batch was written).
 	BatchRead(t *export.Task, rows int64, wait time.Duration)
+	// BytesRead is called as the sources read: n more source bytes (the
+	// ExtractedBytes count), as they come, for a live throughput.
+	BytesRead(t *export.Task, n int64)
 	// ObserveExport reports what the run has done so far: every
 	// ProgressInterval while it reads its tables, and once more, with
 	// Ended set, when its outcome is recorded (or could not be). p is the
@@ -89,4 +92,5 @@ type nopObserver struct{}
 
 func (nopObserver) ExportStarted(*export.Task)                   {}
 func (nopObserver) BatchRead(*export.Task, int64, time.Duration) {}
+func (nopObserver) BytesRead(*export.Task, int64)                {}
 func (nopObserver) ObserveExport(Progress)                       {}

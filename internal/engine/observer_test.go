@@ -26,6 +26,8 @@ func (r *recorder) ExportStarted(*export.Task) {
 	r.started++
 }
 
+func (r *recorder) BytesRead(*export.Task, int64) {}
+
 func (r *recorder) BatchRead(_ *export.Task, rows int64, _ time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -41,7 +41,11 @@ func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table, c *ta
 				},
 			})
 		},
-		Progress: func(n int64) { r.extracted.Add(n); c.bytes.Add(n) },
+		Progress: func(n int64) {
+			r.extracted.Add(n)
+			c.bytes.Add(n)
+			r.e.p.Observer.BytesRead(r.task, n)
+		},
 		Emitted: func(rows int64, wait time.Duration) {
 			c.rows.Add(rows)
 			r.e.p.Observer.BatchRead(r.task, rows, wait)

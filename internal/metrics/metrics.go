@@ -64,7 +64,7 @@ type taskKey struct{ account, id string }
 func keyOf(t *export.Task) taskKey { return taskKey{t.AccountID, t.Identifier} }
 
 // exportRun is what the throughput gauge knows of one running export, and
-// its counts at its last progress report, from which the counters grow.
+// its files at its last progress report.
 type exportRun struct {
 	start        time.Time
 	bytes, files int64
@@ -160,9 +160,18 @@ func (m *Metrics) BatchRead(_ *export.Task, rows int64, wait time.Duration) {
 	m.sourceRead.Observe(wait.Seconds())
 }
 
-// ObserveExport implements engine.Observer: the source bytes and the files
-// of the export grow by what it did since its last report; its last report
-// ends it.
+// BytesRead implements engine.Observer.
+func (m *Metrics) BytesRead(t *export.Task, n int64) {
+	m.sourceBytes.Add(float64(n))
+	m.mu.Lock()
+	if r := m.running[keyOf(t)]; r != nil {
+		r.bytes += n
+	}
+	m.mu.Unlock()
+}
+
+// ObserveExport implements engine.Observer: the files counter grows by the
+// files stored since the export's last report; its last report ends it.
 func (m *Metrics) ObserveExport(p engine.Progress) {
 	k := taskKey{p.AccountID, p.Identifier}
 	m.mu.Lock()
@@ -172,9 +181,8 @@ func (m *Metrics) ObserveExport(p engine.Progress) {
 		return
 	}
 	files := p.Files()
-	m.sourceBytes.Add(float64(p.Bytes - r.bytes))
 	m.files.Add(float64(files - r.files))
-	r.bytes, r.files = p.Bytes, files
+	r.files = files
 	if p.Ended {
 		delete(m.running, k)
 	}
