@@ -22,9 +22,18 @@ db-up: ## check the local PostgreSQL and MariaDB; start or install them if neede
 db-down: ## stop the local databases
 	scripts/dev-db.sh down
 
-lint: ## gofmt, go vet, go mod tidy check
+# Tools are installed into .bin/ at pinned versions.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := .bin/staticcheck-$(STATICCHECK_VERSION)
+
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/.bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv .bin/staticcheck $@
+
+lint: $(STATICCHECK) ## gofmt, go vet, staticcheck, go mod tidy check
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 	$(GO) mod tidy -diff
 
 test-unit: ## fast tests that need no database

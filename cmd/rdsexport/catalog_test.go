@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 
+	"github.com/rdsexport/rdsexport/internal/catalog"
 	"github.com/rdsexport/rdsexport/internal/exporttest"
 )
 
@@ -58,8 +59,8 @@ func hungServer(t *testing.T) (string, func() []time.Time) {
 
 func TestCatalog_HungSource(t *testing.T) {
 	db := exporttest.NewPostgresDB(t, "CREATE TABLE t (id int); INSERT INTO t VALUES (1);")
-	hungA, _ := hungServer(t)
-	hungB, _ := hungServer(t)
+	hungA, acceptedA := hungServer(t)
+	hungB, acceptedB := hungServer(t)
 	s := startServer(t, db.URL, func(c *Config) {
 		c.Clusters = append(c.Clusters,
 			SourceConfig{Identifier: "hung-a", Engine: "aurora-postgresql", URL: "postgres://postgres@" + hungA + "/postgres"},
@@ -99,7 +100,12 @@ func TestCatalog_HungSource(t *testing.T) {
 		defer close(listed)
 		versions, took, err = describe()
 	}()
-	time.Sleep(200 * time.Millisecond)
+	// The listing is under way once both hung servers were asked.
+	for deadline := time.Now().Add(10 * time.Second); len(acceptedA()) == 0 || len(acceptedB()) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the listing did not ask the hung servers")
+		}
+	}
 	start = time.Now()
 	s.startExport(t, "during-describe", db.Name)
 	if took := time.Since(start); took > time.Second {
@@ -132,11 +138,11 @@ func TestCatalog_HungSource(t *testing.T) {
 }
 
 // TestCatalog_SharedServer: sources on one server share one version query,
-// and no more than maxVersionLookups servers are asked at once.
+// and no more than catalog.DefaultMaxVersionLookups servers are asked at once.
 func TestCatalog_SharedServer(t *testing.T) {
 	db := exporttest.NewPostgresDB(t, "CREATE TABLE t (id int);")
 	shared, sharedAccepted := hungServer(t)
-	const nOthers = maxVersionLookups + 2
+	const nOthers = catalog.DefaultMaxVersionLookups + 2
 	var others []func() []time.Time
 	s := startServer(t, db.URL, func(c *Config) {
 		for i := range 12 {
@@ -160,12 +166,12 @@ func TestCatalog_SharedServer(t *testing.T) {
 	if len(out.DBClusters) != 1+12+nOthers {
 		t.Fatalf("%d clusters, want %d", len(out.DBClusters), 1+12+nOthers)
 	}
-	// Two rounds of the 2s timeout: maxVersionLookups servers, then the rest.
+	// Two rounds of the 2s timeout: catalog.DefaultMaxVersionLookups servers, then the rest.
 	if took < 3*time.Second || took > 6*time.Second {
 		t.Errorf("DescribeDBClusters took %v, want two rounds of the 2s version timeout", took)
 	}
 	// Hung servers hold their slot for the whole timeout: at most
-	// maxVersionLookups of them can have been asked in the first second.
+	// catalog.DefaultMaxVersionLookups of them can have been asked in the first second.
 	early := 0
 	for i, accepted := range append(others, sharedAccepted) {
 		a := accepted()
@@ -176,7 +182,7 @@ func TestCatalog_SharedServer(t *testing.T) {
 			early++
 		}
 	}
-	if early > maxVersionLookups {
-		t.Errorf("%d hung servers were asked in the first second, want at most %d", early, maxVersionLookups)
+	if early > catalog.DefaultMaxVersionLookups {
+		t.Errorf("%d hung servers were asked in the first second, want at most %d", early, catalog.DefaultMaxVersionLookups)
 	}
 }

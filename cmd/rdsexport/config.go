@@ -137,7 +137,7 @@ type SourceConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Listen:               "127.0.0.1:4566",
-		Region:               "us-east-1",
+		Region:               export.DefaultRegion,
 		AccountID:            "000000000000",
 		DataDir:              "./data",
 		Credentials:          []Credential{{AccessKeyID: "test", SecretAccessKey: "test"}},

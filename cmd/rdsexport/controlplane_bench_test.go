@@ -90,7 +90,7 @@ ANALYZE t;`, rows))
 		b.Fatal(err)
 	}
 	endpoint := startServerProcess(b, cfg)
-	objects, err := s3objects.New(s3objects.Config{Endpoint: endpoint,
+	objects, err := s3objects.New(s3objects.Params{Endpoint: endpoint,
 		AccessKeyID: cfg.Credentials[0].AccessKeyID, SecretAccessKey: cfg.Credentials[0].SecretAccessKey})
 	if err != nil {
 		b.Fatal(err)

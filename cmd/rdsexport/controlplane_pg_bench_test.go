@@ -42,7 +42,7 @@ func BenchmarkControlPlanePostgres(b *testing.B) {
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}
-	objects, err := s3objects.New(s3objects.Config{Endpoint: gw.Endpoint, Region: testRegion,
+	objects, err := s3objects.New(s3objects.Params{Endpoint: gw.Endpoint, Region: testRegion,
 		AccessKeyID: gw.AccessKeyID, SecretAccessKey: gw.SecretAccessKey})
 	if err != nil {
 		b.Fatal(err)

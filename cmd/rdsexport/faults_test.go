@@ -148,8 +148,8 @@ func TestFault_S3Outage(t *testing.T) {
 	if len(out.ExportTasks) != 1 {
 		t.Errorf("DescribeExportTasks while S3 is down: %d tasks, want 1", len(out.ExportTasks))
 	}
-	if s.engine.Running() != 0 {
-		time.Sleep(time.Second)
+	for deadline := time.Now().Add(time.Second); s.engine.Running() != 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
 	}
 	if n := s.engine.Running(); n != 0 {
 		t.Errorf("engine still runs %d exports", n)

@@ -1,6 +1,14 @@
-// Command rdsexport serves the Amazon RDS export API (StartExportTask,
-// DescribeExportTasks, CancelExportTask, ...) over the AWS Query protocol,
-// exporting live PostgreSQL databases to S3 as Parquet the way RDS does.
+// Command rdsexport serves the Amazon RDS export and snapshot API
+// (StartExportTask, DescribeExportTasks, CancelExportTask, DescribeDBClusters,
+// DescribeDBInstances, Create/Describe/DeleteDB[Cluster]Snapshot) over the
+// AWS Query protocol, exporting PostgreSQL, MySQL and MariaDB databases, or
+// stored snapshot copies of them, to S3 as Parquet the way RDS does.
+//
+// It only wires: Config (defaults, file, environment, flags, Validate) says
+// what to build, and Main builds the task store, the object store (the
+// embedded S3 or an external one), the catalog of sources with their
+// connection budgets, the snapshot copier, the export engine, the service
+// and the HTTP router, then runs them until Close.
 //
 //	rdsexport serve --config rdsexport.yaml
 //	rdsexport demo            # local PostgreSQL demo database, embedded S3

@@ -201,7 +201,7 @@ func apiCode(err error) string {
 // objectsVia is an S3 client of the server at url.
 func objectsVia(t *testing.T, url string) *s3objects.Store {
 	t.Helper()
-	st, err := s3objects.New(s3objects.Config{Endpoint: url, Region: testRegion, AccessKeyID: "test", SecretAccessKey: "test"})
+	st, err := s3objects.New(s3objects.Params{Endpoint: url, Region: testRegion, AccessKeyID: "test", SecretAccessKey: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"encoding/hex"
-	"encoding/xml"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -151,12 +148,12 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// hash, or the chunk signatures with the ChunkSigner).
 		id, err := rt.verifier.Verify(r, nil)
 		if err != nil {
-			writeS3AuthError(w, r, err)
+			s3server.WriteAuthError(w, r, err)
 			return
 		}
 		release, ok := rt.acquire(r, true)
 		if !ok {
-			writeS3ErrorStatus(w, "SlowDown", "Please reduce your request rate.", http.StatusServiceUnavailable)
+			s3server.WriteError(w, "SlowDown", "Please reduce your request rate.", http.StatusServiceUnavailable)
 			return
 		}
 		defer release()
@@ -185,7 +182,7 @@ func isS3Request(r *http.Request) bool {
 	if svc := scopeService(r); svc != "" {
 		return svc == "s3"
 	}
-	if isSigV2(r) || r.URL.Path != "/" && r.URL.Path != "" {
+	if s3server.IsSigV2(r) || r.URL.Path != "/" && r.URL.Path != "" {
 		return true
 	}
 	return r.Method != http.MethodPost && !r.URL.Query().Has("Action")
@@ -195,13 +192,7 @@ func isS3Request(r *http.Request) bool {
 // SigV4 or SigV2.
 func hasAWSCredentials(r *http.Request) bool {
 	q := r.URL.Query()
-	return strings.HasPrefix(r.Header.Get("Authorization"), "AWS") || q.Has("X-Amz-Credential") || q.Has("X-Amz-Signature") || isSigV2(r)
-}
-
-// isSigV2 reports whether r carries AWS Signature Version 2 credentials.
-func isSigV2(r *http.Request) bool {
-	q := r.URL.Query()
-	return strings.HasPrefix(r.Header.Get("Authorization"), "AWS ") || q.Has("AWSAccessKeyId") && q.Has("Signature")
+	return strings.HasPrefix(r.Header.Get("Authorization"), "AWS") || q.Has("X-Amz-Credential") || q.Has("X-Amz-Signature") || s3server.IsSigV2(r)
 }
 
 // scopeService returns the service named in the request's credential
@@ -220,74 +211,6 @@ func scopeService(r *http.Request) string {
 		return ""
 	}
 	return parts[3]
-}
-
-// writeS3AuthError answers an S3 request whose signature failed in S3's
-// error format, with the codes S3 gives.
-func writeS3AuthError(w http.ResponseWriter, r *http.Request, err error) {
-	var e *export.Error
-	if !errors.As(err, &e) {
-		writeS3ErrorStatus(w, "InternalError", "We encountered an internal error. Please try again.", http.StatusInternalServerError)
-		return
-	}
-	code, msg, status := s3AuthError(r, e)
-	writeS3ErrorStatus(w, code, msg, status)
-}
-
-// s3AuthError maps a SigV4 verification failure to S3's error.
-func s3AuthError(r *http.Request, e *export.Error) (code, message string, status int) {
-	presigned := r.URL.Query().Has("X-Amz-Signature") || r.URL.Query().Has("X-Amz-Credential")
-	switch {
-	case isSigV2(r):
-		// S3 answers so in every region that accepts only SigV4.
-		return "InvalidRequest", "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.", http.StatusBadRequest
-	case e.Code == export.CodeMissingAuthenticationToken:
-		return "AccessDenied", "Access Denied: anonymous requests are not allowed. Sign every request with AWS Signature Version 4 (AWS4-HMAC-SHA256).", http.StatusForbidden
-	case e.Code == export.CodeIncompleteSignature && !validContentSHA256(r.Header.Get("X-Amz-Content-Sha256")):
-		return "InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, " +
-			"STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.", http.StatusBadRequest
-	case e.Code == export.CodeIncompleteSignature && presigned:
-		return "AuthorizationQueryParametersError", e.Message, http.StatusBadRequest
-	case e.Code == export.CodeIncompleteSignature:
-		return "AuthorizationHeaderMalformed", e.Message, http.StatusBadRequest
-	case e.Code == export.CodeInvalidClientTokenID && (r.Header.Get("X-Amz-Security-Token") != "" || r.URL.Query().Has("X-Amz-Security-Token")):
-		return "InvalidToken", "The provided token is malformed or otherwise invalid.", http.StatusBadRequest
-	case e.Code == export.CodeInvalidClientTokenID:
-		return "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", http.StatusForbidden
-	case e.Code == export.CodeRequestExpired && presigned:
-		return "AccessDenied", e.Message, http.StatusForbidden
-	case e.Code == export.CodeRequestExpired:
-		return "RequestTimeTooSkewed", "The difference between the request time and the current time is too large. " + e.Message, http.StatusForbidden
-	}
-	return e.Code, e.Message, awsquery.StatusCode(e.Code)
-}
-
-// validContentSHA256 reports whether v may be the x-amz-content-sha256 of
-// a SigV4 request (the S3 server checks the STREAMING-* value further).
-func validContentSHA256(v string) bool {
-	if v == "" || v == sigv4.UnsignedPayload || strings.HasPrefix(v, "STREAMING-") {
-		return true
-	}
-	if len(v) != 64 {
-		return false
-	}
-	_, err := hex.DecodeString(v)
-	return err == nil
-}
-
-// writeS3ErrorStatus writes an S3 <Error> document with the given status.
-func writeS3ErrorStatus(w http.ResponseWriter, code, message string, status int) {
-	id := newRequestID()
-	body, _ := xml.Marshal(struct {
-		XMLName   xml.Name `xml:"Error"`
-		Code      string
-		Message   string
-		RequestID string `xml:"RequestId"`
-	}{Code: code, Message: message, RequestID: id})
-	w.Header().Set("Content-Type", "application/xml")
-	w.Header().Set("x-amz-request-id", id)
-	w.WriteHeader(status)
-	_, _ = w.Write(append([]byte(xml.Header), body...))
 }
 
 // SecretFor implements sigv4.CredentialLookup for the configured keys.

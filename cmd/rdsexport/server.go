@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rdsexport/rdsexport/internal/awsquery"
+	"github.com/rdsexport/rdsexport/internal/catalog"
 	"github.com/rdsexport/rdsexport/internal/cluster"
 	"github.com/rdsexport/rdsexport/internal/engine"
 	"github.com/rdsexport/rdsexport/internal/export"
@@ -96,13 +97,14 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// Object store: our own embedded S3 on this listener, or an external one.
 	var s3h http.Handler
 	var local *s3server.Objects
-	s3cfg := s3objects.Config{
+	s3cfg := s3objects.Params{
 		Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region,
 		AccessKeyID: cfg.S3.AccessKeyID, SecretAccessKey: cfg.S3.SecretAccessKey,
 	}
 	if cfg.S3.Endpoint == "" {
-		srv, err := s3server.New(filepath.Join(cfg.DataDir, "s3"), s3server.WithLogger(m.Logger.With("component", "s3")),
-			s3server.WithNow(m.Now), s3server.WithAccount(cfg.AccountID))
+		srv, err := s3server.New(filepath.Join(cfg.DataDir, "s3"), s3server.Params{
+			Logger: m.Logger.With("component", "s3"), Now: m.Now, AccountID: cfg.AccountID,
+		})
 		if err != nil {
 			return fmt.Errorf("open embedded S3: %w", err)
 		}
@@ -110,7 +112,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		// The server's own S3 client (snapshot copies, tests) signs as the
 		// server's account, which owns the buckets it uses.
 		key := ownKey(cfg)
-		s3cfg = s3objects.Config{
+		s3cfg = s3objects.Params{
 			Endpoint: "http://" + m.ln.Addr().String(), Region: cfg.Region,
 			AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey,
 		}
@@ -130,24 +132,31 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	m.limits = newSourceLimits(cfg.MaxSourceConnections, m.Logger.With("component", "sources"))
-	cat := newCatalog(cfg, m.Now(), m.limits)
 	// Snapshot copies: in data_dir, or in an S3 bucket another node can read.
 	var blobs snapshotcopy.Blobs = snapshotcopy.NewDirBlobs(filepath.Join(cfg.DataDir, "snapshots"))
 	if cfg.Snapshots.Bucket != "" {
 		blobs = snapshotcopy.NewS3Blobs(m.objects, cfg.Snapshots.Bucket, cfg.Snapshots.Prefix)
 	}
-	sources := &resolver{catalog: cat, snapshots: m.store, blobs: blobs}
+	cat := catalog.New(catalog.Params{
+		AccountID: cfg.AccountID, Started: m.Now(),
+		Clusters:  catalogSources(cfg.Clusters, m.limits),
+		Instances: catalogSources(cfg.Instances, m.limits),
+		Snapshots: m.store,
+		SnapshotSource: func(s *export.Snapshot) engine.Source {
+			return snapshotcopy.NewSource(blobs, s.Location)
+		},
+	})
 	m.copier = snapshotcopy.New(snapshotcopy.Params{
 		Store:       m.store,
 		Blobs:       blobs,
-		Resolve:     sources.snapshotSource,
+		Resolve:     cat.SnapshotSource,
 		Logger:      m.Logger.With("component", "snapshots"),
 		Now:         m.Now,
 		Connections: cfg.ExportConnections,
 
 		MaxPerAccount: cfg.MaxConcurrentSnapshots,
 		MaxPerServer:  cfg.MaxConcurrentSnapshotsPerServer,
-		ServerOf:      sources.snapshotServer,
+		ServerOf:      cat.SnapshotServer,
 		// Snapshot copies are not jobs of the cluster: a node takes over
 		// the creating snapshots of dead processes only when it is alone.
 		NoRecover: cfg.Store != "",
@@ -171,7 +180,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Store:                engineStore,
 		Objects:              engineObjects,
 		Dispatched:           m.node != nil,
-		Resolve:              sources.exportSource,
+		Resolve:              cat.ExportSource,
 		Logger:               m.Logger.With("component", "engine"),
 		Now:                  m.Now,
 		MaxConcurrentExports: cfg.MaxConcurrentExports,
@@ -183,7 +192,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	svc := service.New(service.Params{
 		Store: m.store, Runner: runner, Catalog: cat, Buckets: objects,
-		Snapshots: m.store, Snapshotter: snapshotter{m.copier, m.store, m.Logger}, SnapshotQuota: cfg.SnapshotQuota,
+		Snapshots: m.store, Snapshotter: m.copier, SnapshotQuota: cfg.SnapshotQuota,
 		Logger: m.Logger.With("component", "service"), Now: m.Now,
 	})
 	rds := &awsquery.Handler{

@@ -9,21 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/rdsexport/rdsexport/internal/catalog"
 	"github.com/rdsexport/rdsexport/internal/export"
 )
-
-// sourceEndpoint is all that may be told about a source's connection
-// string: DescribeDBClusters, DescribeDBInstances, the snapshots of a
-// source and the logs show these parts and nothing else of it, whatever
-// else (password, TLS keys, options) the string holds.
-type sourceEndpoint struct {
-	// Host is the first host the connection tries: a name, an address or,
-	// for PostgreSQL, a Unix socket directory.
-	Host     string
-	Port     int
-	User     string
-	Database string
-}
 
 // Errors of parseSourceURL. They name the form expected and never quote
 // the string, which holds a password.
@@ -37,7 +25,9 @@ var (
 )
 
 // parseSourceURL splits a source's connection string into the parts that
-// may be shown, with the parser that connects to it:
+// may be shown (DescribeDBClusters, DescribeDBInstances, the snapshots of
+// a source and the logs show these and nothing else of it, whatever else,
+// password, TLS keys, options, the string holds), with the parser that connects to it:
 //
 //   - PostgreSQL engines: every form pgx (libpq) accepts, the
 //     postgres:// and postgresql:// URLs and the keyword/value form with
@@ -51,44 +41,44 @@ var (
 //
 // Errors: errPostgresURL or errMySQLURL, possibly wrapped with a reason
 // that quotes nothing of raw; an engine of no known family is an error too.
-func parseSourceURL(engine, raw string) (sourceEndpoint, error) {
+func parseSourceURL(engine, raw string) (catalog.Endpoint, error) {
 	switch export.EngineFamily(engine) {
 	case "postgres":
 		if strings.HasPrefix(raw, "postgres://") || strings.HasPrefix(raw, "postgresql://") {
 			if u, err := url.Parse(raw); err == nil && strings.Contains(u.Path, "@") {
-				return sourceEndpoint{}, errCutUserinfo
+				return catalog.Endpoint{}, errCutUserinfo
 			}
 		}
 		c, err := pgconn.ParseConfig(raw)
 		if err != nil {
 			// The parser's message quotes the string with the password
 			// masked by a pattern; it is not repeated.
-			return sourceEndpoint{}, errPostgresURL
+			return catalog.Endpoint{}, errPostgresURL
 		}
-		return sourceEndpoint{Host: c.Host, Port: int(c.Port), User: c.User, Database: c.Database}, nil
+		return catalog.Endpoint{Host: c.Host, Port: int(c.Port), User: c.User, Database: c.Database}, nil
 	case "mysql":
 		return parseMySQLURL(raw)
 	}
-	return sourceEndpoint{}, errors.New("unknown engine")
+	return catalog.Endpoint{}, errors.New("unknown engine")
 }
 
-func parseMySQLURL(raw string) (sourceEndpoint, error) {
+func parseMySQLURL(raw string) (catalog.Endpoint, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "mysql" || u.Opaque != "" || u.Hostname() == "" {
 		// url.Parse's error quotes raw.
-		return sourceEndpoint{}, errMySQLURL
+		return catalog.Endpoint{}, errMySQLURL
 	}
-	ep := sourceEndpoint{Host: u.Hostname(), Port: 3306}
+	ep := catalog.Endpoint{Host: u.Hostname(), Port: 3306}
 	if p := u.Port(); p != "" {
 		if ep.Port, err = strconv.Atoi(p); err != nil || ep.Port < 1 || ep.Port > 65535 {
-			return sourceEndpoint{}, errMySQLURL
+			return catalog.Endpoint{}, errMySQLURL
 		}
 	}
 	if u.User != nil {
 		ep.User = u.User.Username()
 	}
 	if strings.Contains(u.Path, "@") {
-		return sourceEndpoint{}, errCutUserinfo
+		return catalog.Endpoint{}, errCutUserinfo
 	}
 	ep.Database = u.Path
 	if len(ep.Database) > 0 && ep.Database[0] == '/' {
@@ -96,7 +86,7 @@ func parseMySQLURL(raw string) (sourceEndpoint, error) {
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return sourceEndpoint{}, errMySQLURL
+		return catalog.Endpoint{}, errMySQLURL
 	}
 	for k, vs := range q {
 		v := vs[len(vs)-1]
@@ -105,16 +95,16 @@ func parseMySQLURL(raw string) (sourceEndpoint, error) {
 			switch v {
 			case "true", "false", "skip-verify", "preferred":
 			default:
-				return sourceEndpoint{}, errors.New("tls must be true, false, skip-verify or preferred")
+				return catalog.Endpoint{}, errors.New("tls must be true, false, skip-verify or preferred")
 			}
 		case "timeout":
 			if d, err := time.ParseDuration(v); err != nil || d <= 0 {
-				return sourceEndpoint{}, errors.New("timeout must be a positive Go duration such as 10s")
+				return catalog.Endpoint{}, errors.New("timeout must be a positive Go duration such as 10s")
 			}
 		default:
 			// The name is not quoted: a password pasted in the wrong place
 			// would be.
-			return sourceEndpoint{}, errors.New("unknown URL parameter: only tls and timeout are accepted")
+			return catalog.Endpoint{}, errors.New("unknown URL parameter: only tls and timeout are accepted")
 		}
 	}
 	return ep, nil

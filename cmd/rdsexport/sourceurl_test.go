@@ -3,7 +3,13 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/rdsexport/rdsexport/internal/catalog"
 )
+
+func endpoint(host string, port int, user, database string) catalog.Endpoint {
+	return catalog.Endpoint{Host: host, Port: port, User: user, Database: database}
+}
 
 func TestParseSourceURL(t *testing.T) {
 	t.Setenv("PGHOST", "")
@@ -13,34 +19,34 @@ func TestParseSourceURL(t *testing.T) {
 	const pw = "Zq7Xv-secret"
 	for _, c := range []struct {
 		name, engine, url string
-		want              sourceEndpoint
+		want              catalog.Endpoint
 	}{
 		{"PostgresURL", "postgres", "postgres://u:" + pw + "@db.local:5433/app?sslmode=disable",
-			sourceEndpoint{"db.local", 5433, "u", "app"}},
+			endpoint("db.local", 5433, "u", "app")},
 		{"PostgresqlURL", "aurora-postgresql", "postgresql://u:" + pw + "@db.local/app",
-			sourceEndpoint{"db.local", 5432, "u", "app"}},
+			endpoint("db.local", 5432, "u", "app")},
 		{"PasswordInQuery", "postgres", "postgres://u@db.local/app?password=" + pw,
-			sourceEndpoint{"db.local", 5432, "u", "app"}},
+			endpoint("db.local", 5432, "u", "app")},
 		{"EncodedPassword", "postgres", "postgres://u:%40%2F%3A%20" + pw + "@db.local/app",
-			sourceEndpoint{"db.local", 5432, "u", "app"}},
+			endpoint("db.local", 5432, "u", "app")},
 		{"MultiHostURL", "postgres", "postgres://u:" + pw + "@h1:5001,h2:5002/app",
-			sourceEndpoint{"h1", 5001, "u", "app"}},
+			endpoint("h1", 5001, "u", "app")},
 		{"KeywordValue", "postgres", "host=db.local port=5434 user=u password=" + pw + " dbname=app sslmode=disable",
-			sourceEndpoint{"db.local", 5434, "u", "app"}},
+			endpoint("db.local", 5434, "u", "app")},
 		{"KeywordValueQuoted", "aurora-postgresql", `host='db.local' user='u x' password='` + pw + ` \' \\ x' dbname='my app'`,
-			sourceEndpoint{"db.local", 5432, "u x", "my app"}},
+			endpoint("db.local", 5432, "u x", "my app")},
 		{"KeywordValuePasswordFirst", "postgres", "password=" + pw + " user=u dbname=app host=db.local",
-			sourceEndpoint{"db.local", 5432, "u", "app"}},
+			endpoint("db.local", 5432, "u", "app")},
 		{"KeywordValueMultiHost", "postgres", "host=h1,h2 port=5001,5002 user=u password=" + pw,
-			sourceEndpoint{"h1", 5001, "u", ""}},
+			endpoint("h1", 5001, "u", "")},
 		{"KeywordValueSocket", "postgres", "host=/var/run/postgresql user=u password=" + pw + " dbname=app",
-			sourceEndpoint{"/var/run/postgresql", 5432, "u", "app"}},
+			endpoint("/var/run/postgresql", 5432, "u", "app")},
 		{"MySQL", "mysql", "mysql://root:" + pw + "@db.local:3307/",
-			sourceEndpoint{"db.local", 3307, "root", ""}},
+			endpoint("db.local", 3307, "root", "")},
 		{"MySQLDefaultPort", "mariadb", "mysql://root:" + pw + "@db.local/shop?tls=preferred&timeout=10s",
-			sourceEndpoint{"db.local", 3306, "root", "shop"}},
+			endpoint("db.local", 3306, "root", "shop")},
 		{"MySQLEncodedPassword", "aurora-mysql", "mysql://root:%40%2F" + pw + "@db.local/",
-			sourceEndpoint{"db.local", 3306, "root", ""}},
+			endpoint("db.local", 3306, "root", "")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := parseSourceURL(c.engine, c.url)

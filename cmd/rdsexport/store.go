@@ -18,6 +18,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/rdsexport/rdsexport/internal/catalog"
 	"github.com/rdsexport/rdsexport/internal/export"
 	"github.com/rdsexport/rdsexport/internal/pgtaskstore"
 	"github.com/rdsexport/rdsexport/internal/sqlitetaskstore"
@@ -39,9 +40,9 @@ var errStoreURL = errors.New(`must be empty (SQLite in data_dir) or a PostgreSQL
 
 // parseStoreURL checks a PostgreSQL store URL and returns the parts of it
 // that may be shown.
-func parseStoreURL(raw string) (sourceEndpoint, error) {
+func parseStoreURL(raw string) (catalog.Endpoint, error) {
 	if !strings.HasPrefix(raw, "postgres://") && !strings.HasPrefix(raw, "postgresql://") {
-		return sourceEndpoint{}, errStoreURL
+		return catalog.Endpoint{}, errStoreURL
 	}
 	return parseSourceURL("postgres", raw)
 }
@@ -59,7 +60,7 @@ func storeName(cfg Config) string {
 	return endpointURL(ep)
 }
 
-func endpointURL(ep sourceEndpoint) string {
+func endpointURL(ep catalog.Endpoint) string {
 	return "postgres://" + ep.User + "@" + net.JoinHostPort(ep.Host, strconv.Itoa(ep.Port)) + "/" + ep.Database
 }
 

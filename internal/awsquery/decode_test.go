@@ -255,7 +255,7 @@ func TestHandler_ARNs(t *testing.T) {
 		h := &awsquery.Handler{Service: f}
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("Action=DescribeDBClusters")))
-		if want := "arn:aws:rds:" + awsquery.DefaultRegion + ":" + awsquery.DefaultAccountID + ":cluster:c1"; !strings.Contains(w.Body.String(), want) {
+		if want := "arn:aws:rds:" + export.DefaultRegion + ":" + awsquery.DefaultAccountID + ":cluster:c1"; !strings.Contains(w.Body.String(), want) {
 			t.Errorf("missing %s in\n%s", want, w.Body)
 		}
 		if id := w.Header().Get("X-Amzn-Requestid"); len(id) != 36 || !strings.Contains(w.Body.String(), "<RequestId>"+id+"</RequestId>") {

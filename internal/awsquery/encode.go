@@ -322,7 +322,7 @@ func (x *xmlWriter) dbSnapshot(a arnContext, s *export.Snapshot) {
 	x.time("SnapshotCreateTime", s.CreateTime)
 	x.optStr("Engine", s.Engine)
 	x.int("AllocatedStorage", int64(s.AllocatedStorage))
-	x.optStr("Status", s.Status)
+	x.optStr("Status", string(s.Status))
 	if s.Port != 0 {
 		x.int("Port", int64(s.Port))
 	}
@@ -359,7 +359,7 @@ func (x *xmlWriter) dbClusterSnapshot(a arnContext, s *export.Snapshot) {
 	x.optStr("Engine", s.Engine)
 	x.str("EngineMode", "provisioned")
 	x.int("AllocatedStorage", int64(s.AllocatedStorage))
-	x.optStr("Status", s.Status)
+	x.optStr("Status", string(s.Status))
 	if s.Port != 0 {
 		x.int("Port", int64(s.Port))
 	}

@@ -19,12 +19,9 @@ const Version = "2014-10-31"
 // DefaultMaxBodyBytes bounds a request body when Handler.MaxBodyBytes is 0.
 const DefaultMaxBodyBytes = 1 << 20
 
-// Default region and account used in ARNs when neither the request context
-// nor the Handler names them.
-const (
-	DefaultRegion    = "us-east-1"
-	DefaultAccountID = "000000000000"
-)
+// DefaultAccountID is the account used in ARNs when neither the request
+// context nor the Handler names one; the region is export.DefaultRegion.
+const DefaultAccountID = "000000000000"
 
 // Service is what the handler calls; *service.Service implements it. Errors
 // that are *export.Error reach the caller with their code and message; any
@@ -58,7 +55,7 @@ type Handler struct {
 	// A larger body is answered with InvalidParameterValue.
 	MaxBodyBytes int64
 	// Region and AccountID are used in ARNs when the request context has no
-	// export.Caller; empty means DefaultRegion and DefaultAccountID.
+	// export.Caller; empty means export.DefaultRegion and DefaultAccountID.
 	Region    string
 	AccountID string
 	// Regions are the regions the server serves. A request whose verified
@@ -189,7 +186,7 @@ func dispatch(p params) (operation, error) {
 func (h *Handler) fail(w http.ResponseWriter, requestID, action string, err error) {
 	e, public := publicError(err)
 	if !public {
-		h.logger().Error("request failed", "request_id", requestID, "action", action, "error", err)
+		h.logger().Error("request failed", "request_id", requestID, "action", action, "err", err)
 	}
 	writeErrorResponse(w, requestID, e)
 }
@@ -221,7 +218,7 @@ func (h *Handler) arnContext(ctx context.Context) arnContext {
 		}
 	}
 	if a.Region == "" {
-		a.Region = DefaultRegion
+		a.Region = export.DefaultRegion
 	}
 	if a.AccountID == "" {
 		a.AccountID = DefaultAccountID

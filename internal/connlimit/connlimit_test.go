@@ -142,7 +142,7 @@ func TestSource_MySQL(t *testing.T) {
 	db := exporttest.NewMySQLDB(t, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a'), (2, 'b');")
 	srv := connlimit.NewServer("mariadb", 4, nil)
 	need := func(p engine.OpenParams) int { return p.Connections + 1 }
-	src := connlimit.Wrap(mysqlsource.New(db.URL, mysqlsource.Options{Databases: []string{db.Name}}), srv, need)
+	src := connlimit.Wrap(mysqlsource.New(db.URL, mysqlsource.Params{Databases: []string{db.Name}}), srv, need)
 	ctx := t.Context()
 
 	if v, err := src.Version(ctx); err != nil || v == "" {
@@ -190,7 +190,7 @@ func TestSource_MySQL(t *testing.T) {
 		t.Fatalf("in use %d after Close", srv.InUse())
 	}
 
-	down := connlimit.Wrap(mysqlsource.New("mysql://root@127.0.0.1:1/", mysqlsource.Options{ConnectTimeout: 2 * time.Second}), srv, need)
+	down := connlimit.Wrap(mysqlsource.New("mysql://root@127.0.0.1:1/", mysqlsource.Params{ConnectTimeout: 2 * time.Second}), srv, need)
 	if _, err := down.Open(ctx, engine.OpenParams{Connections: 2}); err == nil {
 		t.Fatal("Open of an unreachable server succeeded")
 	}

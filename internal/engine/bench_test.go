@@ -25,7 +25,7 @@ func BenchmarkExport(b *testing.B) {
 			bn := setup(b, func(p *engine.Params) { p.Connections = 2 })
 			arn := "arn:aws:rds:us-east-1:" + account + ":cluster:bench"
 			// Small ranges so that the parallel ranged reads are measured.
-			bn.sources[arn] = pgsource.New(db.URL, pgsource.Options{MinRangeBytes: 1 << 20})
+			bn.sources[arn] = pgsource.New(db.URL, pgsource.Params{MinRangeBytes: 1 << 20})
 			bn.start(b)
 			var bytes int64
 			n := 0

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -36,7 +35,7 @@ type Params struct {
 	// and the next one begun (spec §8.2: about 8 MB). Default 8 MiB.
 	FileBytes int64
 	// Parquet bounds the row groups of each file.
-	Parquet parquetfile.Options
+	Parquet parquetfile.WriterParams
 	// ProgressInterval is how often progress is saved. Default 1s.
 	ProgressInterval time.Duration
 	// PollInterval is how often the store is scanned for work without a
@@ -362,5 +361,3 @@ func (e *Engine) Running() int {
 	defer e.mu.Unlock()
 	return len(e.running)
 }
-
-func statusIn(s export.Status, list ...export.Status) bool { return slices.Contains(list, s) }

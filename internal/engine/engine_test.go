@@ -57,13 +57,13 @@ func setup(t testing.TB, mod func(*engine.Params)) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	srv, err := s3server.New(filepath.Join(dir, "s3"), s3server.WithAccount("000000000000"))
+	srv, err := s3server.New(filepath.Join(dir, "s3"), s3server.Params{AccountID: "000000000000"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(exporttest.SigV4S3(srv, map[string]exporttest.S3Key{"k": {Secret: "s", Account: "000000000000"}}))
 	t.Cleanup(hs.Close)
-	objects, err := s3objects.New(s3objects.Config{Endpoint: hs.URL, AccessKeyID: "k", SecretAccessKey: "s"})
+	objects, err := s3objects.New(s3objects.Params{Endpoint: hs.URL, AccessKeyID: "k", SecretAccessKey: "s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func (b *bundle) start(t testing.TB) {
 
 func (b *bundle) addSource(t testing.TB, id string, db *exporttest.PostgresDB) string {
 	arn := "arn:aws:rds:us-east-1:" + account + ":cluster:" + id
-	b.sources[arn] = pgsource.New(db.URL, pgsource.Options{})
+	b.sources[arn] = pgsource.New(db.URL, pgsource.Params{})
 	return arn
 }
 
@@ -209,7 +209,7 @@ func TestEngine_ExportRanges(t *testing.T) {
 	b := setup(t, func(p *engine.Params) { p.Connections = 2 })
 	arn := "arn:aws:rds:us-east-1:" + account + ":cluster:ranges"
 	// 256 KiB ranges: table t (about 3 MB of heap) gets 2 × Connections.
-	b.sources[arn] = pgsource.New(db.URL, pgsource.Options{MinRangeBytes: 256 << 10})
+	b.sources[arn] = pgsource.New(db.URL, pgsource.Params{MinRangeBytes: 256 << 10})
 	b.start(t)
 	b.create(t, "ranges", arn, db.Name+".public.t")
 	b.wait(t, "ranges", time.Minute, export.StatusComplete)

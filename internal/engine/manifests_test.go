@@ -338,7 +338,7 @@ func TestEngine_RecoverRemovesManifestsOfAnyAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	srv, err := s3server.New(filepath.Join(dir, "s3"), s3server.WithAccount(account))
+	srv, err := s3server.New(filepath.Join(dir, "s3"), s3server.Params{AccountID: account})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tabl
 		Series: func(batch, rng int) *parquetfile.Series {
 			stem := fmt.Sprintf("%s/%d/part-%05d-%s", tableDir, batch+1, rng, uuid.NewString())
 			return parquetfile.NewSeries(parquetfile.SeriesParams{
-				Schema: t.Schema, Options: r.e.p.Parquet, FileBytes: r.e.p.FileBytes,
+				Schema: t.Schema, Writer: r.e.p.Parquet, FileBytes: r.e.p.FileBytes,
 				Key: func(i int) string { return fmt.Sprintf("%s-c%03d.gz.parquet", stem, i) },
 				Put: r.put,
 			})

@@ -11,6 +11,11 @@ type Caller struct {
 	Region      string
 }
 
+// DefaultRegion is the region of the ARNs the server mints when neither a
+// request nor the configuration names one (spec §1.2), and the signing
+// region of an S3-compatible store configured without one.
+const DefaultRegion = "us-east-1"
+
 type callerKey struct{}
 
 // WithCaller returns a context carrying c.

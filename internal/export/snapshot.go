@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -15,13 +16,36 @@ const (
 	SnapshotKindCluster SnapshotKind = "cluster"
 )
 
-// Snapshot statuses, lowercase as RDS sends them (spec §1.6 waiters).
+// SnapshotStatus is the lifecycle state of a snapshot, lowercase as RDS
+// sends it (spec §1.6 waiters).
+type SnapshotStatus string
+
 const (
-	SnapshotCreating  = "creating"
-	SnapshotAvailable = "available"
-	SnapshotFailed    = "failed"
-	SnapshotDeleted   = "deleted"
+	// SnapshotCreating: the copy is queued or being taken.
+	SnapshotCreating SnapshotStatus = "creating"
+	// SnapshotAvailable: the copy is complete and can be exported.
+	SnapshotAvailable SnapshotStatus = "available"
+	// SnapshotFailed: the copy stopped or its data was lost;
+	// FailureReason says why. Its data has been removed.
+	SnapshotFailed SnapshotStatus = "failed"
+	// SnapshotDeleted is only shown in the answer to a delete: a deleted
+	// snapshot has no record.
+	SnapshotDeleted SnapshotStatus = "deleted"
 )
+
+// snapshotTransitions is the one table of legal snapshot moves. A copy
+// records its progress as creating -> creating; a copy whose stored data
+// is lost fails after it was available.
+var snapshotTransitions = map[SnapshotStatus][]SnapshotStatus{
+	SnapshotCreating:  {SnapshotCreating, SnapshotAvailable, SnapshotFailed},
+	SnapshotAvailable: {SnapshotFailed},
+}
+
+// CanTransitionSnapshot reports whether a snapshot may move from one
+// status to another.
+func CanTransitionSnapshot(from, to SnapshotStatus) bool {
+	return slices.Contains(snapshotTransitions[from], to)
+}
 
 // Snapshot types (SnapshotType).
 const (
@@ -49,7 +73,7 @@ type Snapshot struct {
 	SourceIdentifier string
 	Engine           string
 	EngineVersion    string
-	Status           string
+	Status           SnapshotStatus
 	PercentProgress  int
 	Type             string
 	// CreateTime is SnapshotCreateTime: the moment of the data. Zero until
@@ -82,7 +106,7 @@ type SnapshotFilter struct {
 	SourceIdentifiers []string // compared case-insensitively
 	Types             []string
 	Engines           []string
-	Statuses          []string
+	Statuses          []SnapshotStatus
 	AfterSeq          int64
 	Limit             int
 }
@@ -130,10 +154,11 @@ type SnapshotStore interface {
 	ListSnapshots(ctx context.Context, f SnapshotFilter) ([]*Snapshot, error)
 	// UpdateSnapshot sets status `to` (and u) only if the current status is
 	// one of from; `to` may equal a from status to record progress.
-	UpdateSnapshot(ctx context.Context, accountID string, kind SnapshotKind, identifier string, from []string, to string, u SnapshotUpdate) (*Snapshot, error)
+	// Callers must pass only legal moves (CanTransitionSnapshot).
+	UpdateSnapshot(ctx context.Context, accountID string, kind SnapshotKind, identifier string, from []SnapshotStatus, to SnapshotStatus, u SnapshotUpdate) (*Snapshot, error)
 	// DeleteSnapshot removes the record if its status is one of from and
 	// returns it as it was.
-	DeleteSnapshot(ctx context.Context, accountID string, kind SnapshotKind, identifier string, from []string) (*Snapshot, error)
+	DeleteSnapshot(ctx context.Context, accountID string, kind SnapshotKind, identifier string, from []SnapshotStatus) (*Snapshot, error)
 }
 
 // SnapshotNotFound returns the not-found error of the snapshot kind.

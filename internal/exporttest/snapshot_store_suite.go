@@ -131,7 +131,7 @@ func mustGetSnapshot(t *testing.T, s export.SnapshotStore, account string, kind 
 	return got
 }
 
-func mustUpdateSnapshot(t *testing.T, s export.SnapshotStore, snap *export.Snapshot, from []string, to string, u export.SnapshotUpdate) *export.Snapshot {
+func mustUpdateSnapshot(t *testing.T, s export.SnapshotStore, snap *export.Snapshot, from []export.SnapshotStatus, to export.SnapshotStatus, u export.SnapshotUpdate) *export.Snapshot {
 	t.Helper()
 	got, err := s.UpdateSnapshot(t.Context(), snap.AccountID, snap.Kind, snap.Identifier, from, to, u)
 	if err != nil {
@@ -259,7 +259,7 @@ func snapCreateDuplicate(t *testing.T, s export.SnapshotStore) {
 		}
 
 		// Whatever the status, the identifier stays taken.
-		for i, status := range []string{export.SnapshotAvailable, export.SnapshotFailed} {
+		for i, status := range []export.SnapshotStatus{export.SnapshotAvailable, export.SnapshotFailed} {
 			id := fmt.Sprintf("snap-st-%d", i)
 			snap := newSuiteSnapshot(suiteAccount, kind, id, "a")
 			snap.Status = status
@@ -586,7 +586,8 @@ func snapListFilters(t *testing.T, s export.SnapshotStore) {
 		account            string
 		kind               export.SnapshotKind
 		id, source, engine string
-		snapType, status   string
+		snapType           string
+		status             export.SnapshotStatus
 	}
 	// Creation order is the expected list order. Source identifiers vary in
 	// case, as callers give them.
@@ -625,7 +626,7 @@ func snapListFilters(t *testing.T, s export.SnapshotStore) {
 	}{
 		{"None", export.SnapshotFilter{},
 			n("db/snap-1", "cluster/snap-1", "db/rds:db-one-2024-01-02-03-04", "db/snap-2", "cluster/csnap-2", "db/snap-3")},
-		{"EmptySlices", export.SnapshotFilter{Identifiers: []string{}, SourceIdentifiers: []string{}, Types: []string{}, Engines: []string{}, Statuses: []string{}},
+		{"EmptySlices", export.SnapshotFilter{Identifiers: []string{}, SourceIdentifiers: []string{}, Types: []string{}, Engines: []string{}, Statuses: []export.SnapshotStatus{}},
 			n("db/snap-1", "cluster/snap-1", "db/rds:db-one-2024-01-02-03-04", "db/snap-2", "cluster/csnap-2", "db/snap-3")},
 		{"KindDB", export.SnapshotFilter{Kind: db},
 			n("db/snap-1", "db/rds:db-one-2024-01-02-03-04", "db/snap-2", "db/snap-3")},
@@ -642,23 +643,23 @@ func snapListFilters(t *testing.T, s export.SnapshotStore) {
 		{"TypesNone", export.SnapshotFilter{Types: []string{"shared"}}, n()},
 		{"Engines", export.SnapshotFilter{Engines: []string{"mysql", "aurora-mysql"}}, n("db/snap-2", "cluster/csnap-2", "db/snap-3")},
 		{"EnginesNone", export.SnapshotFilter{Engines: []string{"mariadb"}}, n()},
-		{"Statuses", export.SnapshotFilter{Statuses: []string{export.SnapshotCreating}}, n("cluster/snap-1", "db/snap-2")},
-		{"StatusesKind", export.SnapshotFilter{Kind: db, Statuses: []string{export.SnapshotAvailable, export.SnapshotFailed}},
+		{"Statuses", export.SnapshotFilter{Statuses: []export.SnapshotStatus{export.SnapshotCreating}}, n("cluster/snap-1", "db/snap-2")},
+		{"StatusesKind", export.SnapshotFilter{Kind: db, Statuses: []export.SnapshotStatus{export.SnapshotAvailable, export.SnapshotFailed}},
 			n("db/snap-1", "db/rds:db-one-2024-01-02-03-04", "db/snap-3")},
-		{"StatusesNone", export.SnapshotFilter{Statuses: []string{export.SnapshotDeleted}}, n()},
+		{"StatusesNone", export.SnapshotFilter{Statuses: []export.SnapshotStatus{export.SnapshotDeleted}}, n()},
 		{"SourceAndType", export.SnapshotFilter{Kind: db, SourceIdentifiers: []string{"DB-ONE"}, Types: []string{export.SnapshotTypeManual}}, n("db/snap-1")},
-		{"EngineAndStatus", export.SnapshotFilter{Engines: []string{"mysql", "aurora-postgresql"}, Statuses: []string{export.SnapshotCreating}}, n("cluster/snap-1", "db/snap-2")},
+		{"EngineAndStatus", export.SnapshotFilter{Engines: []string{"mysql", "aurora-postgresql"}, Statuses: []export.SnapshotStatus{export.SnapshotCreating}}, n("cluster/snap-1", "db/snap-2")},
 		{"AllFields", export.SnapshotFilter{
 			Kind: db, Identifiers: []string{"snap-3", "snap-2"}, SourceIdentifiers: []string{"DB-Two"},
-			Types: []string{export.SnapshotTypeManual}, Engines: []string{"mysql"}, Statuses: []string{export.SnapshotFailed},
+			Types: []string{export.SnapshotTypeManual}, Engines: []string{"mysql"}, Statuses: []export.SnapshotStatus{export.SnapshotFailed},
 		}, n("db/snap-3")},
 		{"AllFieldsOneMismatch", export.SnapshotFilter{
 			Kind: db, Identifiers: []string{"snap-3", "snap-2"}, SourceIdentifiers: []string{"DB-Two"},
-			Types: []string{export.SnapshotTypeAutomated}, Engines: []string{"mysql"}, Statuses: []string{export.SnapshotFailed},
+			Types: []string{export.SnapshotTypeAutomated}, Engines: []string{"mysql"}, Statuses: []export.SnapshotStatus{export.SnapshotFailed},
 		}, n()},
 		{"FilterAndPage", export.SnapshotFilter{Kind: db, AfterSeq: seq[suiteAccount+"/db/snap-1"], Limit: 2},
 			n("db/rds:db-one-2024-01-02-03-04", "db/snap-2")},
-		{"FilterAndLimit", export.SnapshotFilter{Statuses: []string{export.SnapshotAvailable}, Limit: 1}, n("db/snap-1")},
+		{"FilterAndLimit", export.SnapshotFilter{Statuses: []export.SnapshotStatus{export.SnapshotAvailable}, Limit: 1}, n("db/snap-1")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -685,7 +686,7 @@ func snapListFilters(t *testing.T, s export.SnapshotStore) {
 			n("db/snap-1")[0], n("cluster/snap-1")[0], o("db/snap-1"), n("db/rds:db-one-2024-01-02-03-04")[0],
 			n("db/snap-2")[0], n("cluster/csnap-2")[0], n("db/snap-3")[0], o("cluster/csnap-9"),
 		}},
-		{"EveryAccountCreating", export.SnapshotFilter{Statuses: []string{export.SnapshotCreating}},
+		{"EveryAccountCreating", export.SnapshotFilter{Statuses: []export.SnapshotStatus{export.SnapshotCreating}},
 			[]string{n("cluster/snap-1")[0], n("db/snap-2")[0], o("cluster/csnap-9")}},
 		{"EveryAccountKind", export.SnapshotFilter{Kind: cluster},
 			[]string{n("cluster/snap-1")[0], n("cluster/csnap-2")[0], o("cluster/csnap-9")}},
@@ -718,7 +719,7 @@ func snapUpdateOK(t *testing.T, s export.SnapshotStore) {
 		snap.CreateTime, snap.Location, snap.SizeBytes = time.Time{}, "", 0
 		mustCreateSnapshot(t, s, snap)
 		want := cloneSnapshot(snap)
-		creating := []string{export.SnapshotCreating}
+		creating := []export.SnapshotStatus{export.SnapshotCreating}
 
 		// The copy begins: same status, the moment of the data recorded.
 		taken := time.Date(2024, 1, 2, 3, 5, 0, 999999000, time.UTC)
@@ -753,7 +754,7 @@ func snapUpdateOK(t *testing.T, s export.SnapshotStore) {
 		requireSnapshotEqual(t, mustGetSnapshot(t, s, suiteAccount, kind, "snap-u"), want)
 
 		// An empty update changes only the status.
-		got = mustUpdateSnapshot(t, s, snap, []string{export.SnapshotAvailable}, export.SnapshotFailed, export.SnapshotUpdate{})
+		got = mustUpdateSnapshot(t, s, snap, []export.SnapshotStatus{export.SnapshotAvailable}, export.SnapshotFailed, export.SnapshotUpdate{})
 		want.Status = export.SnapshotFailed
 		requireSnapshotEqual(t, got, want)
 		requireSnapshotEqual(t, mustGetSnapshot(t, s, suiteAccount, kind, "snap-u"), want)
@@ -761,7 +762,7 @@ func snapUpdateOK(t *testing.T, s export.SnapshotStore) {
 }
 
 func snapUpdateFromList(t *testing.T, s export.SnapshotStore) {
-	from := []string{export.SnapshotCreating, export.SnapshotAvailable}
+	from := []export.SnapshotStatus{export.SnapshotCreating, export.SnapshotAvailable}
 	for i, status := range from {
 		snap := newSuiteSnapshot(suiteAccount, export.SnapshotKindDB, fmt.Sprintf("snap-%d", i), "src")
 		snap.Status = status
@@ -782,9 +783,8 @@ func snapUpdateConflict(t *testing.T, s export.SnapshotStore) {
 
 		pct, loc, reason := 50, "should/not/be/written", "should not be written"
 		u := export.SnapshotUpdate{PercentProgress: &pct, Location: &loc, FailureReason: &reason}
-		for _, from := range [][]string{
+		for _, from := range [][]export.SnapshotStatus{
 			{export.SnapshotAvailable},
-			{export.SnapshotAvailable, export.SnapshotFailed},
 		} {
 			got, err := s.UpdateSnapshot(ctx, suiteAccount, kind, "snap-c", from, export.SnapshotFailed, u)
 			if !errors.Is(err, export.ErrStatusConflict) {
@@ -794,9 +794,23 @@ func snapUpdateConflict(t *testing.T, s export.SnapshotStore) {
 			requireSnapshotEqual(t, mustGetSnapshot(t, s, suiteAccount, kind, "snap-c"), want)
 		}
 
+		// An illegal move (export.CanTransitionSnapshot) is refused
+		// whatever the status, and touches nothing.
+		for _, move := range [][2]export.SnapshotStatus{
+			{export.SnapshotAvailable, export.SnapshotCreating},
+			{export.SnapshotCreating, export.SnapshotDeleted},
+			{export.SnapshotFailed, export.SnapshotAvailable},
+		} {
+			got, err := s.UpdateSnapshot(ctx, suiteAccount, kind, "snap-c", []export.SnapshotStatus{move[0]}, move[1], u)
+			if err == nil || errors.Is(err, export.ErrStatusConflict) || got != nil {
+				t.Fatalf("%s %s -> %s: got %v, err = %v, want a plain error", kind, move[0], move[1], got, err)
+			}
+			requireSnapshotEqual(t, mustGetSnapshot(t, s, suiteAccount, kind, "snap-c"), want)
+		}
+
 		// A same-status progress update conflicts too once the status moved.
-		failed := mustUpdateSnapshot(t, s, snap, []string{export.SnapshotCreating}, export.SnapshotFailed, export.SnapshotUpdate{})
-		got, err := s.UpdateSnapshot(ctx, suiteAccount, kind, "snap-c", []string{export.SnapshotCreating}, export.SnapshotCreating, u)
+		failed := mustUpdateSnapshot(t, s, snap, []export.SnapshotStatus{export.SnapshotCreating}, export.SnapshotFailed, export.SnapshotUpdate{})
+		got, err := s.UpdateSnapshot(ctx, suiteAccount, kind, "snap-c", []export.SnapshotStatus{export.SnapshotCreating}, export.SnapshotCreating, u)
 		if !errors.Is(err, export.ErrStatusConflict) {
 			t.Fatalf("%s progress after failure: err = %v, want ErrStatusConflict", kind, err)
 		}
@@ -807,7 +821,7 @@ func snapUpdateConflict(t *testing.T, s export.SnapshotStore) {
 
 func snapUpdateNotFound(t *testing.T, s export.SnapshotStore) {
 	ctx := t.Context()
-	creating := []string{export.SnapshotCreating}
+	creating := []export.SnapshotStatus{export.SnapshotCreating}
 	for _, kind := range snapKinds {
 		got, err := s.UpdateSnapshot(ctx, suiteAccount, kind, "missing", creating, export.SnapshotAvailable, export.SnapshotUpdate{})
 		requireCode(t, err, snapNotFoundCode(kind))
@@ -829,7 +843,7 @@ func snapUpdateConcurrent(t *testing.T, s export.SnapshotStore) {
 	ctx := t.Context()
 	snap := mustCreateSnapshot(t, s, newSuiteSnapshot(suiteAccount, export.SnapshotKindCluster, "snap-race", "src"))
 
-	targets := []string{export.SnapshotAvailable, export.SnapshotFailed}
+	targets := []export.SnapshotStatus{export.SnapshotAvailable, export.SnapshotFailed}
 	const n = 24
 	start := make(chan struct{})
 	results := make([]*export.Snapshot, n)
@@ -840,7 +854,7 @@ func snapUpdateConcurrent(t *testing.T, s export.SnapshotStore) {
 			<-start
 			pct := i
 			results[i], errs[i] = s.UpdateSnapshot(ctx, suiteAccount, snap.Kind, snap.Identifier,
-				[]string{export.SnapshotCreating}, targets[i%len(targets)], export.SnapshotUpdate{PercentProgress: &pct})
+				[]export.SnapshotStatus{export.SnapshotCreating}, targets[i%len(targets)], export.SnapshotUpdate{PercentProgress: &pct})
 		})
 	}
 	close(start)
@@ -881,7 +895,7 @@ func snapDeleteOK(t *testing.T, s export.SnapshotStore) {
 		// A snapshot of the same identifier elsewhere is left alone.
 		other := mustCreateSnapshot(t, s, newSuiteSnapshot(suiteOtherAccount, kind, "snap-d", "src"))
 
-		got, err := s.DeleteSnapshot(ctx, suiteAccount, kind, "snap-d", []string{export.SnapshotAvailable, export.SnapshotFailed})
+		got, err := s.DeleteSnapshot(ctx, suiteAccount, kind, "snap-d", []export.SnapshotStatus{export.SnapshotAvailable, export.SnapshotFailed})
 		if err != nil {
 			t.Fatalf("%s: %v", kind, err)
 		}
@@ -911,7 +925,7 @@ func snapDeleteConflict(t *testing.T, s export.SnapshotStore) {
 	ctx := t.Context()
 	for _, kind := range snapKinds {
 		snap := mustCreateSnapshot(t, s, newSuiteSnapshot(suiteAccount, kind, "snap-c", "src"))
-		got, err := s.DeleteSnapshot(ctx, suiteAccount, kind, "snap-c", []string{export.SnapshotAvailable, export.SnapshotFailed})
+		got, err := s.DeleteSnapshot(ctx, suiteAccount, kind, "snap-c", []export.SnapshotStatus{export.SnapshotAvailable, export.SnapshotFailed})
 		if !errors.Is(err, export.ErrStatusConflict) {
 			t.Fatalf("%s: err = %v, want ErrStatusConflict", kind, err)
 		}
@@ -922,7 +936,7 @@ func snapDeleteConflict(t *testing.T, s export.SnapshotStore) {
 
 func snapDeleteNotFound(t *testing.T, s export.SnapshotStore) {
 	ctx := t.Context()
-	from := []string{export.SnapshotAvailable}
+	from := []export.SnapshotStatus{export.SnapshotAvailable}
 	for _, kind := range snapKinds {
 		got, err := s.DeleteSnapshot(ctx, suiteAccount, kind, "missing", from)
 		requireCode(t, err, snapNotFoundCode(kind))
@@ -955,7 +969,7 @@ func snapDeleteConcurrent(t *testing.T, s export.SnapshotStore) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			results[i], errs[i] = s.DeleteSnapshot(ctx, suiteAccount, snap.Kind, snap.Identifier, []string{export.SnapshotAvailable})
+			results[i], errs[i] = s.DeleteSnapshot(ctx, suiteAccount, snap.Kind, snap.Identifier, []export.SnapshotStatus{export.SnapshotAvailable})
 		})
 	}
 	close(start)
@@ -1002,7 +1016,7 @@ func snapRoundTripTags(t *testing.T, s export.SnapshotStore) {
 				t.Fatalf("%s %s: listed Tags differ: %v", kind, c.name, list)
 			}
 			pct := 5
-			moved := mustUpdateSnapshot(t, s, snap, []string{export.SnapshotCreating}, export.SnapshotCreating, export.SnapshotUpdate{PercentProgress: &pct})
+			moved := mustUpdateSnapshot(t, s, snap, []export.SnapshotStatus{export.SnapshotCreating}, export.SnapshotCreating, export.SnapshotUpdate{PercentProgress: &pct})
 			if (moved.Tags == nil) != (c.value == nil) || !slices.Equal(moved.Tags, c.value) {
 				t.Fatalf("%s %s: updated Tags = %#v, want %#v", kind, c.name, moved.Tags, c.value)
 			}
@@ -1030,7 +1044,7 @@ func snapRoundTripTimes(t *testing.T, s export.SnapshotStore) {
 
 	// Sub-microsecond digits may be dropped, nothing coarser.
 	taken := time.Date(2024, 3, 1, 0, 0, 1, 123456789, zone)
-	moved, err := s.UpdateSnapshot(ctx, suiteAccount, export.SnapshotKindDB, snap.Identifier, []string{export.SnapshotCreating}, export.SnapshotCreating, export.SnapshotUpdate{CreateTime: &taken})
+	moved, err := s.UpdateSnapshot(ctx, suiteAccount, export.SnapshotKindDB, snap.Identifier, []export.SnapshotStatus{export.SnapshotCreating}, export.SnapshotCreating, export.SnapshotUpdate{CreateTime: &taken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1052,7 +1066,7 @@ func snapRoundTripTimes(t *testing.T, s export.SnapshotStore) {
 
 	// Setting a zero time through an update clears it.
 	var zero time.Time
-	moved, err = s.UpdateSnapshot(ctx, suiteAccount, export.SnapshotKindDB, snap.Identifier, []string{export.SnapshotCreating}, export.SnapshotFailed, export.SnapshotUpdate{CreateTime: &zero})
+	moved, err = s.UpdateSnapshot(ctx, suiteAccount, export.SnapshotKindDB, snap.Identifier, []export.SnapshotStatus{export.SnapshotCreating}, export.SnapshotFailed, export.SnapshotUpdate{CreateTime: &zero})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1079,7 +1093,7 @@ func snapRoundTripIsolation(t *testing.T, s export.SnapshotStore) {
 		t.Fatal(err)
 	}
 	list[0].Tags[0].Key = "mutated"
-	moved := mustUpdateSnapshot(t, s, want, []string{export.SnapshotCreating}, export.SnapshotAvailable, export.SnapshotUpdate{})
+	moved := mustUpdateSnapshot(t, s, want, []export.SnapshotStatus{export.SnapshotCreating}, export.SnapshotAvailable, export.SnapshotUpdate{})
 	moved.Tags[0].Key = "mutated"
 
 	want.Status = export.SnapshotAvailable

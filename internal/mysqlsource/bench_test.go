@@ -70,7 +70,7 @@ func BenchmarkReadRange(b *testing.B) {
 	for _, ranged := range []bool{false, true} {
 		b.Run(fmt.Sprintf("ranged=%v", ranged), func(b *testing.B) {
 			alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			snap := openWith(b, db, mysqlsource.Options{MinRangeBytes: 1 << 20}, 2, alloc)
+			snap := openWith(b, db, mysqlsource.Params{MinRangeBytes: 1 << 20}, 2, alloc)
 			byTarget, _, _ := tables(b, snap)
 			tb := byTarget[db.Name+".mixed"]
 			if tb.Ranges != 4 {

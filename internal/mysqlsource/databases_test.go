@@ -7,12 +7,12 @@ import (
 	"github.com/rdsexport/rdsexport/internal/mysqlsource"
 )
 
-// TestSource_Databases: Options.Databases limits the server to the named
+// TestSource_Databases: Params.Databases limits the server to the named
 // databases; the others are not exported and are NOT_FOUND when named.
 func TestSource_Databases(t *testing.T) {
 	in := newTestDB(t, "CREATE TABLE kept (id int)")
 	out := newTestDB(t, "CREATE TABLE hidden (id int)")
-	src := mysqlsource.New(in.URL, mysqlsource.Options{Databases: []string{in.Name}})
+	src := mysqlsource.New(in.URL, mysqlsource.Params{Databases: []string{in.Name}})
 	snap, err := src.Open(t.Context(), engine.OpenParams{Connections: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,7 @@
 //	         skip-verify: TLS without certificate verification.
 //	         preferred: TLS without verification when the server offers
 //	         it, plain text otherwise.
-//	timeout  dial timeout as a Go duration (default: Options.ConnectTimeout).
+//	timeout  dial timeout as a Go duration (default: Params.ConnectTimeout).
 //
 // Any other parameter is rejected with ErrInvalidURL. Every connection uses
 // the utf8mb4 character set (utf8mb4_general_ci), so text in any column

@@ -127,11 +127,11 @@ func (db *testDB) exec(t testing.TB, q string, args ...any) {
 // touch other databases of the server) unless exportOnly says otherwise.
 func open(t testing.TB, db *testDB, conns int, alloc memory.Allocator, exportOnly ...string) engine.Snapshot {
 	t.Helper()
-	return openWith(t, db, mysqlsource.Options{}, conns, alloc, exportOnly...)
+	return openWith(t, db, mysqlsource.Params{}, conns, alloc, exportOnly...)
 }
 
 // openWith is open with Source options.
-func openWith(t testing.TB, db *testDB, opts mysqlsource.Options, conns int, alloc memory.Allocator, exportOnly ...string) engine.Snapshot {
+func openWith(t testing.TB, db *testDB, opts mysqlsource.Params, conns int, alloc memory.Allocator, exportOnly ...string) engine.Snapshot {
 	t.Helper()
 	if len(exportOnly) == 0 {
 		exportOnly = []string{db.Name}

@@ -23,7 +23,7 @@ func TestSnapshot_UnsafeNames(t *testing.T) {
 		db.exec(t, "CREATE TABLE IF NOT EXISTS "+quote(n)+".t (a INT)")
 		t.Cleanup(func() { _, _ = db.SQL.Exec("DROP DATABASE IF EXISTS " + quote(n)) })
 	}
-	src := mysqlsource.New(db.URL, mysqlsource.Options{Databases: append([]string{db.Name}, names...)})
+	src := mysqlsource.New(db.URL, mysqlsource.Params{Databases: append([]string{db.Name}, names...)})
 	snap, err := src.Open(t.Context(), engine.OpenParams{Connections: 2, Alloc: checkedAlloc(t)})
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 )
 
 // rangeOpts makes a table of a few hundred KB big enough for ranges.
-var rangeOpts = mysqlsource.Options{MinRangeBytes: 32 << 10}
+var rangeOpts = mysqlsource.Params{MinRangeBytes: 32 << 10}
 
 // seqSQL fills table seq with 1..1000 (recursion stops at depth 1000 by
 // default: cte_max_recursion_depth).
@@ -93,7 +93,7 @@ func TestSnapshot_Ranges_Planned(t *testing.T) {
 	if n := byTarget[db.Name+".i32"].Ranges; n != 2 {
 		t.Errorf("one reader: %d ranges, want 2", n)
 	}
-	byTarget, _, _ = tables(t, openWith(t, db, mysqlsource.Options{}, 2, alloc))
+	byTarget, _, _ = tables(t, openWith(t, db, mysqlsource.Params{}, 2, alloc))
 	if n := byTarget[db.Name+".i32"].Ranges; n != 1 {
 		t.Errorf("default MinRangeBytes: %d ranges, want 1", n)
 	}
@@ -223,7 +223,7 @@ func TestSnapshot_ReadRange_Cancel(t *testing.T) {
 		"ANALYZE TABLE big",
 	)...)
 	alloc := checkedAlloc(t)
-	snap := openWith(t, db, mysqlsource.Options{MinRangeBytes: 1 << 20}, 2, alloc)
+	snap := openWith(t, db, mysqlsource.Params{MinRangeBytes: 1 << 20}, 2, alloc)
 	byTarget, _, _ := tables(t, snap)
 	big := byTarget[db.Name+".big"]
 	if big.Ranges != 4 {

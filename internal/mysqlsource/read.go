@@ -8,7 +8,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -61,6 +60,8 @@ func (s *snapshot) ReadBatch(ctx context.Context, t engine.Table, batch int, emi
 	}
 	return s.read(ctx, t, plan, batch, "", emit, progress)
 }
+
+var _ engine.RangeReader = (*snapshot)(nil)
 
 // ReadRange is ReadBatch restricted to range rng of the table's integer
 // primary key (`WHERE pk >= lo AND pk < hi`): an InnoDB clustered index
@@ -441,11 +442,6 @@ func (d *decoder) flush() error {
 	}
 	d.reserveRows()
 	return nil
-}
-
-// unsafeString views b as a string for parsers that do not retain it.
-func unsafeString(b []byte) string {
-	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 var pow10u64 = func() (p [19]uint64) {

@@ -36,7 +36,7 @@ func TestConnect_ServerTimeouts(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	c, err := New(u, Options{ConnectTimeout: 5 * time.Second}).connect(ctx)
+	c, err := New(u, Params{ConnectTimeout: 5 * time.Second}).connect(ctx)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal(err)

@@ -39,7 +39,7 @@ func TestSnapshot_UserStatementTimeLimit(t *testing.T) {
 	})
 	p, _ := url.Parse(db.URL)
 	p.User = url.UserPassword(user, pw)
-	src := mysqlsource.New(p.String(), mysqlsource.Options{})
+	src := mysqlsource.New(p.String(), mysqlsource.Params{})
 	snap, err := src.Open(t.Context(), engine.OpenParams{ExportOnly: []string{db.Name}, Connections: 2, Alloc: checkedAlloc(t)})
 	if err != nil {
 		t.Fatal(err)

@@ -266,10 +266,12 @@ func (s *snapshot) withMeta(f func(c *conn) error) error {
 	return s.src.lostErr(s.meta, f(s.meta))
 }
 
+var _ engine.ReadWarner = (*snapshot)(nil)
+
 // ReadWarnings returns a General warning ReasonInvalidValues per table in
 // which ReadBatch wrote values with no Parquet equivalent as NULL, in
-// target order. The engine picks it up through the optional interface
-// interface{ ReadWarnings() engine.Warnings } once every table is read.
+// target order. The engine picks it up through engine.ReadWarner once
+// every table is read.
 func (s *snapshot) ReadWarnings() engine.Warnings {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -22,7 +22,7 @@ func TestSource_Version(t *testing.T) {
 	t.Parallel()
 	u := serverURL(t)
 	t.Run("OK", func(t *testing.T) {
-		v, err := mysqlsource.New(u, mysqlsource.Options{}).Version(t.Context())
+		v, err := mysqlsource.New(u, mysqlsource.Params{}).Version(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func TestSource_Version(t *testing.T) {
 			"mysql://u:s3cretPW@127.0.0.1/?tls=maybe",
 			"mysql://u:s3cretPW@127.0.0.1/?sql_mode=s3cretPW",
 		} {
-			_, err := mysqlsource.New(raw, mysqlsource.Options{}).Version(t.Context())
+			_, err := mysqlsource.New(raw, mysqlsource.Params{}).Version(t.Context())
 			if !errors.Is(err, mysqlsource.ErrInvalidURL) || strings.Contains(err.Error(), "s3cretPW") {
 				t.Errorf("%s: err %v", raw, err)
 			}
@@ -65,7 +65,7 @@ func TestSource_Open_ErrConnect(t *testing.T) {
 		"mysql://no_such_user_x:" + pw + "@" + p.Host + "/",
 		"mysql://root:" + pw + "@" + p.Host + "/?tls=true",
 	} {
-		src := mysqlsource.New(raw, mysqlsource.Options{ConnectTimeout: 2 * time.Second})
+		src := mysqlsource.New(raw, mysqlsource.Params{ConnectTimeout: 2 * time.Second})
 		snap, err := src.Open(t.Context(), engine.OpenParams{Connections: 2})
 		if err == nil {
 			_ = snap.Close()
@@ -351,7 +351,7 @@ func TestSnapshot_NoGlobalReadLock(t *testing.T) {
 	p, _ := url.Parse(db.URL)
 	p.User = url.UserPassword(user, pw)
 	alloc := checkedAlloc(t)
-	src := mysqlsource.New(p.String(), mysqlsource.Options{})
+	src := mysqlsource.New(p.String(), mysqlsource.Params{})
 	snap, err := src.Open(t.Context(), engine.OpenParams{ExportOnly: []string{db.Name}, Connections: 4, Alloc: alloc})
 	if err != nil {
 		t.Fatal(err)

@@ -23,8 +23,8 @@ import (
 // because it may contain a password.
 var ErrInvalidURL = errors.New("invalid MySQL source URL")
 
-// Options configures a Source. The zero value is usable.
-type Options struct {
+// Params configures a Source. The zero value is usable.
+type Params struct {
 	// ConnectTimeout bounds each connection attempt, from the TCP dial to
 	// the end of the handshake and session set-up; 0 means 30 seconds. A
 	// timeout parameter in the URL takes precedence.
@@ -43,13 +43,13 @@ type Options struct {
 	MinRangeBytes int64
 }
 
-// DefaultMinRangeBytes is the default Options.MinRangeBytes: a range of
+// DefaultMinRangeBytes is the default Params.MinRangeBytes: a range of
 // 32 MiB of InnoDB data makes Parquet files of a few MB (spec §8.2 expects
 // 1-10 MB) while keeping the per-range cost (one query, one file series)
 // small.
 const DefaultMinRangeBytes = 32 << 20
 
-// DefaultReadTimeout is the default Options.ReadTimeout. It is well above
+// DefaultReadTimeout is the default Params.ReadTimeout. It is well above
 // the waits a healthy server may make before its first byte: the 60 s
 // lock_wait_timeout of FLUSH TABLES WITH READ LOCK, a scan over a long run
 // of rows that other transactions deleted.
@@ -69,7 +69,7 @@ const rangesPerReader = 2
 // use and holds no connection between calls.
 type Source struct {
 	url  string
-	opts Options
+	opts Params
 
 	once           sync.Once
 	connector      driver.Connector
@@ -83,7 +83,7 @@ var _ engine.Source = (*Source)(nil)
 
 // New returns a Source for url. It does not connect; a malformed URL is
 // reported by the first Version or Open call.
-func New(url string, opts Options) *Source {
+func New(url string, opts Params) *Source {
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = 30 * time.Second
 	}
@@ -214,7 +214,7 @@ type dialSlot struct{}
 
 // ErrNoAnswer is returned (wrapped) when the server stopped answering: it
 // did not complete the handshake within the connect timeout, or sent
-// nothing for Options.ReadTimeout while a statement waited on it.
+// nothing for Params.ReadTimeout while a statement waited on it.
 var ErrNoAnswer = errors.New("no answer from the server")
 
 // connect opens one connection and sets up its session (see

@@ -14,11 +14,11 @@ func TestSourceSuite(t *testing.T) {
 	exporttest.SourceSuite(t, exporttest.SourceFixture{
 		New: func(t *testing.T) (engine.Source, string, func(string)) {
 			db := exporttest.NewMySQLDB(t, "")
-			return mysqlsource.New(db.URL, mysqlsource.Options{}), db.Name, func(sql string) { db.Exec(t, sql) }
+			return mysqlsource.New(db.URL, mysqlsource.Params{}), db.Name, func(sql string) { db.Exec(t, sql) }
 		},
 		Ranged: func(t *testing.T, minBytes int64) (engine.Source, string, func(string)) {
 			db := exporttest.NewMySQLDB(t, "")
-			return mysqlsource.New(db.URL, mysqlsource.Options{MinRangeBytes: minBytes}), db.Name, func(sql string) { db.Exec(t, sql) }
+			return mysqlsource.New(db.URL, mysqlsource.Params{MinRangeBytes: minBytes}), db.Name, func(sql string) { db.Exec(t, sql) }
 		},
 		Analyze: "ANALYZE TABLE %s",
 	})

@@ -56,7 +56,7 @@ type columnInfo struct {
 // by ExportOnly, in database and table name order (byte order), with the
 // skipped tables (spec §10), the ExportOnly entries that matched nothing
 // and the warnings of Open. A plain InnoDB table of at least twice
-// Options.MinRangeBytes whose primary key starts with an integer column
+// Params.MinRangeBytes whose primary key starts with an integer column
 // (not BIGINT UNSIGNED) is split into Ranges of that column, at most two
 // per reader, for ReadRange. Errors are server errors or ctx's error;
 // ErrClosed after Close.

@@ -64,11 +64,11 @@ func BenchmarkWriter(b *testing.B) {
 	defer rec.Release()
 	cases := []struct {
 		name string
-		opts parquetfile.Options
+		opts parquetfile.WriterParams
 	}{
-		{"defaults", parquetfile.Options{}},
-		{"gzip=codec-default", parquetfile.Options{CompressionLevel: -1}},
-		{"dict=1MiB", parquetfile.Options{MaxDictionaryBytes: 1 << 20}},
+		{"defaults", parquetfile.WriterParams{}},
+		{"gzip=codec-default", parquetfile.WriterParams{CompressionLevel: -1}},
+		{"dict=1MiB", parquetfile.WriterParams{MaxDictionaryBytes: 1 << 20}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

@@ -16,8 +16,8 @@ const sliceRows = 16384
 type SeriesParams struct {
 	// Schema is the schema of every file.
 	Schema *arrow.Schema
-	// Options are those of each file's Writer.
-	Options Options
+	// Writer configures each file's Writer.
+	Writer WriterParams
 	// FileBytes is the compressed size at which a file is closed; the next
 	// row begins the next file.
 	FileBytes int64
@@ -153,7 +153,7 @@ func newPipeFile(ctx context.Context, p SeriesParams, key string) (*pipeFile, er
 		pr.CloseWithError(fmt.Errorf("upload of %s ended: %w", key, errors.Join(err, errUploadEnded)))
 		f.done <- err
 	}()
-	w, err := NewWriter(pipe, p.Schema, p.Options)
+	w, err := NewWriter(pipe, p.Schema, p.Writer)
 	if err != nil {
 		pipe.CloseWithError(err)
 		<-f.done

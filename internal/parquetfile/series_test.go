@@ -53,7 +53,7 @@ func intBatch(alloc memory.Allocator, from, n int) arrow.RecordBatch {
 func newSeries(o *objects, alloc memory.Allocator, fileBytes int64) *parquetfile.Series {
 	return parquetfile.NewSeries(parquetfile.SeriesParams{
 		Schema:    intBatch(alloc, 0, 0).Schema(),
-		Options:   parquetfile.Options{MaxRowGroupRows: 4096, Alloc: alloc},
+		Writer:    parquetfile.WriterParams{MaxRowGroupRows: 4096, Alloc: alloc},
 		FileBytes: fileBytes,
 		Key:       func(i int) string { return fmt.Sprintf("f-%03d.parquet", i) },
 		Put:       o.put,

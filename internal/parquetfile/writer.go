@@ -19,9 +19,9 @@ import (
 // CreatedBy is written into each file's footer.
 const CreatedBy = "rdsexport"
 
-// Options bound the memory a Writer uses: a row group is buffered in memory
-// (compressed) until it reaches either limit.
-type Options struct {
+// WriterParams configure a Writer and bound the memory it uses: a row
+// group is buffered in memory (compressed) until it reaches either limit.
+type WriterParams struct {
 	// MaxRowGroupRows closes a row group at this many rows (default 131072).
 	MaxRowGroupRows int64
 	// MaxRowGroupBytes closes a row group once its compressed size reaches
@@ -55,7 +55,7 @@ const (
 	ZSTD
 )
 
-// DefaultMaxDictionaryBytes is used when Options leave MaxDictionaryBytes 0.
+// DefaultMaxDictionaryBytes is used when WriterParams leave MaxDictionaryBytes 0.
 // 64 KiB instead of Parquet's usual 1 MiB: low-cardinality columns (flags,
 // codes, dates) still get a dictionary, while high-cardinality ones (keys,
 // prices, comments) give up after a few thousand values instead of hashing
@@ -65,14 +65,14 @@ const (
 // of distinct values compress better with GZIP than dictionary indexes.
 const DefaultMaxDictionaryBytes = 64 << 10
 
-// DefaultCompressionLevel is the GZIP level used when Options leave it 0.
+// DefaultCompressionLevel is the GZIP level used when WriterParams leave it 0.
 // Level 1 rather than the codec's default: compression is the largest
 // single cost of an export, and on lineitem-like data level 1 takes about
 // 17% less CPU for files 3-5% larger (BENCHMARKS.md). It is still GZIP,
 // as the .gz.parquet names promise (spec §8.2).
 const DefaultCompressionLevel = 1
 
-func (o Options) withDefaults() Options {
+func (o WriterParams) withDefaults() WriterParams {
 	if o.MaxRowGroupRows <= 0 {
 		o.MaxRowGroupRows = 1 << 17
 	}
@@ -95,14 +95,14 @@ func (o Options) withDefaults() Options {
 type Writer struct {
 	fw   *pqarrow.FileWriter
 	cw   *countingWriter
-	opts Options
+	opts WriterParams
 }
 
 // NewWriter starts a Parquet file with the given schema on w. Decimals are
 // stored as INT32/INT64 when their precision allows (spec §9.1); timestamps
 // keep their unit and time zone (TIMESTAMP_MICROS, isAdjustedToUTC when the
 // Arrow type has a zone).
-func NewWriter(w io.Writer, schema *arrow.Schema, opts Options) (*Writer, error) {
+func NewWriter(w io.Writer, schema *arrow.Schema, opts WriterParams) (*Writer, error) {
 	opts = opts.withDefaults()
 	cw := &countingWriter{w: w}
 	codec := compress.Codecs.Gzip

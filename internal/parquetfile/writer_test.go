@@ -89,7 +89,7 @@ func TestWriter_Types(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := parquetfile.NewWriter(f, schema, parquetfile.Options{Alloc: alloc})
+	w, err := parquetfile.NewWriter(f, schema, parquetfile.WriterParams{Alloc: alloc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestWriter_SinkFails(t *testing.T) {
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 
-	w, err := parquetfile.NewWriter(&failingWriter{n: 100}, schema, parquetfile.Options{Alloc: alloc, MaxRowGroupRows: 1000})
+	w, err := parquetfile.NewWriter(&failingWriter{n: 100}, schema, parquetfile.WriterParams{Alloc: alloc, MaxRowGroupRows: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

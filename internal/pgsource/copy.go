@@ -48,6 +48,8 @@ func (s *snapshot) ReadBatch(ctx context.Context, t engine.Table, batch int, emi
 	return s.copy(ctx, t, plan, plan.rels[batch], "", emit, progress)
 }
 
+var _ engine.RangeReader = (*snapshot)(nil)
+
 // ReadRange is ReadBatch restricted to the heap blocks of range rng: a TID
 // Range Scan (PostgreSQL 14+) on the snapshot, so ranges read by several
 // connections at once each scan their own part of the table. The first

@@ -145,7 +145,7 @@ func open(t testing.TB, db *testDB, conns int, alloc memory.Allocator, exportOnl
 	if len(exportOnly) == 0 {
 		exportOnly = []string{db.Name}
 	}
-	src := pgsource.New(db.Admin, pgsource.Options{})
+	src := pgsource.New(db.Admin, pgsource.Params{})
 	snap, err := src.Open(context.Background(), engine.OpenParams{ExportOnly: exportOnly, Connections: conns, Alloc: alloc})
 	if err != nil {
 		t.Fatal(err)

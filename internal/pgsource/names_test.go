@@ -45,7 +45,7 @@ func TestSnapshot_UnsafeNames(t *testing.T) {
 		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{slash}.Sanitize()+" WITH (FORCE)")
 	})
 
-	src := pgsource.New(db.Admin, pgsource.Options{Databases: []string{db.Name, slash}})
+	src := pgsource.New(db.Admin, pgsource.Params{Databases: []string{db.Name, slash}})
 	snap, err := src.Open(ctx, engine.OpenParams{Connections: 2, Alloc: checkedAlloc(t)})
 	if err != nil {
 		t.Fatal(err)

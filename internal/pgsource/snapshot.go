@@ -157,7 +157,7 @@ func (s *Source) Open(ctx context.Context, p engine.OpenParams) (_ engine.Snapsh
 
 // listDatabases returns the exportable databases of the server in name
 // order (rdsadmin is RDS's own and never exported), limited to
-// Options.Databases when set.
+// Params.Databases when set.
 func (s *Source) listDatabases(ctx context.Context) ([]string, error) {
 	conn, err := s.connect(ctx, "")
 	if err != nil {

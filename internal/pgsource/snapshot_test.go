@@ -23,7 +23,7 @@ func TestSource_Version(t *testing.T) {
 	t.Parallel()
 	u := adminURL(t)
 	t.Run("OK", func(t *testing.T) {
-		v, err := pgsource.New(u, pgsource.Options{}).Version(t.Context())
+		v, err := pgsource.New(u, pgsource.Params{}).Version(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func TestSource_Version(t *testing.T) {
 		}
 	})
 	t.Run("ErrInvalidURL", func(t *testing.T) {
-		_, err := pgsource.New("postgres://u:s3cretPW@[::1/x", pgsource.Options{}).Version(t.Context())
+		_, err := pgsource.New("postgres://u:s3cretPW@[::1/x", pgsource.Params{}).Version(t.Context())
 		if !errors.Is(err, pgsource.ErrInvalidURL) || strings.Contains(err.Error(), "s3cretPW") {
 			t.Errorf("err %v", err)
 		}
@@ -64,7 +64,7 @@ func TestSource_Open_ErrConnect(t *testing.T) {
 		"postgres://no_such_user_" + pw + ":" + pw + "@127.0.0.1:5432/postgres",
 		"postgres://postgres:" + pw + "@[::1/x",
 	} {
-		src := pgsource.New(u, pgsource.Options{ConnectTimeout: 2 * time.Second})
+		src := pgsource.New(u, pgsource.Params{ConnectTimeout: 2 * time.Second})
 		snap, err := src.Open(t.Context(), engine.OpenParams{Connections: 1})
 		if err == nil {
 			_ = snap.Close()
@@ -253,7 +253,7 @@ func TestSnapshot_Tables_Skipped(t *testing.T) {
 		check(t, snap, []string{"public.colsecret", "public.ok", "public.partsecret", "public.secret", "public.sp ace"}, skipped)
 	})
 	t.Run("ReadOnlyRole", func(t *testing.T) {
-		src := pgsource.New(withUser(t, db.Admin, role), pgsource.Options{})
+		src := pgsource.New(withUser(t, db.Admin, role), pgsource.Params{})
 		snap, err := src.Open(t.Context(), engine.OpenParams{ExportOnly: []string{db.Name}, Connections: 1, Alloc: alloc})
 		if err != nil {
 			t.Fatal(err)
@@ -536,7 +536,7 @@ func TestSnapshot_ReadRange(t *testing.T) {
 		`CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (1000000)`,
 		`INSERT INTO p SELECT generate_series(1, 30000)`)
 	alloc := checkedAlloc(t)
-	src := pgsource.New(db.Admin, pgsource.Options{MinRangeBytes: 64 << 10})
+	src := pgsource.New(db.Admin, pgsource.Params{MinRangeBytes: 64 << 10})
 	snap, err := src.Open(t.Context(), engine.OpenParams{ExportOnly: []string{db.Name}, Connections: 2, Alloc: alloc})
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 )
 
 // DefaultApplicationName is the application_name of every connection
-// unless Options.ApplicationName says otherwise, so that a DBA can tell
+// unless Params.ApplicationName says otherwise, so that a DBA can tell
 // export sessions apart in pg_stat_activity.
 const DefaultApplicationName = "rdsexport"
 
@@ -30,8 +30,8 @@ var ErrInvalidURL = errors.New("invalid PostgreSQL source URL")
 // ErrClosed is returned by a Snapshot's methods after Close.
 var ErrClosed = errors.New("snapshot closed")
 
-// Options configures a Source. The zero value is usable.
-type Options struct {
+// Params configures a Source. The zero value is usable.
+type Params struct {
 	// ApplicationName is sent as application_name; "" means
 	// DefaultApplicationName.
 	ApplicationName string
@@ -53,12 +53,12 @@ type Options struct {
 	MinRangeBytes int64
 }
 
-// DefaultMinRangeBytes is the default Options.MinRangeBytes: a range of
+// DefaultMinRangeBytes is the default Params.MinRangeBytes: a range of
 // 32 MiB of heap makes Parquet files of a few MB (spec §8.2 expects 1-10 MB)
 // while keeping the per-range cost (one COPY, one file series) small.
 const DefaultMinRangeBytes = 32 << 20
 
-// DefaultReadTimeout is the default Options.ReadTimeout: far above what a
+// DefaultReadTimeout is the default Params.ReadTimeout: far above what a
 // healthy server stays silent for in an export (a COPY's first row after a
 // long run of dead tuples), far below forever.
 const DefaultReadTimeout = 10 * time.Minute
@@ -78,7 +78,7 @@ const rangesPerReader = 2
 // use and holds no connection between calls.
 type Source struct {
 	url  string
-	opts Options
+	opts Params
 
 	once     sync.Once
 	cfg      *pgx.ConnConfig
@@ -91,7 +91,7 @@ var _ engine.Source = (*Source)(nil)
 // New returns a Source for url (postgres://user:pass@host:port/db?...,
 // or a keyword/value string). It does not connect; a malformed URL is
 // reported by the first Version or Open call.
-func New(url string, opts Options) *Source {
+func New(url string, opts Params) *Source {
 	if opts.ApplicationName == "" {
 		opts.ApplicationName = DefaultApplicationName
 	}

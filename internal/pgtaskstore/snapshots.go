@@ -181,11 +181,11 @@ func snapshotListQuery(f export.SnapshotFilter) (string, []any) {
 	in("lower(source_identifier)", sources)
 	in("snapshot_type", f.Types)
 	in("engine", f.Engines)
-	if len(f.Statuses) > 0 && !slices.ContainsFunc(f.Statuses, func(st string) bool { return st != export.SnapshotCreating }) {
+	if len(f.Statuses) > 0 && !slices.ContainsFunc(f.Statuses, func(st export.SnapshotStatus) bool { return st != export.SnapshotCreating }) {
 		// Lets the planner use the partial index of creating snapshots.
 		b.WriteString(" AND status = 'creating'")
 	}
-	in("status", f.Statuses)
+	in("status", statusStrings(f.Statuses))
 	b.WriteString(" ORDER BY seq")
 	if f.Limit > 0 {
 		b.WriteString(" LIMIT " + arg(f.Limit))
@@ -212,12 +212,19 @@ func asciiLower(s string) string {
 // snapshot with an error wrapping export.ErrStatusConflict. It returns an
 // *export.Error with code DBSnapshotNotFound or
 // DBClusterSnapshotNotFoundFault (by kind) for an unknown snapshot, and a
-// plain error when from is empty. Other errors come from PostgreSQL.
-func (s *Store) UpdateSnapshot(ctx context.Context, accountID string, kind export.SnapshotKind, identifier string, from []string, to string, u export.SnapshotUpdate) (*export.Snapshot, error) {
+// plain error, touching nothing, when from is empty or some from -> to is
+// not a legal move (export.CanTransitionSnapshot). Other errors come from
+// PostgreSQL.
+func (s *Store) UpdateSnapshot(ctx context.Context, accountID string, kind export.SnapshotKind, identifier string, from []export.SnapshotStatus, to export.SnapshotStatus, u export.SnapshotUpdate) (*export.Snapshot, error) {
 	if len(from) == 0 {
 		return nil, fmt.Errorf("update snapshot %s: no from status", identifier)
 	}
-	args := []any{to, accountID, string(kind), identifier, from}
+	for _, f := range from {
+		if !export.CanTransitionSnapshot(f, to) {
+			return nil, fmt.Errorf("update snapshot %s: illegal move %s -> %s", identifier, f, to)
+		}
+	}
+	args := []any{string(to), accountID, string(kind), identifier, statusStrings(from)}
 	set := snapshotUpdateSet(u, &args)
 	query := `UPDATE rdsexport_snapshots SET status = $1` + set +
 		` WHERE account_id = $2 AND kind = $3 AND identifier = $4 AND status = ANY($5) RETURNING ` + snapshotColumns
@@ -232,19 +239,19 @@ func (s *Store) UpdateSnapshot(ctx context.Context, accountID string, kind expor
 // returns an *export.Error with code DBSnapshotNotFound or
 // DBClusterSnapshotNotFoundFault (by kind) for an unknown snapshot, and a
 // plain error when from is empty. Other errors come from PostgreSQL.
-func (s *Store) DeleteSnapshot(ctx context.Context, accountID string, kind export.SnapshotKind, identifier string, from []string) (*export.Snapshot, error) {
+func (s *Store) DeleteSnapshot(ctx context.Context, accountID string, kind export.SnapshotKind, identifier string, from []export.SnapshotStatus) (*export.Snapshot, error) {
 	if len(from) == 0 {
 		return nil, fmt.Errorf("delete snapshot %s: no from status", identifier)
 	}
 	query := `DELETE FROM rdsexport_snapshots WHERE account_id = $1 AND kind = $2 AND identifier = $3
 		AND status = ANY($4) RETURNING ` + snapshotColumns
-	return s.casSnapshot(ctx, "delete", query, []any{accountID, string(kind), identifier, from}, accountID, kind, identifier, from)
+	return s.casSnapshot(ctx, "delete", query, []any{accountID, string(kind), identifier, statusStrings(from)}, accountID, kind, identifier, from)
 }
 
 // casSnapshot runs a conditional UPDATE or DELETE ... RETURNING. When it
 // touches no row it reads the snapshot back to tell not-found from a status
 // conflict.
-func (s *Store) casSnapshot(ctx context.Context, op, query string, args []any, accountID string, kind export.SnapshotKind, identifier string, from []string) (*export.Snapshot, error) {
+func (s *Store) casSnapshot(ctx context.Context, op, query string, args []any, accountID string, kind export.SnapshotKind, identifier string, from []export.SnapshotStatus) (*export.Snapshot, error) {
 	for range maxAttempts {
 		snap, err := scanSnapshot(s.pool.QueryRow(ctx, query, args...))
 		if err == nil {

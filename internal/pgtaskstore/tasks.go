@@ -292,7 +292,8 @@ func scanTask(r pgx.Row) (*export.Task, error) {
 	return &t, nil
 }
 
-func statusStrings(sts []export.Status) []string {
+// statusStrings is statuses as the text columns hold them.
+func statusStrings[S ~string](sts []S) []string {
 	out := make([]string, len(sts))
 	for i, st := range sts {
 		out[i] = string(st)

@@ -27,14 +27,11 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/rdsexport/rdsexport/internal/engine"
+	"github.com/rdsexport/rdsexport/internal/export"
 )
 
-// Defaults applied by New to zero Config fields.
+// Defaults applied by New to zero Params fields.
 const (
-	// DefaultRegion is used when Config.Region is empty. S3-compatible
-	// servers ignore it but SigV4 needs one.
-	DefaultRegion = "us-east-1"
-
 	// DefaultPartSize is the size of one multipart upload part, and so the
 	// unit of buffering: Put holds at most (Concurrency+1) parts in memory.
 	DefaultPartSize = 8 << 20
@@ -58,7 +55,7 @@ const (
 	maxBackoff = 5 * time.Second
 
 	// DefaultResponseTimeout is how long a request waits for the response
-	// headers once it has been sent, when Config.ResponseTimeout is zero.
+	// headers once it has been sent, when Params.ResponseTimeout is zero.
 	// S3 answers a part upload as soon as it has stored it; a server
 	// that takes the request and never answers would otherwise hold an
 	// export until it is cancelled.
@@ -69,13 +66,14 @@ const (
 	abortTimeout = 30 * time.Second
 )
 
-// Config holds what New needs. Zero fields take the defaults above.
-type Config struct {
+// Params holds what New needs. Zero fields take the defaults above.
+type Params struct {
 	// Endpoint is the base URL of an S3-compatible server
 	// (http://127.0.0.1:9000). Empty means Amazon S3 for Region.
 	Endpoint string
 
-	// Region signs the requests; DefaultRegion when empty.
+	// Region signs the requests; export.DefaultRegion when empty
+	// (S3-compatible servers ignore it but SigV4 needs one).
 	Region string
 
 	// AccessKeyID and SecretAccessKey are static credentials. When both are
@@ -105,7 +103,7 @@ type Config struct {
 // Store is an engine.ObjectStore backed by one S3 client. It is safe for
 // concurrent use. The SDK client is built lazily on first use.
 type Store struct {
-	cfg Config
+	cfg Params
 
 	mu       sync.Mutex
 	client   *s3.Client
@@ -114,15 +112,15 @@ type Store struct {
 
 var _ engine.ObjectStore = (*Store)(nil)
 
-// ErrInvalidConfig is returned by New when Config cannot describe a client.
-var ErrInvalidConfig = errors.New("s3objects: invalid config")
+// ErrInvalidParams is returned by New when Params cannot describe a client.
+var ErrInvalidParams = errors.New("s3objects: invalid params")
 
 // New returns a Store for cfg. It does no I/O. It returns an error wrapping
-// ErrInvalidConfig when PartSize is below MinPartSize, Concurrency or
+// ErrInvalidParams when PartSize is below MinPartSize, Concurrency or
 // MaxAttempts or ResponseTimeout is negative, or only one of the two credential fields is set.
-func New(cfg Config) (*Store, error) {
+func New(cfg Params) (*Store, error) {
 	if cfg.Region == "" {
-		cfg.Region = DefaultRegion
+		cfg.Region = export.DefaultRegion
 	}
 	if cfg.PartSize == 0 {
 		cfg.PartSize = DefaultPartSize
@@ -138,15 +136,15 @@ func New(cfg Config) (*Store, error) {
 	}
 	switch {
 	case cfg.PartSize < MinPartSize:
-		return nil, fmt.Errorf("%w: part size %d is below %d", ErrInvalidConfig, cfg.PartSize, MinPartSize)
+		return nil, fmt.Errorf("%w: part size %d is below %d", ErrInvalidParams, cfg.PartSize, MinPartSize)
 	case cfg.Concurrency < 0:
-		return nil, fmt.Errorf("%w: negative concurrency %d", ErrInvalidConfig, cfg.Concurrency)
+		return nil, fmt.Errorf("%w: negative concurrency %d", ErrInvalidParams, cfg.Concurrency)
 	case cfg.MaxAttempts < 0:
-		return nil, fmt.Errorf("%w: negative max attempts %d", ErrInvalidConfig, cfg.MaxAttempts)
+		return nil, fmt.Errorf("%w: negative max attempts %d", ErrInvalidParams, cfg.MaxAttempts)
 	case cfg.ResponseTimeout < 0:
-		return nil, fmt.Errorf("%w: negative response timeout %v", ErrInvalidConfig, cfg.ResponseTimeout)
+		return nil, fmt.Errorf("%w: negative response timeout %v", ErrInvalidParams, cfg.ResponseTimeout)
 	case (cfg.AccessKeyID == "") != (cfg.SecretAccessKey == ""):
-		return nil, fmt.Errorf("%w: access key id and secret access key go together", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: access key id and secret access key go together", ErrInvalidParams)
 	}
 	return &Store{cfg: cfg}, nil
 }

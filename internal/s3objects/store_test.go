@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 // embedded starts the embedded S3 server on httptest for t.
 func embedded(t testing.TB) string {
 	t.Helper()
-	srv, err := s3server.New(t.TempDir(), s3server.WithAccount("000000000000"))
+	srv, err := s3server.New(t.TempDir(), s3server.Params{AccountID: "000000000000"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func randomBucket(t testing.TB) string {
 }
 
 // newStoreWithBucket returns a store on endpoint and a fresh bucket in it.
-func newStoreWithBucket(t testing.TB, cfg s3objects.Config) (*s3objects.Store, string) {
+func newStoreWithBucket(t testing.TB, cfg s3objects.Params) (*s3objects.Store, string) {
 	t.Helper()
 	s, err := s3objects.New(cfg)
 	if err != nil {
@@ -62,7 +62,7 @@ func newStoreWithBucket(t testing.TB, cfg s3objects.Config) (*s3objects.Store, s
 func TestStore_Embedded(t *testing.T) {
 	endpoint := embedded(t)
 	exporttest.ObjectStoreSuite(t, func(t *testing.T) (engine.ObjectStore, string) {
-		return newStoreWithBucket(t, s3objects.Config{
+		return newStoreWithBucket(t, s3objects.Params{
 			Endpoint: endpoint, AccessKeyID: "test", SecretAccessKey: "test",
 			PartSize: s3objects.MinPartSize,
 		})
@@ -72,7 +72,7 @@ func TestStore_Embedded(t *testing.T) {
 func TestStore_VersityGW(t *testing.T) {
 	gw := exporttest.StartVersityGW(t)
 	exporttest.ObjectStoreSuite(t, func(t *testing.T) (engine.ObjectStore, string) {
-		return newStoreWithBucket(t, s3objects.Config{
+		return newStoreWithBucket(t, s3objects.Params{
 			Endpoint: gw.Endpoint, AccessKeyID: gw.AccessKeyID, SecretAccessKey: gw.SecretAccessKey,
 			PartSize: s3objects.MinPartSize,
 		})
@@ -82,10 +82,10 @@ func TestStore_VersityGW(t *testing.T) {
 func TestStore_BucketExists(t *testing.T) {
 	t.Run("ErrForbiddenIsFalse", func(t *testing.T) {
 		gw := exporttest.StartVersityGW(t)
-		s, bucket := newStoreWithBucket(t, s3objects.Config{
+		s, bucket := newStoreWithBucket(t, s3objects.Params{
 			Endpoint: gw.Endpoint, AccessKeyID: gw.AccessKeyID, SecretAccessKey: gw.SecretAccessKey,
 		})
-		wrong, err := s3objects.New(s3objects.Config{Endpoint: gw.Endpoint, AccessKeyID: gw.AccessKeyID, SecretAccessKey: "wrong"})
+		wrong, err := s3objects.New(s3objects.Params{Endpoint: gw.Endpoint, AccessKeyID: gw.AccessKeyID, SecretAccessKey: "wrong"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func TestStore_BucketExists(t *testing.T) {
 		hs := httptest.NewServer(http.NotFoundHandler())
 		url := hs.URL
 		hs.Close()
-		s, err := s3objects.New(s3objects.Config{Endpoint: url, MaxAttempts: 1})
+		s, err := s3objects.New(s3objects.Params{Endpoint: url, MaxAttempts: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +111,7 @@ func TestStore_BucketExists(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	for name, cfg := range map[string]s3objects.Config{
+	for name, cfg := range map[string]s3objects.Params{
 		"ErrPartSize":         {PartSize: 1 << 20},
 		"ErrConcurrency":      {Concurrency: -1},
 		"ErrHalfCredentials":  {AccessKeyID: "a"},
@@ -119,8 +119,8 @@ func TestNew(t *testing.T) {
 		"ErrNegativeTimeout":  {ResponseTimeout: -time.Second},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := s3objects.New(cfg); !errors.Is(err, s3objects.ErrInvalidConfig) {
-				t.Fatalf("New(%+v) = %v, want ErrInvalidConfig", cfg, err)
+			if _, err := s3objects.New(cfg); !errors.Is(err, s3objects.ErrInvalidParams) {
+				t.Fatalf("New(%+v) = %v, want ErrInvalidParams", cfg, err)
 			}
 		})
 	}
@@ -151,7 +151,7 @@ func TestStore_SilentServer(t *testing.T) {
 			})
 		}
 	})
-	s, err := s3objects.New(s3objects.Config{Endpoint: "http://" + ln.Addr().String(), MaxAttempts: 2,
+	s, err := s3objects.New(s3objects.Params{Endpoint: "http://" + ln.Addr().String(), MaxAttempts: 2,
 		ResponseTimeout: 300 * time.Millisecond, AccessKeyID: "a", SecretAccessKey: "b"})
 	if err != nil {
 		t.Fatal(err)
@@ -188,14 +188,14 @@ func TestStore_SilentServer(t *testing.T) {
 }
 
 func TestStore_Get(t *testing.T) {
-	s, bucket := newStoreWithBucket(t, s3objects.Config{Endpoint: embedded(t), AccessKeyID: "test", SecretAccessKey: "test"})
+	s, bucket := newStoreWithBucket(t, s3objects.Params{Endpoint: embedded(t), AccessKeyID: "test", SecretAccessKey: "test"})
 	if _, err := s.Get(context.Background(), bucket, "missing"); !errors.Is(err, s3objects.ErrNotFound) {
 		t.Fatalf("Get(missing) = %v, want ErrNotFound", err)
 	}
 }
 
 func TestStore_DeletePrefix(t *testing.T) {
-	s, bucket := newStoreWithBucket(t, s3objects.Config{Endpoint: embedded(t), AccessKeyID: "test", SecretAccessKey: "test"})
+	s, bucket := newStoreWithBucket(t, s3objects.Params{Endpoint: embedded(t), AccessKeyID: "test", SecretAccessKey: "test"})
 	ctx := context.Background()
 	for _, k := range []string{"x/1", "x/2/a", "x/3", "xy", "y/1"} {
 		if err := s.Put(ctx, bucket, k, strings.NewReader(k)); err != nil {
@@ -218,7 +218,7 @@ func TestStore_DeletePrefix(t *testing.T) {
 // TestStore_PutConcurrent checks that one Store serves parallel Puts (the
 // engine writes several tables at once).
 func TestStore_PutConcurrent(t *testing.T) {
-	s, bucket := newStoreWithBucket(t, s3objects.Config{Endpoint: embedded(t), AccessKeyID: "test", SecretAccessKey: "test", PartSize: s3objects.MinPartSize})
+	s, bucket := newStoreWithBucket(t, s3objects.Params{Endpoint: embedded(t), AccessKeyID: "test", SecretAccessKey: "test", PartSize: s3objects.MinPartSize})
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
@@ -251,7 +251,7 @@ func TestStore_PutConcurrent(t *testing.T) {
 }
 
 func BenchmarkPut(b *testing.B) {
-	s, bucket := newStoreWithBucket(b, s3objects.Config{Endpoint: embedded(b), AccessKeyID: "test", SecretAccessKey: "test"})
+	s, bucket := newStoreWithBucket(b, s3objects.Params{Endpoint: embedded(b), AccessKeyID: "test", SecretAccessKey: "test"})
 	body := make([]byte, 32<<20)
 	_, _ = rand.Read(body)
 	ctx := context.Background()
@@ -267,7 +267,7 @@ func BenchmarkPut(b *testing.B) {
 
 func TestStore_Put(t *testing.T) {
 	t.Run("ErrCancelCause", func(t *testing.T) {
-		s, bucket := newStoreWithBucket(t, s3objects.Config{Endpoint: embedded(t), AccessKeyID: "test", SecretAccessKey: "test"})
+		s, bucket := newStoreWithBucket(t, s3objects.Params{Endpoint: embedded(t), AccessKeyID: "test", SecretAccessKey: "test"})
 		errStop := errors.New("task canceled")
 		ctx, cancel := context.WithCancelCause(context.Background())
 		cancel(errStop)

@@ -161,7 +161,7 @@ func FuzzObjectKey(f *testing.F) {
 		f.Add(k)
 	}
 	dir := f.TempDir()
-	srv, err := New(dir, WithAccount("000000000000"))
+	srv, err := New(dir, Params{AccountID: "000000000000"})
 	if err != nil {
 		f.Fatal(err)
 	}

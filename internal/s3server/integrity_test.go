@@ -170,7 +170,7 @@ func TestServer_ChunkSignatures(t *testing.T) {
 	// Without a ChunkSigner from the SigV4 layer, signed chunks cannot be
 	// checked: refused, not stored unchecked.
 	t.Run("NoChunkSigner", func(t *testing.T) {
-		srv, err := s3server.New(t.TempDir(), s3server.WithAccount(accountA))
+		srv, err := s3server.New(t.TempDir(), s3server.Params{AccountID: accountA})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +280,7 @@ func TestServer_MultipartETag(t *testing.T) {
 // Last-Modified and Content-Type; only the content headers and user
 // metadata given at upload come back, never the request's signing headers.
 func TestServer_ObjectHeaders(t *testing.T) {
-	srv, err := s3server.New(t.TempDir(), s3server.WithAccount(accountA))
+	srv, err := s3server.New(t.TempDir(), s3server.Params{AccountID: accountA})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 // from the export itself. Objects appear atomically, as with PutObject.
 //
 // Each call acts for the account of the export.Caller in its context, or
-// for the server's account (WithAccount) when there is none, and is held
+// for the server's account (Params.AccountID) when there is none, and is held
 // to the same bucket ownership as the S3 API.
 type Objects struct {
 	s *Server

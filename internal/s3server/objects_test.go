@@ -50,7 +50,7 @@ func (i inspected) ListMultipartUploads(ctx context.Context, bucket string) ([]s
 func startObjects(t *testing.T) (inspected, string) {
 	t.Helper()
 	dir := t.TempDir()
-	srv, err := s3server.New(dir, s3server.WithAccount(exporttest.SuiteAccount))
+	srv, err := s3server.New(dir, s3server.Params{AccountID: exporttest.SuiteAccount})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestObjects_Errors(t *testing.T) {
 // BenchmarkPut (the same body through HTTP to an embedded server).
 func BenchmarkObjects_Put(b *testing.B) {
 	dir := b.TempDir()
-	srv, err := s3server.New(dir, s3server.WithAccount(accountA))
+	srv, err := s3server.New(dir, s3server.Params{AccountID: accountA})
 	if err != nil {
 		b.Fatal(err)
 	}

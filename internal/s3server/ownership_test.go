@@ -211,7 +211,7 @@ func TestServer_Ownership(t *testing.T) {
 	// account is now B's, which must not matter) still knows.
 	t.Run("Restart", func(t *testing.T) {
 		hs.Close()
-		hs2, _ := startServer(t, dir, false, s3server.WithAccount(accountB))
+		hs2, _ := startServer(t, dir, false, s3server.Params{AccountID: accountB})
 		b2 := sdkClientAs(hs2.URL, nil, keyB)
 		if _, err := b2.GetObject(ctx, &s3.GetObjectInput{Bucket: bucket, Key: key}); !isAccessDenied(err) {
 			t.Errorf("B after a restart: %v, want AccessDenied", err)
@@ -256,7 +256,7 @@ func TestServer_OwnerOfOlderBuckets(t *testing.T) {
 // context (the engine puts the task's account there), else for the server's
 // account, and is held to bucket ownership like the S3 API.
 func TestObjects_Ownership(t *testing.T) {
-	srv, err := s3server.New(t.TempDir(), s3server.WithAccount(accountA))
+	srv, err := s3server.New(t.TempDir(), s3server.Params{AccountID: accountA})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func TestObjects_Ownership(t *testing.T) {
 // TestServer_NoCaller: a request that reached the server without a
 // verified caller is refused, in S3's format.
 func TestServer_NoCaller(t *testing.T) {
-	srv, err := s3server.New(t.TempDir(), s3server.WithAccount(accountA))
+	srv, err := s3server.New(t.TempDir(), s3server.Params{AccountID: accountA})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,57 +39,42 @@ type Server struct {
 	fakeOpt []gofakes3.Option
 }
 
-// Option configures New.
-type Option func(*options)
-
-type options struct {
-	now     func() time.Time
-	logger  *slog.Logger
-	account string
-}
-
-// WithNow sets the clock that stamps bucket creation, object modification
-// and upload initiation times; time.Now by default.
-func WithNow(now func() time.Time) Option {
-	return func(o *options) { o.now = now }
-}
-
-// WithLogger sets the logger for internal errors; discarded by default.
-func WithLogger(l *slog.Logger) Option {
-	return func(o *options) { o.logger = l }
-}
-
-// WithAccount sets the server's own account (12 digits): it owns the
-// buckets stored before owners were recorded (durably, from then on), and
-// the in-process Objects act for it when their context names no caller.
-// Without it such buckets belong to no account.
-func WithAccount(accountID string) Option {
-	return func(o *options) { o.account = accountID }
+// Params configures New. Zero fields take the defaults.
+type Params struct {
+	// Now stamps bucket creation, object modification and upload
+	// initiation times; time.Now when nil.
+	Now func() time.Time
+	// Logger receives internal errors; discarded when nil.
+	Logger *slog.Logger
+	// AccountID is the server's own account (12 digits): it owns the
+	// buckets stored before owners were recorded (durably, from then on),
+	// and the in-process Objects act for it when their context names no
+	// caller. Without it such buckets belong to no account.
+	AccountID string
 }
 
 // New opens (creating if needed) the store in dir and returns its server.
 // Partial uploads left by a crash are cleaned up. It returns an error when
 // dir cannot be created or read, or holds a corrupt metadata file.
-func New(dir string, opts ...Option) (*Server, error) {
-	o := options{now: time.Now}
-	for _, opt := range opts {
-		opt(&o)
+func New(dir string, p Params) (*Server, error) {
+	if p.Now == nil {
+		p.Now = time.Now
 	}
-	if o.logger == nil {
-		o.logger = slog.New(slog.DiscardHandler)
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
 	}
-	b, err := openDiskBackend(dir, o.now, o.account)
+	b, err := openDiskBackend(dir, p.Now, p.AccountID)
 	if err != nil {
 		return nil, fmt.Errorf("open s3 store %s: %w", dir, err)
 	}
 	return &Server{
 		backend: b,
-		account: o.account,
+		account: p.AccountID,
 		fakeOpt: []gofakes3.Option{
-			gofakes3.WithTimeSource(clock(o.now)),
+			gofakes3.WithTimeSource(clock(p.Now)),
 			// Clock skew is checked with the signature, by the SigV4 layer.
 			gofakes3.WithTimeSkewLimit(0),
-			gofakes3.WithLogger(slogLogger{o.logger}),
+			gofakes3.WithLogger(slogLogger{p.Logger}),
 		},
 	}, nil
 }
@@ -129,7 +114,7 @@ func (s slogLogger) Print(level gofakes3.LogLevel, v ...any) {
 	msg := fmt.Sprint(v...)
 	switch level {
 	case gofakes3.LogErr:
-		s.l.Error("s3 server", "error", msg)
+		s.l.Error("s3 server", "err", msg)
 	case gofakes3.LogWarn:
 		s.l.Warn("s3 server", "detail", msg)
 	default:

@@ -75,19 +75,23 @@ func (r *recorder) sawChunked() bool {
 	return false
 }
 
-func start(t testing.TB, dir string, opts ...s3server.Option) (string, *recorder) {
+func start(t testing.TB, dir string, p ...s3server.Params) (string, *recorder) {
 	t.Helper()
-	hs, rec := startServer(t, dir, false, opts...)
+	hs, rec := startServer(t, dir, false, p...)
 	return hs.URL, rec
 }
 
 // startServer serves dir on httptest behind the SigV4 layer, over TLS if
 // tls: over plain HTTP the SDKs and the CLI sign the payload hash, over
 // HTTPS they switch to aws-chunked bodies with a trailing checksum. The
-// server's account is accountA unless opts say otherwise.
-func startServer(t testing.TB, dir string, tls bool, opts ...s3server.Option) (*httptest.Server, *recorder) {
+// server's Params are p[0], or account accountA.
+func startServer(t testing.TB, dir string, tls bool, p ...s3server.Params) (*httptest.Server, *recorder) {
 	t.Helper()
-	srv, err := s3server.New(dir, append([]s3server.Option{s3server.WithAccount(accountA)}, opts...)...)
+	params := s3server.Params{AccountID: accountA}
+	if len(p) > 0 {
+		params = p[0]
+	}
+	srv, err := s3server.New(dir, params)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +290,7 @@ func TestServer_Restart(t *testing.T) {
 	part := randomBytes(t, 5<<20)
 	var uploadID, etag string
 	{
-		srv, err := s3server.New(dir, s3server.WithAccount(accountA), s3server.WithNow(func() time.Time { return time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC) }))
+		srv, err := s3server.New(dir, s3server.Params{AccountID: accountA, Now: func() time.Time { return time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC) }})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,10 +16,6 @@ const (
 	ResourceDB              = "db"
 )
 
-// defaultRegion is the region of minted ARNs when the caller carries none
-// (spec §1.2).
-const defaultRegion = "us-east-1"
-
 // Partition is the one partition of the ARNs the server mints and accepts.
 // An ARN of another partition (aws-cn, aws-us-gov, ...) cannot name one of
 // its resources: it is refused as malformed, never resolved by its

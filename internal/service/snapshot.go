@@ -72,13 +72,6 @@ var (
 	}
 )
 
-func kindOf(k export.SnapshotKind) snapshotKind {
-	if k == export.SnapshotKindCluster {
-		return clusterSnapshotKind
-	}
-	return dbSnapshotKind
-}
-
 // notFound is the not-found error naming the snapshot as the caller gave it.
 func (k snapshotKind) notFound(name string) *export.Error {
 	return export.SnapshotNotFound(k.kind, name)
@@ -316,7 +309,7 @@ func (s *Service) deleteSnapshot(ctx context.Context, k snapshotKind, value stri
 	if err := s.checkNotExporting(ctx, caller, k, snap); err != nil {
 		return nil, err
 	}
-	deleted, err := store.DeleteSnapshot(ctx, caller.AccountID, k.kind, id, []string{export.SnapshotAvailable})
+	deleted, err := store.DeleteSnapshot(ctx, caller.AccountID, k.kind, id, []export.SnapshotStatus{export.SnapshotAvailable})
 	switch {
 	case err == nil:
 	case errors.Is(err, export.ErrStatusConflict) && deleted != nil:
@@ -336,7 +329,7 @@ func (s *Service) deleteSnapshot(ctx context.Context, k snapshotKind, value stri
 		cancel()
 		if err != nil {
 			s.logger.ErrorContext(ctx, "delete snapshot data", "snapshot_id", id, "kind", string(k.kind),
-				"account_id", caller.AccountID, "error", err)
+				"account_id", caller.AccountID, "err", err)
 		}
 	}
 	return deleted, nil
@@ -352,7 +345,7 @@ func (s *Service) deleteQueued(ctx context.Context, k snapshotKind, value string
 		return nil, export.Errorf(k.invalidState, "Cannot delete the snapshot %s because it is being created; only available snapshots, and creating ones still waiting for their turn, can be deleted.",
 			snap.Identifier)
 	}
-	deleted, err := s.snapshots.DeleteSnapshot(ctx, snap.AccountID, k.kind, snap.Identifier, []string{export.SnapshotCreating})
+	deleted, err := s.snapshots.DeleteSnapshot(ctx, snap.AccountID, k.kind, snap.Identifier, []export.SnapshotStatus{export.SnapshotCreating})
 	switch {
 	case err == nil:
 	case errors.Is(err, export.ErrStatusConflict) && deleted != nil:

@@ -33,7 +33,7 @@ func clusterSnapshotARN(id string) string {
 // seedSnapshot stores a snapshot of the test account straight into the
 // store and moves it from creating to status. Sources have resource ids
 // db-<source> (DB snapshots) or cluster-<source>.
-func seedSnapshot(t *testing.T, b *testBundle, kind export.SnapshotKind, id, source, engine, typ, status string) *export.Snapshot {
+func seedSnapshot(t *testing.T, b *testBundle, kind export.SnapshotKind, id, source, engine, typ string, status export.SnapshotStatus) *export.Snapshot {
 	t.Helper()
 	prefix := "db-"
 	if kind == export.SnapshotKindCluster {
@@ -48,7 +48,7 @@ func seedSnapshot(t *testing.T, b *testBundle, kind export.SnapshotKind, id, sou
 	if status == export.SnapshotCreating {
 		return snap
 	}
-	got, err := b.snapshots.UpdateSnapshot(t.Context(), testAccount, kind, id, []string{export.SnapshotCreating}, status, export.SnapshotUpdate{})
+	got, err := b.snapshots.UpdateSnapshot(t.Context(), testAccount, kind, id, []export.SnapshotStatus{export.SnapshotCreating}, status, export.SnapshotUpdate{})
 	if err != nil {
 		t.Fatalf("seed snapshot %s -> %s: %v", id, status, err)
 	}

@@ -202,7 +202,7 @@ func (s *Service) lookupSource(ctx context.Context, caller export.Caller, src AR
 		if snap.Region != "" && snap.Region != src.Region {
 			return exportSource{}, k.notFound(name)
 		}
-		return exportSource{label: k.label, id: snap.Identifier, engine: snap.Engine, status: snap.Status,
+		return exportSource{label: k.label, id: snap.Identifier, engine: snap.Engine, status: string(snap.Status),
 			snapshotTime: snap.CreateTime}, nil
 	}
 	notFound := export.Errorf(export.CodeDBClusterNotFound, "DBCluster %s not found.", name)
@@ -259,7 +259,7 @@ func (s *Service) checkBucket(ctx context.Context, accountID, bucket, role strin
 		if ctx.Err() != nil {
 			return fmt.Errorf("check bucket %s: %w", bucket, err)
 		}
-		s.logger.WarnContext(ctx, "bucket check failed", "bucket", bucket, "error", err)
+		s.logger.WarnContext(ctx, "bucket check failed", "bucket", bucket, "err", err)
 		exists = false
 	}
 	switch {

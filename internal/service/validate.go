@@ -25,7 +25,7 @@ func callerFrom(ctx context.Context) (export.Caller, error) {
 		return export.Caller{}, ErrNoCaller
 	}
 	if c.Region == "" {
-		c.Region = defaultRegion
+		c.Region = export.DefaultRegion
 	}
 	return c, nil
 }

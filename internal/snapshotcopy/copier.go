@@ -105,7 +105,7 @@ const (
 type Copier struct {
 	p       Params
 	logger  *slog.Logger
-	parquet parquetfile.Options
+	parquet parquetfile.WriterParams
 
 	mu         sync.Mutex
 	ctx        context.Context // the long-lived context owned by Start
@@ -172,7 +172,7 @@ func New(p Params) *Copier {
 	// ZSTD at its default level, and the Arrow schema stored so that
 	// Int16, Decimal128, time zones and String/Binary come back exactly on
 	// read (spec §9 needs the original types).
-	pq := parquetfile.Options{
+	pq := parquetfile.WriterParams{
 		Codec: parquetfile.ZSTD, CompressionLevel: -1, StoreSchema: true,
 		MaxRowGroupRows: rowGroupRows, MaxRowGroupBytes: rowGroupBytes, Alloc: p.Alloc,
 	}
@@ -246,6 +246,29 @@ func (c *Copier) Create(s *export.Snapshot) error {
 	}
 	c.dispatch()
 	return nil
+}
+
+// CreateSnapshot queues a copy of s like Create, as service.Snapshotter
+// asks. A copy that cannot be queued (the Copier is stopping) would leave
+// s creating for ever: s is recorded failed instead, with the reason.
+func (c *Copier) CreateSnapshot(s *export.Snapshot) {
+	err := c.Create(s)
+	if err == nil {
+		return
+	}
+	c.logger.Error("start snapshot copy", "snapshot_id", s.Identifier, "err", err)
+	reason := err.Error()
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if _, err := c.p.Store.UpdateSnapshot(ctx, s.AccountID, s.Kind, s.Identifier,
+		[]export.SnapshotStatus{export.SnapshotCreating}, export.SnapshotFailed, export.SnapshotUpdate{FailureReason: &reason}); err != nil {
+		c.logger.Error("mark snapshot failed", "snapshot_id", s.Identifier, "err", err)
+	}
+}
+
+// DeleteSnapshotData is Delete, as service.Snapshotter names it.
+func (c *Copier) DeleteSnapshotData(ctx context.Context, s *export.Snapshot) error {
+	return c.Delete(ctx, s)
 }
 
 // Dequeue removes s from the queue and reports whether it was there: a
@@ -339,7 +362,7 @@ func decrement(m map[string]int, k string) {
 // partial data and becomes failed with ReasonServerStopped; data that
 // cannot be deleted is logged and left for Delete. Errors are the store's.
 func (c *Copier) Recover(ctx context.Context) error {
-	snaps, err := c.p.Store.ListSnapshots(ctx, export.SnapshotFilter{Statuses: []string{export.SnapshotCreating}})
+	snaps, err := c.p.Store.ListSnapshots(ctx, export.SnapshotFilter{Statuses: []export.SnapshotStatus{export.SnapshotCreating}})
 	if err != nil {
 		return fmt.Errorf("list unfinished snapshots: %w", err)
 	}
@@ -366,7 +389,7 @@ func (c *Copier) Recover(ctx context.Context) error {
 		}
 		reason := ReasonServerStopped
 		_, err := c.p.Store.UpdateSnapshot(ctx, s.AccountID, s.Kind, s.Identifier,
-			[]string{export.SnapshotCreating}, export.SnapshotFailed, export.SnapshotUpdate{FailureReason: &reason})
+			[]export.SnapshotStatus{export.SnapshotCreating}, export.SnapshotFailed, export.SnapshotUpdate{FailureReason: &reason})
 		if err != nil && !errors.Is(err, export.ErrStatusConflict) && export.ErrorCode(err) == export.CodeInternalFailure {
 			return fmt.Errorf("recover snapshot %s: %w", s.Identifier, err)
 		}
@@ -484,7 +507,7 @@ func (c *Copier) take(ctx context.Context, s *export.Snapshot, st *copyState, lo
 	// The location is recorded before any data is written, so that
 	// Recover can find and remove a copy cut short by a crash.
 	zero := 0
-	if _, err := c.p.Store.UpdateSnapshot(ctx, s.AccountID, s.Kind, s.Identifier, []string{export.SnapshotCreating}, export.SnapshotCreating,
+	if _, err := c.p.Store.UpdateSnapshot(ctx, s.AccountID, s.Kind, s.Identifier, []export.SnapshotStatus{export.SnapshotCreating}, export.SnapshotCreating,
 		export.SnapshotUpdate{CreateTime: &at, Location: &s.Location, PercentProgress: &zero, EngineVersion: &version}); err != nil {
 		return 0, fmt.Errorf("record snapshot time: %w", err)
 	}
@@ -507,7 +530,7 @@ func (c *Copier) take(ctx context.Context, s *export.Snapshot, st *copyState, lo
 		Engine:               s.Engine,
 		EngineVersion:        version,
 		SnapshotTime:         at,
-		CaseInsensitiveNames: caseInsensitive(snap, s.Engine),
+		CaseInsensitiveNames: mysqlFamily(s.Engine),
 		Tables:               make([]manifestTable, len(tables)),
 		Warnings:             warnings,
 	}
@@ -545,17 +568,6 @@ func (c *Copier) take(ctx context.Context, s *export.Snapshot, st *copyState, lo
 	return m.StoredBytes + int64(len(data)), nil
 }
 
-// caseInsensitive tells whether ExportOnly must match names of the copy
-// case-insensitively. A live snapshot may say so itself (MySQL knows its
-// lower_case_table_names); otherwise MySQL and MariaDB engines fold and
-// PostgreSQL ones do not.
-func caseInsensitive(snap engine.Snapshot, engineName string) bool {
-	if f, ok := snap.(interface{ CaseInsensitiveNames() bool }); ok {
-		return f.CaseInsensitiveNames()
-	}
-	return mysqlFamily(engineName)
-}
-
 // copyTable stores every batch of t under <location>/t<index>/ through
 // engine.ReadTable: each read of a batch (the whole batch, or one range
 // of it when the snapshot reads ranges, so that an export of the copy
@@ -579,7 +591,7 @@ func (c *Copier) copyTable(ctx context.Context, snap engine.Snapshot, location s
 		Series: func(batch, rng int) *parquetfile.Series {
 			stem := fmt.Sprintf("t%05d/b%05d/r%05d", index, batch, rng)
 			return parquetfile.NewSeries(parquetfile.SeriesParams{
-				Schema: t.Schema, Options: c.parquet, FileBytes: c.p.FileBytes,
+				Schema: t.Schema, Writer: c.parquet, FileBytes: c.p.FileBytes,
 				Key: func(i int) string { return fmt.Sprintf("%s-%05d.parquet", stem, i) },
 				Put: func(ctx context.Context, key string, body io.Reader) error {
 					return c.p.Blobs.Put(ctx, location+"/"+key, body)
@@ -628,7 +640,7 @@ func (c *Copier) reportProgress(ctx context.Context, s *export.Snapshot, st *cop
 					continue
 				}
 				_, err := c.p.Store.UpdateSnapshot(ctx, s.AccountID, s.Kind, s.Identifier,
-					[]string{export.SnapshotCreating}, export.SnapshotCreating, export.SnapshotUpdate{PercentProgress: &pct})
+					[]export.SnapshotStatus{export.SnapshotCreating}, export.SnapshotCreating, export.SnapshotUpdate{PercentProgress: &pct})
 				if err != nil && ctx.Err() == nil {
 					logger.Warn("save snapshot progress", "err", err)
 					continue
@@ -647,7 +659,7 @@ func (c *Copier) finish(ctx context.Context, s *export.Snapshot, size int64, err
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	store := c.p.Store
-	creating := []string{export.SnapshotCreating}
+	creating := []export.SnapshotStatus{export.SnapshotCreating}
 	if err == nil && context.Cause(ctx) == nil {
 		pct := 100
 		_, uerr := store.UpdateSnapshot(cctx, s.AccountID, s.Kind, s.Identifier, creating, export.SnapshotAvailable,

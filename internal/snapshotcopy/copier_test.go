@@ -67,13 +67,13 @@ const fixtureSQL = `CREATE SCHEMA "Sales2";` + typesSQL
 // embeddedS3 returns S3 blobs on the embedded S3 server behind httptest.
 func embeddedS3(t *testing.T) snapshotcopy.Blobs {
 	t.Helper()
-	srv, err := s3server.New(t.TempDir(), s3server.WithAccount("000000000000"))
+	srv, err := s3server.New(t.TempDir(), s3server.Params{AccountID: "000000000000"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(exporttest.SigV4S3(srv, map[string]exporttest.S3Key{"test": {Secret: "test", Account: "000000000000"}}))
 	t.Cleanup(hs.Close)
-	store, err := s3objects.New(s3objects.Config{Endpoint: hs.URL, AccessKeyID: "test", SecretAccessKey: "test", PartSize: s3objects.MinPartSize})
+	store, err := s3objects.New(s3objects.Params{Endpoint: hs.URL, AccessKeyID: "test", SecretAccessKey: "test", PartSize: s3objects.MinPartSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestSource_ExportOnly(t *testing.T) {
 		"skippedByName":  {n + ".sales.scratch"},
 		"mixedWithEmpty": {n + ".sales.empty", n + ".types"},
 	}
-	live := pgsource.New(e.db.URL, pgsource.Options{})
+	live := pgsource.New(e.db.URL, pgsource.Params{})
 	for name, only := range cases {
 		t.Run(name, func(t *testing.T) {
 			got := read(t, copySrc, only, e.alloc)
@@ -252,7 +252,7 @@ func TestSource_Incomplete(t *testing.T) {
 // snapshot with a reason and stores nothing.
 func TestCopier_Unreachable(t *testing.T) {
 	e := newEnv(t, "", envOpts{wrap: func(engine.Source) engine.Source {
-		return pgsource.New("postgres://postgres:sekrit@127.0.0.1:1/postgres", pgsource.Options{ConnectTimeout: 3 * time.Second})
+		return pgsource.New("postgres://postgres:sekrit@127.0.0.1:1/postgres", pgsource.Params{ConnectTimeout: 3 * time.Second})
 	}})
 	start := time.Now()
 	s := e.create(t, "down")

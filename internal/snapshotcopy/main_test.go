@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,7 +96,7 @@ func (m *memStore) ListSnapshots(_ context.Context, f export.SnapshotFilter) ([]
 	return out, nil
 }
 
-func (m *memStore) UpdateSnapshot(_ context.Context, acct string, kind export.SnapshotKind, id string, from []string, to string, u export.SnapshotUpdate) (*export.Snapshot, error) {
+func (m *memStore) UpdateSnapshot(_ context.Context, acct string, kind export.SnapshotKind, id string, from []export.SnapshotStatus, to export.SnapshotStatus, u export.SnapshotUpdate) (*export.Snapshot, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := m.snaps[memKey(acct, kind, id)]
@@ -133,7 +132,7 @@ func (m *memStore) UpdateSnapshot(_ context.Context, acct string, kind export.Sn
 	return &c, nil
 }
 
-func (m *memStore) DeleteSnapshot(_ context.Context, acct string, kind export.SnapshotKind, id string, from []string) (*export.Snapshot, error) {
+func (m *memStore) DeleteSnapshot(_ context.Context, acct string, kind export.SnapshotKind, id string, from []export.SnapshotStatus) (*export.Snapshot, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := memKey(acct, kind, id)
@@ -223,7 +222,7 @@ type env struct {
 
 type envOpts struct {
 	blobs  snapshotcopy.Blobs
-	pg     pgsource.Options // options of the live source
+	pg     pgsource.Params // options of the live source
 	wrap   func(engine.Source) engine.Source
 	params func(*snapshotcopy.Params)
 }
@@ -384,8 +383,6 @@ func sameData(t *testing.T, got, want dump) {
 		t.Errorf("warnings:\n got %s\nwant %s", g, w)
 	}
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func (m *memStore) CreateSnapshotWithin(_ context.Context, s *export.Snapshot, limit int) error {
 	m.mu.Lock()

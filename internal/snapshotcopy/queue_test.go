@@ -196,7 +196,7 @@ func TestCopier_DequeueAndStop(t *testing.T) {
 	if e.copier.Dequeue(gone) || e.copier.Dequeue(running) {
 		t.Fatal("Dequeue of a dequeued or running copy = true")
 	}
-	if _, err := e.store.DeleteSnapshot(context.Background(), gone.AccountID, gone.Kind, gone.Identifier, []string{export.SnapshotCreating}); err != nil {
+	if _, err := e.store.DeleteSnapshot(context.Background(), gone.AccountID, gone.Kind, gone.Identifier, []export.SnapshotStatus{export.SnapshotCreating}); err != nil {
 		t.Fatal(err)
 	}
 	e.copier.Stop()

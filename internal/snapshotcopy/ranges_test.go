@@ -106,7 +106,7 @@ func openTables(t *testing.T, src engine.Source, alloc memory.Allocator) (engine
 // ranges returns the rows (and progress) of the live range, so an export
 // of the copy writes the part-<range> files of a live export.
 func TestCopier_Ranges(t *testing.T) {
-	e := newEnv(t, rangesSQL, envOpts{pg: pgsource.Options{MinRangeBytes: rangeMinBytes}, params: func(p *snapshotcopy.Params) {
+	e := newEnv(t, rangesSQL, envOpts{pg: pgsource.Params{MinRangeBytes: rangeMinBytes}, params: func(p *snapshotcopy.Params) {
 		p.FileBytes = 1 // a file per slice: several files per range
 	}})
 	s := e.createAvailable(t, "ranges")
@@ -177,7 +177,7 @@ func TestCopier_Ranges(t *testing.T) {
 // TestSource_FormatVersion1: a copy whose manifest has the first layout
 // (a file list per batch, no ranges) is still served, one range per batch.
 func TestSource_FormatVersion1(t *testing.T) {
-	e := newEnv(t, rangesSQL, envOpts{pg: pgsource.Options{MinRangeBytes: rangeMinBytes}})
+	e := newEnv(t, rangesSQL, envOpts{pg: pgsource.Params{MinRangeBytes: rangeMinBytes}})
 	s := e.createAvailable(t, "v1")
 	ctx := context.Background()
 	key := s.Location + "/" + snapshotcopy.ManifestName

@@ -281,6 +281,8 @@ func (s *snapshot) ReadBatch(ctx context.Context, t engine.Table, batch int, emi
 	return s.read(ctx, t.Target, schema, b.Ranges, fmt.Sprintf("batch %d", batch), emit, progress)
 }
 
+var _ engine.RangeReader = (*snapshot)(nil)
+
 // ReadRange streams the stored files of range rng of batch, as the live
 // snapshot's ReadRange returned them when the copy was taken; an empty
 // range emits nothing. The stored Table.Ranges says how many there are.

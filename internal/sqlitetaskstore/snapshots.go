@@ -166,7 +166,7 @@ func snapshotListQuery(f export.SnapshotFilter) (string, []any) {
 	// their matches through their own index and sort them. Creating
 	// snapshots are few, so start-up recovery reads them across accounts
 	// through snapshots_status.
-	onlyCreating := len(f.Statuses) > 0 && !slices.ContainsFunc(f.Statuses, func(st string) bool { return st != export.SnapshotCreating })
+	onlyCreating := len(f.Statuses) > 0 && !slices.ContainsFunc(f.Statuses, func(st export.SnapshotStatus) bool { return st != export.SnapshotCreating })
 	switch {
 	case f.AccountID == "" && onlyCreating:
 		b.WriteString(` INDEXED BY snapshots_status`)
@@ -197,12 +197,16 @@ func snapshotListQuery(f export.SnapshotFilter) (string, []any) {
 			args = append(args, v)
 		}
 	}
+	statuses := make([]string, len(f.Statuses))
+	for i, st := range f.Statuses {
+		statuses[i] = string(st)
+	}
 	in("identifier", f.Identifiers)
 	// The column's NOCASE collation makes this IN case-insensitive.
 	in("source_identifier", f.SourceIdentifiers)
 	in("snapshot_type", f.Types)
 	in("engine", f.Engines)
-	in("status", f.Statuses)
+	in("status", statuses)
 	b.WriteString(" ORDER BY seq")
 	if f.Limit > 0 {
 		b.WriteString(" LIMIT ?")
@@ -220,19 +224,26 @@ func snapshotListQuery(f export.SnapshotFilter) (string, []any) {
 // snapshot with an error wrapping export.ErrStatusConflict. It returns an
 // *export.Error with code DBSnapshotNotFound or
 // DBClusterSnapshotNotFoundFault (by kind) for an unknown snapshot, and a
-// plain error when from is empty. Other errors come from SQLite.
-func (s *Store) UpdateSnapshot(ctx context.Context, accountID string, kind export.SnapshotKind, identifier string, from []string, to string, u export.SnapshotUpdate) (*export.Snapshot, error) {
+// plain error, touching nothing, when from is empty or some from -> to is
+// not a legal move (export.CanTransitionSnapshot). Other errors come from
+// SQLite.
+func (s *Store) UpdateSnapshot(ctx context.Context, accountID string, kind export.SnapshotKind, identifier string, from []export.SnapshotStatus, to export.SnapshotStatus, u export.SnapshotUpdate) (*export.Snapshot, error) {
 	if len(from) == 0 {
 		return nil, fmt.Errorf("update snapshot %s: no from status", identifier)
+	}
+	for _, f := range from {
+		if !export.CanTransitionSnapshot(f, to) {
+			return nil, fmt.Errorf("update snapshot %s: illegal move %s -> %s", identifier, f, to)
+		}
 	}
 	set, setArgs := snapshotUpdateSet(u)
 	query := `UPDATE snapshots SET status = ?` + set +
 		` WHERE account_id = ? AND kind = ? AND identifier = ? AND status IN (` + placeholders(len(from)) + `)
 		RETURNING ` + snapshotColumns
-	args := append([]any{to}, setArgs...)
+	args := append([]any{string(to)}, setArgs...)
 	args = append(args, accountID, string(kind), identifier)
 	for _, f := range from {
-		args = append(args, f)
+		args = append(args, string(f))
 	}
 	return s.casSnapshot(ctx, "update", query, args, accountID, kind, identifier, from)
 }
@@ -245,7 +256,7 @@ func (s *Store) UpdateSnapshot(ctx context.Context, accountID string, kind expor
 // returns an *export.Error with code DBSnapshotNotFound or
 // DBClusterSnapshotNotFoundFault (by kind) for an unknown snapshot, and a
 // plain error when from is empty. Other errors come from SQLite.
-func (s *Store) DeleteSnapshot(ctx context.Context, accountID string, kind export.SnapshotKind, identifier string, from []string) (*export.Snapshot, error) {
+func (s *Store) DeleteSnapshot(ctx context.Context, accountID string, kind export.SnapshotKind, identifier string, from []export.SnapshotStatus) (*export.Snapshot, error) {
 	if len(from) == 0 {
 		return nil, fmt.Errorf("delete snapshot %s: no from status", identifier)
 	}
@@ -253,7 +264,7 @@ func (s *Store) DeleteSnapshot(ctx context.Context, accountID string, kind expor
 		AND status IN (` + placeholders(len(from)) + `) RETURNING ` + snapshotColumns
 	args := []any{accountID, string(kind), identifier}
 	for _, f := range from {
-		args = append(args, f)
+		args = append(args, string(f))
 	}
 	return s.casSnapshot(ctx, "delete", query, args, accountID, kind, identifier, from)
 }
@@ -261,7 +272,7 @@ func (s *Store) DeleteSnapshot(ctx context.Context, accountID string, kind expor
 // casSnapshot runs a conditional UPDATE or DELETE ... RETURNING on the
 // write connection. When it touches no row it reads the snapshot back to
 // tell not-found from a status conflict.
-func (s *Store) casSnapshot(ctx context.Context, op, query string, args []any, accountID string, kind export.SnapshotKind, identifier string, from []string) (*export.Snapshot, error) {
+func (s *Store) casSnapshot(ctx context.Context, op, query string, args []any, accountID string, kind export.SnapshotKind, identifier string, from []export.SnapshotStatus) (*export.Snapshot, error) {
 	for range maxTransitionAttempts {
 		snap, err := scanSnapshot(s.write.QueryRowContext(ctx, query, args...))
 		if err == nil {

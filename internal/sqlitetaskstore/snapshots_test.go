@@ -36,7 +36,7 @@ func TestSnapshotStore_Reopen(t *testing.T) {
 	}
 	pct, loc, size := 100, "store/snap-reopen", int64(4096)
 	taken := time.Date(2024, 1, 2, 4, 0, 0, 7000, time.UTC)
-	want, err := s.UpdateSnapshot(ctx, snap.AccountID, snap.Kind, snap.Identifier, []string{export.SnapshotCreating}, export.SnapshotAvailable,
+	want, err := s.UpdateSnapshot(ctx, snap.AccountID, snap.Kind, snap.Identifier, []export.SnapshotStatus{export.SnapshotCreating}, export.SnapshotAvailable,
 		export.SnapshotUpdate{PercentProgress: &pct, Location: &loc, SizeBytes: &size, CreateTime: &taken})
 	if err != nil {
 		t.Fatal(err)
@@ -170,12 +170,12 @@ func TestListSnapshots_UsesIndex(t *testing.T) {
 	}{
 		{"All", export.SnapshotFilter{AccountID: "a", Kind: db}, "snapshots_account_kind_seq", "account_id=? AND kind=?"},
 		{"BothKinds", export.SnapshotFilter{AccountID: "a"}, "snapshots_account_kind_seq", "account_id=?"},
-		{"Status", export.SnapshotFilter{AccountID: "a", Kind: db, Statuses: []string{export.SnapshotAvailable}}, "snapshots_account_kind_seq", "account_id=? AND kind=?"},
-		{"StatusBothKinds", export.SnapshotFilter{AccountID: "a", Statuses: []string{export.SnapshotAvailable}}, "snapshots_account_kind_seq", "account_id=?"},
+		{"Status", export.SnapshotFilter{AccountID: "a", Kind: db, Statuses: []export.SnapshotStatus{export.SnapshotAvailable}}, "snapshots_account_kind_seq", "account_id=? AND kind=?"},
+		{"StatusBothKinds", export.SnapshotFilter{AccountID: "a", Statuses: []export.SnapshotStatus{export.SnapshotAvailable}}, "snapshots_account_kind_seq", "account_id=?"},
 		{"TypeEngine", export.SnapshotFilter{AccountID: "a", Kind: db, Types: []string{"manual"}, Engines: []string{"mysql"}}, "snapshots_account_kind_seq", "account_id=? AND kind=?"},
 		{"Identifiers", export.SnapshotFilter{AccountID: "a", Kind: db, Identifiers: []string{"x", "y"}, SourceIdentifiers: []string{"s"}}, "snapshots_account_kind_identifier", "identifier=?"},
-		{"Source", export.SnapshotFilter{AccountID: "a", Kind: db, SourceIdentifiers: []string{"s", "t"}, Statuses: []string{export.SnapshotAvailable}}, "snapshots_account_kind_source", "source_identifier=?"},
-		{"RecoveryScan", export.SnapshotFilter{Statuses: []string{export.SnapshotCreating}}, "snapshots_status", "status=?"},
+		{"Source", export.SnapshotFilter{AccountID: "a", Kind: db, SourceIdentifiers: []string{"s", "t"}, Statuses: []export.SnapshotStatus{export.SnapshotAvailable}}, "snapshots_account_kind_source", "source_identifier=?"},
+		{"RecoveryScan", export.SnapshotFilter{Statuses: []export.SnapshotStatus{export.SnapshotCreating}}, "snapshots_status", "status=?"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
