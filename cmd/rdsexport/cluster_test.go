@@ -43,6 +43,9 @@ type testCluster struct {
 	nodes   []*clusterNode
 	// cut reaches the store for the last node: the test can cut it off.
 	cut *blackhole
+	// t is the test that owns the processes: a node restarted in a
+	// subtest must outlive it.
+	t *testing.T
 }
 
 type clusterNode struct {
@@ -72,6 +75,7 @@ CREATE TABLE mid (id bigint PRIMARY KEY, note text);
 INSERT INTO mid SELECT i, md5(i::text) FROM generate_series(1, 100000) i;
 ANALYZE;`, clusterBigRows)),
 		gw: exporttest.StartVersityGW(t),
+		t:  t,
 	}
 	s3c := s3Client(c.gw.Endpoint, aws.Credentials{AccessKeyID: c.gw.AccessKeyID, SecretAccessKey: c.gw.SecretAccessKey})
 	for _, b := range []string{testBucket, "snapshots"} {
@@ -292,7 +296,7 @@ func (b *blackhole) isCut() bool {
 // restart starts node i again after it was killed or stopped.
 func (c *testCluster) restart(t *testing.T, i int) {
 	t.Helper()
-	c.nodes[i].p = startProcess(t, c.bin, c.nodes[i].config)
+	c.nodes[i].p = startProcess(c.t, c.bin, c.nodes[i].config)
 }
 
 // TestCluster runs three nodes on one PostgreSQL store: any node answers any
