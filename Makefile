@@ -5,7 +5,7 @@ GOTESTFLAGS ?=
 FUZZTIME ?= 30s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
-.PHONY: help build run demo test test-unit lint golden bench bench-micro fuzz db-up db-down ci clean
+.PHONY: help build docker run demo test test-unit lint golden bench bench-micro fuzz db-up db-down ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -15,6 +15,9 @@ build: ## build bin/rdsexport
 
 demo: ## run the server against a demo database in the local PostgreSQL, embedded S3 in ./data
 	$(GO) run ./cmd/rdsexport demo
+
+docker: ## build the container image rdsexport:$(VERSION) (needs a Docker daemon)
+	docker build --build-arg VERSION=$(VERSION) -t rdsexport:$(VERSION) .
 
 db-up: ## check the local PostgreSQL and MariaDB; start or install them if needed
 	scripts/dev-db.sh up

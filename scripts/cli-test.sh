@@ -122,5 +122,15 @@ rds delete-db-cluster-snapshot --db-cluster-snapshot-identifier cli-snap >/dev/n
 rds wait db-cluster-snapshot-deleted --db-cluster-snapshot-identifier cli-snap
 echo "ok: snapshot delete waiters"
 
+msgs=$(rds describe-events --source-type db-snapshot --source-identifier cli-db-snap --query 'Events[].Message' --output json | tr -d '\n ')
+[ "$msgs" = '["CreatingmanualDBsnapshot.","ManualDBsnapshothasbeencreated.","Deletedusersnapshot."]' ] || fail "db snapshot events $msgs"
+msg=$(rds describe-events --duration 120 --source-type db-cluster-snapshot --source-identifier cli-snap --event-categories notification --query 'Events[0].Message' --output text)
+[ "$msg" = "DB cluster snapshot export task completed. Export task: cli-snap-export." ] || fail "export event $msg"
+n=$(rds describe-events --source-type db-cluster --source-identifier demo --query 'length(Events)' --output text)
+[ "$n" -ge 1 ] || fail "no events of the live-cluster exports"
+expect_error InvalidParameterValue rds describe-events --max-records 5
+expect_error InvalidParameterCombination rds describe-events --source-identifier cli-snap
+echo "ok: describe-events"
+
 python3 scripts/boto3_check.py "$url"
 echo "cli-test: all passed"

@@ -4,8 +4,10 @@ import (
 	"github.com/rdsexport/rdsexport/internal/catalog"
 	"github.com/rdsexport/rdsexport/internal/engine"
 	"github.com/rdsexport/rdsexport/internal/export"
+	"github.com/rdsexport/rdsexport/internal/metrics"
 	"github.com/rdsexport/rdsexport/internal/mysqlsource"
 	"github.com/rdsexport/rdsexport/internal/pgsource"
+	"github.com/rdsexport/rdsexport/internal/snapshotcopy"
 )
 
 // catalogSources are the configured sources as the catalog takes them,
@@ -32,4 +34,16 @@ func newSource(s SourceConfig) engine.Source {
 		return mysqlsource.New(s.URL, mysqlsource.Params{Databases: s.Databases, ReadTimeout: s.ReadTimeout})
 	}
 	return pgsource.New(s.URL, pgsource.Params{Databases: s.Databases, ReadTimeout: s.ReadTimeout})
+}
+
+// countedCopier is the service.Snapshotter on the snapshot copier that
+// counts the copies asked for.
+type countedCopier struct {
+	*snapshotcopy.Copier
+	metrics *metrics.Metrics
+}
+
+func (c countedCopier) CreateSnapshot(s *export.Snapshot) {
+	c.metrics.SnapshotCopyStarted()
+	c.Copier.CreateSnapshot(s)
 }

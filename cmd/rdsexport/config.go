@@ -89,6 +89,15 @@ type Config struct {
 	// embedded S3 together; past it RDS requests get Throttling and S3
 	// requests SlowDown, which clients retry.
 	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
+	// Metrics configures GET /metrics.
+	Metrics MetricsConfig `yaml:"metrics"`
+}
+
+// MetricsConfig configures GET /metrics. By default it needs HTTP basic
+// authentication with an access key of the server's account; Public
+// serves it to anyone who can reach the listener.
+type MetricsConfig struct {
+	Public bool `yaml:"public"`
 }
 
 // Credential is one accepted access key and the account it signs for.
@@ -106,6 +115,10 @@ type S3Config struct {
 	AccessKeyID     string `yaml:"access_key_id"`
 	SecretAccessKey string `yaml:"secret_access_key"`
 	Region          string `yaml:"region"`
+	// Hostnames are the base host names of virtual-hosted-style requests
+	// to the embedded S3: <bucket>.<hostname>[:port]. Path style works on
+	// any host.
+	Hostnames []string `yaml:"hostnames"`
 }
 
 // SnapshotStorage is where snapshot copies live.
@@ -141,6 +154,7 @@ func DefaultConfig() Config {
 		AccountID:            "000000000000",
 		DataDir:              "./data",
 		Credentials:          []Credential{{AccessKeyID: "test", SecretAccessKey: "test"}},
+		S3:                   S3Config{Hostnames: []string{"localhost", "s3.localhost"}},
 		MaxConcurrentExports: 5,
 		ExportConnections:    2,
 		ExportFileBytes:      8 << 20,
@@ -231,8 +245,8 @@ func (c *Config) resolveSecrets(lookupEnv func(string) (string, bool), readFile 
 // LoadEnv applies RDSEXPORT_LISTEN, RDSEXPORT_REGION,
 // RDSEXPORT_EXTRA_REGIONS (comma-separated), RDSEXPORT_ACCOUNT_ID,
 // RDSEXPORT_DATA_DIR, RDSEXPORT_STORE, RDSEXPORT_NODE_ID,
-// RDSEXPORT_S3_ENDPOINT, RDSEXPORT_MAX_CONCURRENT_EXPORTS and
-// RDSEXPORT_LOG_LEVEL when set.
+// RDSEXPORT_S3_ENDPOINT, RDSEXPORT_MAX_CONCURRENT_EXPORTS,
+// RDSEXPORT_METRICS_PUBLIC and RDSEXPORT_LOG_LEVEL when set.
 func (c *Config) LoadEnv(getenv func(string) string) error {
 	str := map[string]*string{
 		"RDSEXPORT_LISTEN":      &c.Listen,
@@ -257,6 +271,13 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 			}
 		}
 	}
+	if v := getenv("RDSEXPORT_METRICS_PUBLIC"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("RDSEXPORT_METRICS_PUBLIC: %w", err)
+		}
+		c.Metrics.Public = b
+	}
 	if v := getenv("RDSEXPORT_MAX_CONCURRENT_EXPORTS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -271,6 +292,7 @@ var (
 	accountRe    = regexp.MustCompile(`^\d{12}$`)
 	regionRe     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 	identifierRe = regexp.MustCompile(`^[A-Za-z](?:-?[A-Za-z0-9])*$`)
+	hostnameRe   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
 	nodeIDRe     = regexp.MustCompile(`^[!-~]{1,100}$`)
 )
 
@@ -349,6 +371,11 @@ func (c *Config) Validate() error {
 	}
 	if c.S3.Endpoint != "" && !strings.HasPrefix(c.S3.Endpoint, "http://") && !strings.HasPrefix(c.S3.Endpoint, "https://") {
 		bad("s3.endpoint %q must be an http(s) URL", c.S3.Endpoint)
+	}
+	for i, h := range c.S3.Hostnames {
+		if !hostnameRe.MatchString(h) {
+			bad("s3.hostnames[%d] %q is not a host name (letters, digits, hyphens and dots, no port)", i, h)
+		}
 	}
 	if c.Store != "" {
 		// The errors never quote the URL: it may hold a password.

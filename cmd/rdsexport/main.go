@@ -66,6 +66,7 @@ var envHelp = [][2]string{
 	{"RDSEXPORT_NODE_ID", "name of this node among those sharing a store; default hostname:port (node_id)"},
 	{"RDSEXPORT_S3_ENDPOINT", "external S3 URL; empty serves S3 on the listener (s3.endpoint)"},
 	{"RDSEXPORT_MAX_CONCURRENT_EXPORTS", "exports running at once per account (max_concurrent_exports)"},
+	{"RDSEXPORT_METRICS_PUBLIC", "true serves /metrics without authentication (metrics.public)"},
 	{"RDSEXPORT_LOG_LEVEL", "debug, info, warn or error (log_level)"},
 	{"RDSEXPORT_PPROF", "address of a separate net/http/pprof listener; off when unset"},
 }
@@ -197,7 +198,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := m.Open(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "rdsexport %s listening on http://%s (account %s, region %s)\n", buildVersion(), m.Addr(), cfg.AccountID, cfg.Region)
+	fmt.Fprintf(stdout, "rdsexport listening on http://%s (account %s, region %s)\n", m.Addr(), cfg.AccountID, cfg.Region)
 	if cmd == "demo" {
 		fmt.Fprintf(stdout, "demo cluster ARN: arn:aws:rds:%s:%s:cluster:demo, DB instance demo-db, bucket s3://%s\n", cfg.Region, cfg.AccountID, demoBucket)
 	}

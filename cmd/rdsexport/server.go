@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,6 +22,7 @@ import (
 	"github.com/rdsexport/rdsexport/internal/cluster"
 	"github.com/rdsexport/rdsexport/internal/engine"
 	"github.com/rdsexport/rdsexport/internal/export"
+	"github.com/rdsexport/rdsexport/internal/metrics"
 	"github.com/rdsexport/rdsexport/internal/s3objects"
 	"github.com/rdsexport/rdsexport/internal/s3server"
 	"github.com/rdsexport/rdsexport/internal/service"
@@ -49,6 +51,7 @@ type Main struct {
 	copier      *snapshotcopy.Copier
 	limits      *sourceLimits
 	objects     *s3objects.Store
+	metrics     *metrics.Metrics
 	served      chan error
 	pprof       *http.Server
 
@@ -56,6 +59,9 @@ type Main struct {
 	// authTimeout the router's, when set (tests of slow clients).
 	readHeaderTimeout time.Duration
 	authTimeout       time.Duration
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // pprofEnv names the address of an optional profiling listener
@@ -85,7 +91,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("listen: %w", err)
 	}
 	m.nodeID = nodeID(cfg.NodeID, m.ln.Addr())
-	if m.store, err = openStore(ctx, cfg, m.nodeID, m.Logger); err != nil {
+	if m.store, err = openStore(ctx, cfg, m.nodeID, m.Logger, m.Now); err != nil {
 		return err
 	}
 	if addr := os.Getenv(pprofEnv); addr != "" {
@@ -104,6 +110,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if cfg.S3.Endpoint == "" {
 		srv, err := s3server.New(filepath.Join(cfg.DataDir, "s3"), s3server.Params{
 			Logger: m.Logger.With("component", "s3"), Now: m.Now, AccountID: cfg.AccountID,
+			Hostnames: cfg.S3.Hostnames,
 		})
 		if err != nil {
 			return fmt.Errorf("open embedded S3: %w", err)
@@ -161,6 +168,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		// the creating snapshots of dead processes only when it is alone.
 		NoRecover: cfg.Store != "",
 	})
+	// The task and snapshot gauges and DescribeEvents need a store that
+	// counts and records events (the SQLite store).
+	counts, _ := m.store.(metrics.Counts)
+	m.metrics = metrics.New(metrics.Params{Counts: counts, Logger: m.Logger.With("component", "metrics"), Now: m.Now})
 	// With a shared store the cluster's job queue hands exports to the
 	// engine, and every write of a run is fenced by the node's lease.
 	var runner service.Runner
@@ -178,7 +189,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.engine = engine.New(engine.Params{
 		Store:                engineStore,
-		Objects:              engineObjects,
+		Objects:              &metrics.ObjectStore{Inner: engineObjects, Metrics: m.metrics},
+		Observer:             m.metrics,
 		Dispatched:           m.node != nil,
 		Resolve:              cat.ExportSource,
 		Logger:               m.Logger.With("component", "engine"),
@@ -190,14 +202,17 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if runner == nil {
 		runner = m.engine
 	}
+	events, _ := m.store.(export.EventStore)
 	svc := service.New(service.Params{
 		Store: m.store, Runner: runner, Catalog: cat, Buckets: objects,
-		Snapshots: m.store, Snapshotter: m.copier, SnapshotQuota: cfg.SnapshotQuota,
+		Snapshots: m.store, Snapshotter: countedCopier{m.copier, m.metrics}, SnapshotQuota: cfg.SnapshotQuota,
+		Events: events,
 		Logger: m.Logger.With("component", "service"), Now: m.Now,
 	})
 	rds := &awsquery.Handler{
 		Service: svc, Logger: m.Logger.With("component", "awsquery"),
 		Region: cfg.Region, AccountID: cfg.AccountID, Regions: cfg.Regions(),
+		Observe: m.metrics.APIRequest,
 	}
 	creds := credentialTable{account: cfg.AccountID, keys: map[string]Credential{}}
 	for _, c := range cfg.Credentials {
@@ -212,6 +227,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		s3:      s3Check(cfg, local, m.objects),
 		logger:  m.Logger.With("component", "health"),
 	})
+	r.public.Handle("/metrics", newMetricsAuth(cfg, m.metrics.Handler()))
 	if m.authTimeout > 0 {
 		r.authTimeout = m.authTimeout
 	}
@@ -269,7 +285,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			}
 		}
 	}
-	m.Logger.Info("rdsexport started", "listen", m.Addr(), "account", cfg.AccountID, "region", cfg.Region, "data_dir", cfg.DataDir,
+	m.Logger.Info("rdsexport started", "version", buildVersion(), "listen", m.Addr(), "account", cfg.AccountID, "region", cfg.Region, "data_dir", cfg.DataDir,
 		"store", storeName(cfg), "node_id", m.nodeID)
 	return nil
 }
@@ -358,8 +374,14 @@ func (m *Main) Addr() string { return m.ln.Addr().String() }
 func (m *Main) URL() string { return "http://" + m.Addr() }
 
 // Close stops accepting requests, stops running exports (they are recorded
-// as FAILED with a cause) and closes the store.
+// as FAILED with a cause) and closes the store. Later calls return the
+// first call's result.
 func (m *Main) Close() error {
+	m.closeOnce.Do(func() { m.closeErr = m.close() })
+	return m.closeErr
+}
+
+func (m *Main) close() error {
 	var errs []error
 	if m.pprof != nil {
 		_ = m.pprof.Close()

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 
@@ -81,9 +82,9 @@ func nodeID(configured string, addr net.Addr) string {
 }
 
 // openStore opens the configured store for the server.
-func openStore(ctx context.Context, cfg Config, nodeID string, logger *slog.Logger) (taskStore, error) {
+func openStore(ctx context.Context, cfg Config, nodeID string, logger *slog.Logger, now func() time.Time) (taskStore, error) {
 	if cfg.Store == "" {
-		st, err := openTaskStore(ctx, cfg.DataDir, logger)
+		st, err := openTaskStore(ctx, cfg.DataDir, logger, now)
 		if err != nil {
 			return nil, err
 		}
@@ -108,13 +109,13 @@ const recoverySection = `README.md, "When the store is damaged"`
 // is refused, and so is a missing or empty one when data_dir holds data
 // that only the store's records make sense of: creating an empty store
 // then would orphan it. The errors say what to do.
-func openTaskStore(ctx context.Context, dataDir string, logger *slog.Logger) (*sqlitetaskstore.Store, error) {
+func openTaskStore(ctx context.Context, dataDir string, logger *slog.Logger, now func() time.Time) (*sqlitetaskstore.Store, error) {
 	path := filepath.Join(dataDir, storeFile)
 	held, err := heldData(dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("open task store: %w", err)
 	}
-	opts := []sqlitetaskstore.Option{sqlitetaskstore.WithLogger(logger.With("component", "store"))}
+	opts := []sqlitetaskstore.Option{sqlitetaskstore.WithLogger(logger.With("component", "store")), sqlitetaskstore.WithNow(now)}
 	if len(held) > 0 {
 		opts = append(opts, sqlitetaskstore.WithMustExist())
 	}

@@ -325,7 +325,7 @@ func TestStore_Check(t *testing.T) {
 			if err != nil {
 				t.Fatalf("store check %v: %v", args, err)
 			}
-			if want := path + ": ok (integrity_check): 2 tasks, 1 snapshots, schema version 2, "; !strings.HasPrefix(stdout, want) || !strings.Contains(stdout, "mode 0600") {
+			if want := path + ": ok (integrity_check): 2 tasks, 1 snapshots, schema version 3, "; !strings.HasPrefix(stdout, want) || !strings.Contains(stdout, "mode 0600") {
 				t.Errorf("store check %v printed %q, want %q...", args, stdout, want)
 			}
 		}

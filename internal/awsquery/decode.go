@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/rdsexport/rdsexport/internal/export"
@@ -124,6 +125,31 @@ func (p params) int(key string) (*int, error) {
 	}
 	i := int(n)
 	return &i, nil
+}
+
+// timeLayouts are the ISO 8601 forms a Timestamp member is accepted in:
+// the SDKs send RFC 3339 with or without fractional seconds, the RDS
+// documentation's example is 2009-07-08T18:00Z, and a bare date is
+// midnight UTC.
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"}
+
+// time returns the value of a Timestamp member, or nil when it is absent.
+// A time without a zone is UTC.
+//
+// Errors: InvalidParameterValue when the value is in none of timeLayouts.
+func (p params) time(key string) (*time.Time, error) {
+	v, ok := p[key]
+	if !ok {
+		return nil, nil
+	}
+	for _, layout := range timeLayouts {
+		if t, err := time.Parse(layout, v); err == nil {
+			t = t.UTC()
+			return &t, nil
+		}
+	}
+	return nil, export.Errorf(export.CodeInvalidParameterValue,
+		"Invalid value '%s' for parameter %s: must be an ISO 8601 time such as 2009-07-08T18:00Z.", v, key)
 }
 
 // bool returns the value of a Boolean member, or nil when it is absent.

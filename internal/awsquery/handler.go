@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -38,6 +39,7 @@ type Service interface {
 	CreateDBClusterSnapshot(ctx context.Context, in service.CreateDBClusterSnapshotInput) (*export.Snapshot, error)
 	DescribeDBClusterSnapshots(ctx context.Context, in service.DescribeDBClusterSnapshotsInput) (*service.DescribeDBClusterSnapshotsOutput, error)
 	DeleteDBClusterSnapshot(ctx context.Context, identifier string) (*export.Snapshot, error)
+	DescribeEvents(ctx context.Context, in service.DescribeEventsInput) (*service.DescribeEventsOutput, error)
 }
 
 // Handler serves the RDS Query API over HTTP. Its fields must be set before
@@ -64,6 +66,11 @@ type Handler struct {
 	// ARN the request could mint or name would be of a region the server
 	// does not serve. Empty means any region.
 	Regions []string
+	// Observe, when set, is called once per request after the answer is
+	// written: the action ("unknown" for a missing or unserved one, so
+	// that callers cannot mint values), "OK" or the error code, and the
+	// time taken.
+	Observe func(action, code string, elapsed time.Duration)
 }
 
 // operation decodes its input from p, calls the service and writes the
@@ -84,6 +91,8 @@ var operations = map[string]operation{
 	"CreateDBClusterSnapshot":    createDBClusterSnapshot,
 	"DescribeDBClusterSnapshots": describeDBClusterSnapshots,
 	"DeleteDBClusterSnapshot":    deleteDBClusterSnapshot,
+
+	"DescribeEvents": describeEvents,
 }
 
 // ServeHTTP answers one Query API request. Every response carries the
@@ -91,17 +100,28 @@ var operations = map[string]operation{
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := h.requestID()
 	action := ""
+	code := "OK"
+	if h.Observe != nil {
+		start := time.Now()
+		defer func() {
+			label := "unknown"
+			if _, ok := operations[action]; ok {
+				label = action
+			}
+			h.Observe(label, code, time.Since(start))
+		}()
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			h.fail(w, requestID, action, fmt.Errorf("panic: %v", v))
+			code = h.fail(w, requestID, action, fmt.Errorf("panic: %v", v))
 		}
 	}()
 
 	if err := h.checkRegion(r.Context()); err != nil {
-		h.fail(w, requestID, action, err)
+		code = h.fail(w, requestID, action, err)
 		return
 	}
 	limit := h.MaxBodyBytes
@@ -110,18 +130,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := readParams(w, r, limit)
 	if err != nil {
-		h.fail(w, requestID, action, err)
+		code = h.fail(w, requestID, action, err)
 		return
 	}
 	action = p["Action"]
 	op, err := dispatch(p)
 	if err != nil {
-		h.fail(w, requestID, action, err)
+		code = h.fail(w, requestID, action, err)
 		return
 	}
 	// After dispatch, so that a body of garbage is still MissingAction.
 	if err := checkUTF8(p); err != nil {
-		h.fail(w, requestID, action, err)
+		code = h.fail(w, requestID, action, err)
 		return
 	}
 
@@ -129,7 +149,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// undo; they sit two levels deep in the final document.
 	result := xmlWriter{depth: 2}
 	if err := op(h, r.Context(), p, h.arnContext(r.Context()), &result); err != nil {
-		h.fail(w, requestID, action, err)
+		code = h.fail(w, requestID, action, err)
 		return
 	}
 	var x xmlWriter
@@ -181,14 +201,15 @@ func dispatch(p params) (operation, error) {
 	return op, nil
 }
 
-// fail answers err. Internal errors are logged here, with the request ID
-// and action, and hidden from the caller.
-func (h *Handler) fail(w http.ResponseWriter, requestID, action string, err error) {
+// fail answers err and returns its code. Internal errors are logged here,
+// with the request ID and action, and hidden from the caller.
+func (h *Handler) fail(w http.ResponseWriter, requestID, action string, err error) string {
 	e, public := publicError(err)
 	if !public {
 		h.logger().Error("request failed", "request_id", requestID, "action", action, "err", err)
 	}
 	writeErrorResponse(w, requestID, e)
+	return e.Code
 }
 
 func (h *Handler) requestID() string {

@@ -37,6 +37,7 @@ type fakeService struct {
 	snapshot  *export.Snapshot
 	snapshots *service.DescribeDBSnapshotsOutput
 	clusterSn *service.DescribeDBClusterSnapshotsOutput
+	events    *service.DescribeEventsOutput
 	got       any
 }
 
@@ -133,6 +134,36 @@ func (f *fakeService) DeleteDBClusterSnapshot(_ context.Context, id string) (*ex
 		return nil, err
 	}
 	return f.snapshot, nil
+}
+
+func (f *fakeService) DescribeEvents(_ context.Context, in service.DescribeEventsInput) (*service.DescribeEventsOutput, error) {
+	if err := f.record(in); err != nil {
+		return nil, err
+	}
+	return f.events, nil
+}
+
+// testEvents are events of each kind the server records, as the store
+// builds them.
+func testEvents() []*export.Event {
+	at := time.Date(2025, 1, 31, 12, 0, 0, 0, time.UTC)
+	snap := &export.Snapshot{Kind: export.SnapshotKindDB, Identifier: "mydbsnapshot", AccountID: "123456789012", Region: "us-east-1"}
+	cl := &export.Snapshot{Kind: export.SnapshotKindCluster, Identifier: "nightly", AccountID: "123456789012", Region: "us-east-1",
+		FailureReason: "the server stopped while the snapshot was being created"}
+	task := &export.Task{Identifier: "my-exp", AccountID: "123456789012", Region: "us-east-1",
+		SourceArn: "arn:aws:rds:us-east-1:123456789012:snapshot:mydbsnapshot", Status: export.StatusComplete}
+	live := &export.Task{Identifier: "live-exp", AccountID: "123456789012", Region: "us-east-1",
+		SourceArn: "arn:aws:rds:us-east-1:123456789012:cluster:pg-main", Status: export.StatusFailed,
+		FailureCause: "An unknown internal error occurred."}
+	return []*export.Event{
+		export.SnapshotEvent(snap, export.SnapshotCreating, at),
+		export.SnapshotEvent(snap, export.SnapshotAvailable, at.Add(time.Minute)),
+		export.TaskEvent(task, at.Add(2*time.Minute)),
+		export.SnapshotEvent(snap, export.SnapshotDeleted, at.Add(3*time.Minute)),
+		export.SnapshotEvent(cl, export.SnapshotCreating, at.Add(4*time.Minute)),
+		export.SnapshotEvent(cl, export.SnapshotFailed, at.Add(5*time.Minute)),
+		export.TaskEvent(live, at.Add(6*time.Minute)),
+	}
 }
 
 var (
@@ -454,6 +485,7 @@ func goldenCases() []goldenCase {
 		errCase("DescribeDBInstances", instanceQuery, export.CodeDBInstanceNotFound, "DBInstance nope not found.", 404),
 		errCase("DescribeDBInstances", instanceQuery, export.CodeInvalidParameterValue, "Unrecognized filter name: owner", 400),
 	)
+	cs = append(cs, eventGoldenCases()...)
 	return append(cs, snapshotGoldenCases()...)
 }
 
@@ -545,6 +577,26 @@ func TestStatusCode(t *testing.T) {
 
 // snapshotGoldenCases are the golden cases of the six snapshot operations:
 // each success and each error the service returns for it.
+const describeEventsQuery = "Action=DescribeEvents&Version=2014-10-31"
+
+func eventGoldenCases() []goldenCase {
+	return []goldenCase{
+		{dir: "DescribeEvents", name: "OK", body: describeEventsQuery + "&Duration=1440", status: 200,
+			setup: func(f *fakeService) { f.events = &service.DescribeEventsOutput{Events: testEvents()} }},
+		{dir: "DescribeEvents", name: "Marker", body: describeEventsQuery + "&MaxRecords=20&SourceType=db-snapshot&SourceIdentifier=mydbsnapshot" +
+			"&StartTime=2025-01-31T00%3A00Z&EndTime=2025-02-01T00%3A00%3A00Z&EventCategories.EventCategory.1=creation", status: 200,
+			setup: func(f *fakeService) {
+				f.events = &service.DescribeEventsOutput{Events: testEvents()[:1], Marker: "MQ"}
+			}},
+		{dir: "DescribeEvents", name: "Empty", body: describeEventsQuery, status: 200,
+			setup: func(f *fakeService) { f.events = &service.DescribeEventsOutput{} }},
+		{dir: "DescribeEvents", name: "InvalidParameterValue-StartTime", body: describeEventsQuery + "&StartTime=yesterday", status: 400},
+		{dir: "DescribeEvents", name: "InvalidParameterValue-Duration", body: describeEventsQuery + "&Duration=an-hour", status: 400},
+		errCase("DescribeEvents", describeEventsQuery, export.CodeInvalidParameterValue, "Invalid value 5 for MaxRecords. Must be between 20 and 100", 400),
+		errCase("DescribeEvents", describeEventsQuery+"&SourceIdentifier=x", export.CodeInvalidParameterCombination, "Cannot specify SourceIdentifier without SourceType.", 400),
+	}
+}
+
 func snapshotGoldenCases() []goldenCase {
 	deleted := availableSnapshot()
 	deleted.Status = export.SnapshotDeleted

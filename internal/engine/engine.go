@@ -47,6 +47,8 @@ type Params struct {
 	// tasks and hands them to Run: Start then neither recovers orphans nor
 	// schedules, since other processes may be running those tasks.
 	Dispatched bool
+	// Observer hears what exports do (metrics); nil means nobody.
+	Observer Observer
 }
 
 // Engine runs export tasks. Create it with New, then Start; Stop waits for
@@ -90,6 +92,9 @@ func New(p Params) *Engine {
 	}
 	if p.Alloc == nil {
 		p.Alloc = memory.DefaultAllocator
+	}
+	if p.Observer == nil {
+		p.Observer = nopObserver{}
 	}
 	p.Parquet.Alloc = p.Alloc
 	return &Engine{

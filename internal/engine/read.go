@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"golang.org/x/sync/errgroup"
@@ -25,6 +26,11 @@ type ReadParams struct {
 	// Progress, if set, is called with the source bytes read, from several
 	// goroutines at once.
 	Progress func(bytes int64)
+	// Emitted, if set, is called for each record batch the source
+	// delivers, from several goroutines at once: its rows, and how long
+	// the source took to deliver it (since the read began or the previous
+	// batch was written).
+	Emitted func(rows int64, wait time.Duration)
 	// BatchDone, if set, is called once every read of a batch is stored,
 	// before the next batch is read; its error ends ReadTable.
 	BatchDone func(ctx context.Context, batch int) error
@@ -121,7 +127,12 @@ func readOne(ctx context.Context, snap Snapshot, t Table, batch, rng int, p Read
 		emitErr error // set when the read fails because emit did
 	)
 	s := p.Series(batch, rng)
+	waitFrom := time.Now()
 	emit := func(rec arrow.RecordBatch) error {
+		if p.Emitted != nil {
+			p.Emitted(rec.NumRows(), time.Since(waitFrom))
+			defer func() { waitFrom = time.Now() }()
+		}
 		if err := s.Write(ctx, rec); err != nil {
 			emitErr = err
 			return err

@@ -65,6 +65,8 @@ func (e *Engine) run(ctx context.Context, t *export.Task) {
 		reads: semaphore.NewWeighted(int64(e.p.Connections))}
 	r.logger.Info("export started", "source_arn", t.SourceArn)
 	start := e.p.Now()
+	e.p.Observer.ExportStarted(t)
+	defer e.p.Observer.ExportEnded(t)
 	results, warnings, err := r.export(ctx)
 	r.finish(ctx, results, warnings, err)
 	r.logger.Info("export ended", "duration", e.p.Now().Sub(start), "bytes", r.extracted.Load())

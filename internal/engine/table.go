@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -18,6 +19,7 @@ import (
 // about FileBytes (the Spark naming RDS uses), partition being the range.
 func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tableResult, error) {
 	res := tableResult{table: t}
+	start := time.Now()
 	tableDir := r.root + "/" + keyPart(t.Database) + "/" + keyPart(t.Folder)
 	if err := r.checkKey(tableDir + "/"); err != nil {
 		return res, err
@@ -29,10 +31,20 @@ func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tabl
 			return parquetfile.NewSeries(parquetfile.SeriesParams{
 				Schema: t.Schema, Writer: r.e.p.Parquet, FileBytes: r.e.p.FileBytes,
 				Key: func(i int) string { return fmt.Sprintf("%s-c%03d.gz.parquet", stem, i) },
-				Put: r.put,
+				Put: func(ctx context.Context, key string, body io.Reader) error {
+					if err := r.put(ctx, key, body); err != nil {
+						return err
+					}
+					r.e.p.Observer.FileWritten(r.task)
+					return nil
+				},
 			})
 		},
-		Progress: func(n int64) { r.extracted.Add(n) },
+		Progress: func(n int64) {
+			r.extracted.Add(n)
+			r.e.p.Observer.BytesRead(r.task, n)
+		},
+		Emitted: func(rows int64, wait time.Duration) { r.e.p.Observer.BatchRead(r.task, rows, wait) },
 		BatchDone: func(ctx context.Context, batch int) error {
 			key := fmt.Sprintf("%s/%d/_SUCCESS", tableDir, batch+1)
 			if err := r.put(ctx, key, strings.NewReader("")); err != nil {
@@ -45,12 +57,16 @@ func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table) (tabl
 	if err != nil {
 		return res, err
 	}
+	var rows, files int64
 	for _, reads := range batches {
 		for _, rr := range reads {
 			res.bytes += rr.SourceBytes
+			rows += rr.Rows
+			files += int64(len(rr.Files))
 		}
 	}
-	r.logger.Debug("table exported", "table", t.Target, "bytes", res.bytes)
+	r.logger.Info("table exported", "table", t.Target, "rows", rows, "bytes", res.bytes,
+		"files", files, "seconds", time.Since(start).Seconds())
 	return res, nil
 }
 

@@ -3,6 +3,13 @@
 // column OPTIONAL (spec §8.3). Writer is a pure encoder onto an io.Writer;
 // Series rolls a read over into files of a bounded size and stores them
 // through a Put function it is handed. The package does no I/O of its own.
+//
+// The types the sources produce are encoded with parquet-go, column by
+// column, with the physical and logical types pqarrow gives them; a
+// schema with any other type goes through pqarrow. parquet-go hashes
+// dictionary values without allocating and lets each column be PLAIN or
+// dictionary encoded from its first page, which halved the encoder's CPU
+// per row against pqarrow (BENCHMARKS.md, BenchmarkEncoders).
 package parquetfile
 
 import (
@@ -56,7 +63,8 @@ const (
 )
 
 // DefaultMaxDictionaryBytes is used when WriterParams leave MaxDictionaryBytes 0.
-// 64 KiB instead of Parquet's usual 1 MiB: low-cardinality columns (flags,
+// Columns predicted to repeat get a dictionary (dictionaryPays); this is
+// the size at which one that does not falls back to PLAIN. 64 KiB instead of Parquet's usual 1 MiB: low-cardinality columns (flags,
 // codes, dates) still get a dictionary, while high-cardinality ones (keys,
 // prices, comments) give up after a few thousand values instead of hashing
 // up to a whole row group into a dictionary that gets discarded. On a
@@ -93,7 +101,8 @@ func (o WriterParams) withDefaults() WriterParams {
 
 // Writer writes one Parquet file.
 type Writer struct {
-	fw   *pqarrow.FileWriter
+	enc  *encoder            // parquet-go, for the types the sources produce
+	fw   *pqarrow.FileWriter // pqarrow, for any other schema
 	cw   *countingWriter
 	opts WriterParams
 }
@@ -105,6 +114,9 @@ type Writer struct {
 func NewWriter(w io.Writer, schema *arrow.Schema, opts WriterParams) (*Writer, error) {
 	opts = opts.withDefaults()
 	cw := &countingWriter{w: w}
+	if supported(schema) {
+		return &Writer{enc: &encoder{out: cw, schema: schema, opts: opts}, cw: cw, opts: opts}, nil
+	}
 	codec := compress.Codecs.Gzip
 	if opts.Codec == ZSTD {
 		codec = compress.Codecs.Zstd
@@ -137,6 +149,12 @@ func (w *Writer) Write(rec arrow.RecordBatch) error {
 	if w.cw.err != nil {
 		return fmt.Errorf("write parquet rows: %w", w.cw.err)
 	}
+	if w.enc != nil {
+		if err := w.enc.write(rec); err != nil {
+			return fmt.Errorf("write parquet rows: %w", err)
+		}
+		return nil
+	}
 	if err := w.fw.WriteBuffered(rec); err != nil {
 		return fmt.Errorf("write parquet rows: %w", err)
 	}
@@ -150,16 +168,32 @@ func (w *Writer) Write(rec arrow.RecordBatch) error {
 
 // Size is the compressed size of the file so far: bytes already written
 // plus the row group still buffered.
-func (w *Writer) Size() int64 { return w.cw.n + w.fw.RowGroupTotalCompressedBytes() }
+func (w *Writer) Size() int64 {
+	if w.enc != nil {
+		return w.enc.size()
+	}
+	return w.cw.n + w.fw.RowGroupTotalCompressedBytes()
+}
 
 // Rows is the number of rows written so far.
-func (w *Writer) Rows() int { return w.fw.NumRows() }
+func (w *Writer) Rows() int {
+	if w.enc != nil {
+		return w.enc.rows
+	}
+	return w.fw.NumRows()
+}
 
 // Close flushes the last row group and the footer and releases the
 // encoder's memory, also after an error. It returns the first error of the
 // underlying writer, which is not closed.
 func (w *Writer) Close() error {
-	if err := w.fw.Close(); err != nil {
+	var err error
+	if w.enc != nil {
+		err = w.enc.close()
+	} else {
+		err = w.fw.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("close parquet file: %w", err)
 	}
 	if w.cw.err != nil {

@@ -231,3 +231,88 @@ func TestWriter_SinkFails(t *testing.T) {
 		t.Errorf("Close: %v, want the sink's error", err)
 	}
 }
+
+// lowHigh is a batch of n rows: "flag", three values over and over, and
+// "id", a distinct string per row.
+func lowHigh(t testing.TB, alloc memory.Allocator, n int) arrow.RecordBatch {
+	t.Helper()
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "flag", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "id", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(alloc, schema)
+	defer b.Release()
+	for i := range n {
+		b.Field(0).(*array.StringBuilder).Append("RAN"[i%3 : i%3+1])
+		b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("order %09d", i*7919))
+	}
+	return b.NewRecordBatch()
+}
+
+// TestWriter_Encodings: a column whose values repeat is dictionary encoded,
+// one of distinct values is PLAIN from its first page (no dictionary built
+// and dropped), as DuckDB reads the file.
+func TestWriter_Encodings(t *testing.T) {
+	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer alloc.AssertSize(t, 0)
+	rec := lowHigh(t, alloc, 20000)
+	defer rec.Release()
+	path := filepath.Join(t.TempDir(), "f.gz.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := parquetfile.NewWriter(f, rec.Schema(), parquetfile.WriterParams{Alloc: alloc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for col, dict := range map[string]bool{"flag": true, "id": false} {
+		var encodings string
+		if err := db.QueryRow(`SELECT string_agg(encodings, ',') FROM parquet_metadata(?) WHERE path_in_schema = ?`, path, col).Scan(&encodings); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(encodings, "DICTIONARY"); got != dict {
+			t.Errorf("%s: encodings %s, dictionary %v, want %v", col, encodings, got, dict)
+		}
+	}
+}
+
+// TestWriter_Size: before Close, Size is within 15% of the file's final
+// size (the engine cuts files by it), also with values still buffered.
+func TestWriter_Size(t *testing.T) {
+	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer alloc.AssertSize(t, 0)
+	rec := lowHigh(t, alloc, 16384)
+	defer rec.Release()
+	cw := &countWriter{}
+	w, err := parquetfile.NewWriter(cw, rec.Schema(), parquetfile.WriterParams{Alloc: alloc, MaxRowGroupRows: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size := w.Size()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := float64(size-cw.n) / float64(cw.n); d < -0.15 || d > 0.15 {
+		t.Errorf("Size %d before Close, file %d bytes (%+.0f%%)", size, cw.n, 100*d)
+	}
+}

@@ -164,16 +164,14 @@ func sameStorage(ctx context.Context, conn *pgx.Conn, t engine.Table, rel string
 // column is one Arrow builder with its decoding.
 type column struct {
 	kind colKind
-	b    array.Builder
-	bin  *array.BinaryBuilder // kindString (the StringBuilder's), kindBinary
+	b    array.Builder // nil for kindString and kindBinary
+	bin  *bytesColumn  // kindString, kindBinary
 	bl   *array.BooleanBuilder
 	i16  *array.Int16Builder
 	i32  *array.Int32Builder
 	i64  *array.Int64Builder
 	f32  *array.Float32Builder
 	f64  *array.Float64Builder
-
-	dataLen int // value bytes of the previous batch (string and binary)
 }
 
 // decoder is an io.Writer for PgConn.CopyTo that parses COPY text format
@@ -205,11 +203,9 @@ func newDecoder(alloc memory.Allocator, schema *arrow.Schema, kinds []colKind, e
 		c.kind = k
 		switch k {
 		case kindString:
-			sb := array.NewStringBuilder(alloc)
-			c.b, c.bin = sb, sb.BinaryBuilder
+			c.bin = newBytesColumn(arrow.BinaryTypes.String)
 		case kindBinary:
-			bb := array.NewBinaryBuilder(alloc, arrow.BinaryTypes.Binary)
-			c.b, c.bin = bb, bb
+			c.bin = newBytesColumn(arrow.BinaryTypes.Binary)
 		case kindBool:
 			c.bl = array.NewBooleanBuilder(alloc)
 			c.b = c.bl
@@ -237,7 +233,9 @@ func newDecoder(alloc memory.Allocator, schema *arrow.Schema, kinds []colKind, e
 
 func (d *decoder) release() {
 	for i := range d.cols {
-		d.cols[i].b.Release()
+		if b := d.cols[i].b; b != nil {
+			b.Release()
+		}
 	}
 }
 
@@ -245,10 +243,8 @@ func (d *decoder) reserveRows() {
 	// Sizing the builders like the previous batch avoids regrowing them
 	// while the next one fills.
 	for i := range d.cols {
-		c := &d.cols[i]
-		c.b.Reserve(d.reserve)
-		if c.bin != nil && c.dataLen > 0 {
-			c.bin.ReserveData(c.dataLen)
+		if b := d.cols[i].b; b != nil {
+			b.Reserve(d.reserve)
 		}
 	}
 }
@@ -348,7 +344,11 @@ var errValue = errors.New("invalid value in COPY output")
 
 func (d *decoder) field(c *column, f []byte) error {
 	if len(f) == 2 && f[0] == '\\' && f[1] == 'N' {
-		c.b.AppendNull()
+		if c.bin != nil {
+			c.bin.appendNull()
+		} else {
+			c.b.AppendNull()
+		}
 		return nil
 	}
 	switch c.kind {
@@ -357,13 +357,13 @@ func (d *decoder) field(c *column, f []byte) error {
 			d.scratch = unescape(d.scratch[:0], f)
 			f = d.scratch
 		}
-		c.bin.Append(f)
+		c.bin.append(f)
 	case kindBinary:
 		b, err := d.bytea(f)
 		if err != nil {
 			return err
 		}
-		c.bin.Append(b)
+		c.bin.append(b)
 	case kindBool:
 		switch {
 		case len(f) == 1 && f[0] == 't':
@@ -415,9 +415,10 @@ func (d *decoder) flush() error {
 	for i := range d.cols {
 		c := &d.cols[i]
 		if c.bin != nil {
-			c.dataLen = c.bin.DataLen()
+			d.arraysBuf[i] = c.bin.newArray()
+		} else {
+			d.arraysBuf[i] = c.b.NewArray()
 		}
-		d.arraysBuf[i] = c.b.NewArray()
 	}
 	rec := array.NewRecordBatch(d.schema, d.arraysBuf, int64(d.rows))
 	for i, a := range d.arraysBuf {

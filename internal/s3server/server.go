@@ -23,7 +23,10 @@ package s3server
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/johannesboyne/gofakes3"
@@ -34,9 +37,10 @@ import (
 // Server serves the S3 REST API from a directory. It is safe for concurrent
 // use. Only one Server may use a directory at a time.
 type Server struct {
-	backend *diskBackend
-	account string
-	fakeOpt []gofakes3.Option
+	backend   *diskBackend
+	account   string
+	fakeOpt   []gofakes3.Option
+	hostnames []string // ".base" suffixes of virtual-hosted-style hosts, longest first
 }
 
 // Params configures New. Zero fields take the defaults.
@@ -51,6 +55,12 @@ type Params struct {
 	// and the in-process Objects act for it when their context names no
 	// caller. Without it such buckets belong to no account.
 	AccountID string
+	// Hostnames turns on virtual-hosted-style addressing for these base
+	// host names: a request to host <bucket>.<base> (any port) addresses
+	// bucket, its path being the key, as Amazon S3 does. Other hosts use
+	// path style. When bases nest (localhost and s3.localhost), the
+	// longest that matches wins, so b.s3.localhost is bucket b.
+	Hostnames []string
 }
 
 // New opens (creating if needed) the store in dir and returns its server.
@@ -67,9 +77,17 @@ func New(dir string, p Params) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open s3 store %s: %w", dir, err)
 	}
+	var hosts []string
+	for _, h := range p.Hostnames {
+		if h = strings.Trim(strings.ToLower(h), "."); h != "" {
+			hosts = append(hosts, "."+h)
+		}
+	}
+	slices.SortFunc(hosts, func(a, b string) int { return len(b) - len(a) })
 	return &Server{
-		backend: b,
-		account: p.AccountID,
+		backend:   b,
+		account:   p.AccountID,
+		hostnames: hosts,
 		fakeOpt: []gofakes3.Option{
 			gofakes3.WithTimeSource(clock(p.Now)),
 			// Clock skew is checked with the signature, by the SigV4 layer.
@@ -89,6 +107,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rw.fail(gofakes3.ErrorMessage(codeAccessDenied, "Access Denied: sign every request with AWS Signature Version 4 (AWS4-HMAC-SHA256)."))
 		return
 	}
+	if bucket, ok := s.hostBucket(r.Host); ok {
+		// The signature was verified on the request as sent; from here on
+		// it is served as its path-style equivalent.
+		if r.URL.RawPath != "" {
+			r.URL.RawPath = prefixPath(bucket, r.URL.RawPath)
+		}
+		r.URL.Path = prefixPath(bucket, r.URL.Path)
+	}
 	t := parseTarget(r.URL.Path)
 	if err := s.prepare(r, t, caller.AccountID); err != nil {
 		rw.fail(err)
@@ -98,6 +124,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// gets a handler over the store as its caller's account sees it. It
 	// costs a few small allocations.
 	gofakes3.New(accountBackend{b: s.backend, account: caller.AccountID}, s.fakeOpt...).Server().ServeHTTP(rw, r)
+}
+
+// hostBucket returns the bucket a virtual-hosted-style host names, if host
+// (with or without a port) is <bucket>.<base> for a configured base.
+func (s *Server) hostBucket(host string) (string, bool) {
+	if len(s.hostnames) == 0 {
+		return "", false
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, base := range s.hostnames {
+		if bucket, ok := strings.CutSuffix(host, base); ok && bucket != "" {
+			return bucket, true
+		}
+	}
+	return "", false
+}
+
+// prefixPath puts /bucket in front of a path ("" and "/" become /bucket).
+func prefixPath(bucket, p string) string {
+	if p == "" || p == "/" {
+		return "/" + bucket
+	}
+	return "/" + bucket + p
 }
 
 // clock adapts a func to gofakes3.TimeSource.

@@ -85,6 +85,7 @@ type Service struct {
 	snapshots     export.SnapshotStore
 	snapshotter   Snapshotter
 	snapshotQuota int
+	events        export.EventStore
 	maxPageBytes  int
 	logger        *slog.Logger
 	now           func() time.Time
@@ -107,6 +108,9 @@ type Params struct {
 	// cluster) an account may keep: 0 means DefaultSnapshotQuota, a
 	// negative value means no limit.
 	SnapshotQuota int
+	// Events lists the recorded events; DescribeEvents fails with
+	// ErrNoEventStore (an internal error) without it.
+	Events export.EventStore
 	// MaxPageBytes bounds the size of one page of DescribeExportTasks,
 	// DescribeDBSnapshots and DescribeDBClusterSnapshots, as an estimate of
 	// the XML of its items: a page is cut early, with a Marker, before the
@@ -122,7 +126,7 @@ type Params struct {
 func New(p Params) *Service {
 	s := &Service{store: p.Store, runner: p.Runner, catalog: p.Catalog, buckets: p.Buckets,
 		snapshots: p.Snapshots, snapshotter: p.Snapshotter, snapshotQuota: p.SnapshotQuota,
-		maxPageBytes: p.MaxPageBytes, logger: p.Logger, now: p.Now}
+		events: p.Events, maxPageBytes: p.MaxPageBytes, logger: p.Logger, now: p.Now}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

@@ -233,7 +233,7 @@ func TestCheck(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Tasks != 300 || r.Snapshots != 0 || r.SchemaVersion != 2 || r.Mode != 0o600 || r.Bytes == 0 || r.Path != path {
+		if r.Tasks != 300 || r.Snapshots != 0 || r.SchemaVersion != 3 || r.Mode != 0o600 || r.Bytes == 0 || r.Path != path {
 			t.Errorf("Check = %+v", r)
 		}
 		// The server goes on writing after a check.

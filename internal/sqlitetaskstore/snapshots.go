@@ -30,9 +30,20 @@ const snapshotColumns = `seq, account_id, kind, identifier, region, source_ident
 func (s *Store) CreateSnapshot(ctx context.Context, snap *export.Snapshot) error {
 	// One statement: the unique index decides, so two concurrent creations
 	// of one identifier cannot both succeed, in this process or another.
-	seq, err := insertSnapshot(ctx, s.write, snap)
+	var seq int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if seq, err = insertSnapshot(ctx, tx, snap); err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, export.SnapshotEvent(snap, snap.Status, s.now()))
+	})
 	if err != nil {
-		return err
+		var ee *export.Error
+		if errors.As(err, &ee) {
+			return err
+		}
+		return fmt.Errorf("create snapshot %s: %w", snap.Identifier, err)
 	}
 	snap.Seq = seq
 	return nil
@@ -66,6 +77,9 @@ func (s *Store) CreateSnapshotWithin(ctx context.Context, snap *export.Snapshot,
 	}
 	seq, err := insertSnapshot(ctx, tx, snap)
 	if err != nil {
+		return err
+	}
+	if err := insertEvent(ctx, tx, export.SnapshotEvent(snap, snap.Status, s.now())); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -245,7 +259,14 @@ func (s *Store) UpdateSnapshot(ctx context.Context, accountID string, kind expor
 	for _, f := range from {
 		args = append(args, string(f))
 	}
-	return s.casSnapshot(ctx, "update", query, args, accountID, kind, identifier, from)
+	// Progress (to among from) is no event; entering available or failed is.
+	event := func(snap *export.Snapshot) *export.Event {
+		if slices.Contains(from, to) {
+			return nil
+		}
+		return export.SnapshotEvent(snap, to, s.now())
+	}
+	return s.casSnapshot(ctx, "update", query, args, accountID, kind, identifier, from, event)
 }
 
 // DeleteSnapshot removes the snapshot only if its status is one of from and
@@ -266,15 +287,29 @@ func (s *Store) DeleteSnapshot(ctx context.Context, accountID string, kind expor
 	for _, f := range from {
 		args = append(args, string(f))
 	}
-	return s.casSnapshot(ctx, "delete", query, args, accountID, kind, identifier, from)
+	event := func(snap *export.Snapshot) *export.Event {
+		return export.SnapshotEvent(snap, export.SnapshotDeleted, s.now())
+	}
+	return s.casSnapshot(ctx, "delete", query, args, accountID, kind, identifier, from, event)
 }
 
 // casSnapshot runs a conditional UPDATE or DELETE ... RETURNING on the
 // write connection. When it touches no row it reads the snapshot back to
 // tell not-found from a status conflict.
-func (s *Store) casSnapshot(ctx context.Context, op, query string, args []any, accountID string, kind export.SnapshotKind, identifier string, from []export.SnapshotStatus) (*export.Snapshot, error) {
+//
+// The event of the change (event returns nil for none) is recorded in the
+// same transaction.
+func (s *Store) casSnapshot(ctx context.Context, op, query string, args []any, accountID string, kind export.SnapshotKind, identifier string, from []export.SnapshotStatus,
+	event func(*export.Snapshot) *export.Event) (*export.Snapshot, error) {
 	for range maxTransitionAttempts {
-		snap, err := scanSnapshot(s.write.QueryRowContext(ctx, query, args...))
+		var snap *export.Snapshot
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			if snap, err = scanSnapshot(tx.QueryRowContext(ctx, query, args...)); err != nil {
+				return err
+			}
+			return insertEvent(ctx, tx, event(snap))
+		})
 		if err == nil {
 			return snap, nil
 		}

@@ -93,8 +93,8 @@ func TestNew_UpgradeFromTasksOnly(t *testing.T) {
 	if err := s.CreateTask(ctx, task); err != nil {
 		t.Fatal(err)
 	}
-	// Undo migration 0002 to get a version-1 file.
-	for _, stmt := range []string{"DROP TABLE snapshots", "PRAGMA user_version = 1"} {
+	// Undo migrations 0002 and later to get a version-1 file.
+	for _, stmt := range []string{"DROP TABLE events", "DROP TABLE snapshots", "PRAGMA user_version = 1"} {
 		if _, err := s.write.ExecContext(ctx, stmt); err != nil {
 			t.Fatal(err)
 		}
@@ -119,8 +119,8 @@ func TestNew_UpgradeFromTasksOnly(t *testing.T) {
 	if err := s.read.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		t.Fatal(err)
 	}
-	if version != 2 {
-		t.Fatalf("user_version = %d, want 2", version)
+	if version != 3 {
+		t.Fatalf("user_version = %d, want 3", version)
 	}
 }
 

@@ -40,6 +40,7 @@ var migrationsFS embed.FS
 type Store struct {
 	write *sql.DB // exactly one connection; every statement that writes
 	read  *sql.DB // query_only connections for the Get and List methods
+	now   func() time.Time
 }
 
 var _ export.Store = (*Store)(nil)
@@ -49,6 +50,7 @@ type config struct {
 	maxReadConns int
 	mustExist    bool
 	logger       *slog.Logger
+	now          func() time.Time
 }
 
 // Option configures New.
@@ -72,6 +74,12 @@ func WithMaxReadConns(n int) Option {
 // records of an existing store.
 func WithMustExist() Option {
 	return func(c *config) { c.mustExist = true }
+}
+
+// WithNow sets the clock that dates the events the store records; the
+// default is time.Now.
+func WithNow(now func() time.Time) Option {
+	return func(c *config) { c.now = now }
 }
 
 // WithLogger sets the logger of New's warnings (a store file other users
@@ -101,6 +109,9 @@ func New(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.now == nil {
+		cfg.now = time.Now
 	}
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("sqlitetaskstore: invalid database path %q", path)
@@ -144,7 +155,7 @@ func New(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 
-	s := &Store{write: write}
+	s := &Store{write: write, now: cfg.now}
 	if err := s.migrate(ctx, cfg.mustExist); err != nil {
 		_ = write.Close()
 		if errors.Is(err, ErrNoStore) {
@@ -237,6 +248,19 @@ func (s *Store) migrate(ctx context.Context, mustExist bool) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
+}
+
+// inTx runs f in a write transaction, committed when f returns nil.
+func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Ping reports whether the store can take a write: it begins a write

@@ -231,7 +231,7 @@ func TestNew_Pragmas(t *testing.T) {
 		{"write", "synchronous", "2"}, // FULL
 		{"write", "busy_timeout", "5000"},
 		{"write", "foreign_keys", "1"},
-		{"write", "user_version", "2"},
+		{"write", "user_version", "3"},
 		{"read", "journal_mode", "wal"},
 		{"read", "query_only", "1"},
 		{"read", "busy_timeout", "5000"},

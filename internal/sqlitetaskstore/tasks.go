@@ -253,7 +253,19 @@ func (s *Store) Transition(ctx context.Context, accountID, identifier string, fr
 	}
 
 	for range maxTransitionAttempts {
-		t, err := scanTask(s.write.QueryRowContext(ctx, query, args...))
+		// The event of a terminal status is recorded with the change.
+		var t *export.Task
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			if t, err = scanTask(tx.QueryRowContext(ctx, query, args...)); err != nil {
+				return err
+			}
+			at := t.TaskEndTime
+			if at.IsZero() {
+				at = s.now()
+			}
+			return insertEvent(ctx, tx, export.TaskEvent(t, at))
+		})
 		if err == nil {
 			return t, nil
 		}
