@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -39,6 +41,11 @@ type testCluster struct {
 	source  *exporttest.PostgresDB
 	gw      *exporttest.VersityGW
 	nodes   []*clusterNode
+	// cut reaches the store for the last node: the test can cut it off.
+	cut *blackhole
+	// t is the test that owns the processes: a node restarted in a
+	// subtest must outlive it.
+	t *testing.T
 }
 
 type clusterNode struct {
@@ -68,6 +75,7 @@ CREATE TABLE mid (id bigint PRIMARY KEY, note text);
 INSERT INTO mid SELECT i, md5(i::text) FROM generate_series(1, 100000) i;
 ANALYZE;`, clusterBigRows)),
 		gw: exporttest.StartVersityGW(t),
+		t:  t,
 	}
 	s3c := s3Client(c.gw.Endpoint, aws.Credentials{AccessKeyID: c.gw.AccessKeyID, SecretAccessKey: c.gw.SecretAccessKey})
 	for _, b := range []string{testBucket, "snapshots"} {
@@ -75,8 +83,13 @@ ANALYZE;`, clusterBigRows)),
 			t.Fatal(err)
 		}
 	}
+	c.cut = newBlackhole(t, "127.0.0.1:5432")
 	for i := range nodes {
 		name := fmt.Sprintf("node%d", i+1)
+		storeURL := c.storeDB.URL
+		if i == nodes-1 {
+			storeURL = strings.Replace(storeURL, "127.0.0.1:5432", c.cut.addr, 1)
+		}
 		config := filepath.Join(c.dir, name+".yaml")
 		yaml := fmt.Sprintf(`listen: 127.0.0.1:0
 node_id: %s
@@ -89,7 +102,7 @@ export_file_bytes: 1048576
 clusters:
   - {identifier: big, engine: aurora-postgresql, url: "%s", databases: [%s]}
 `+fmt.Sprintf(sources, c.source.URL, c.source.Name),
-			name, c.storeDB.URL, filepath.Join(c.dir, name), c.gw.Endpoint, c.gw.AccessKeyID, c.gw.SecretAccessKey,
+			name, storeURL, filepath.Join(c.dir, name), c.gw.Endpoint, c.gw.AccessKeyID, c.gw.SecretAccessKey,
 			c.source.URL, c.source.Name)
 		if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
@@ -214,10 +227,76 @@ func (c *testCluster) checkRows(t *testing.T, id, table string, want int64) {
 	}
 }
 
+// blackhole forwards TCP connections to a server until cut: then every
+// byte in either direction is dropped and the connections stay open, as
+// when a network partition falls between the two.
+type blackhole struct {
+	addr string
+	mu   sync.Mutex
+	cut  bool
+}
+
+func newBlackhole(t *testing.T, to string) *blackhole {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &blackhole{addr: ln.Addr().String()}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				s, err := net.Dial("tcp", to)
+				if err != nil {
+					c.Close()
+					return
+				}
+				go b.pipe(s, c)
+				b.pipe(c, s)
+			}()
+		}
+	}()
+	return b
+}
+
+func (b *blackhole) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if err != nil {
+			return
+		}
+		if b.isCut() {
+			continue
+		}
+		if _, err := dst.Write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+func (b *blackhole) set(cut bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.cut = cut
+}
+
+func (b *blackhole) isCut() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cut
+}
+
 // restart starts node i again after it was killed or stopped.
 func (c *testCluster) restart(t *testing.T, i int) {
 	t.Helper()
-	c.nodes[i].p = startProcess(t, c.bin, c.nodes[i].config)
+	c.nodes[i].p = startProcess(c.t, c.bin, c.nodes[i].config)
 }
 
 // TestCluster runs three nodes on one PostgreSQL store: any node answers any
@@ -414,6 +493,34 @@ func TestCluster(t *testing.T) {
 		if st, _ := c.status(t, i, "pause-1"); st != "COMPLETE" {
 			t.Errorf("after the pause: %s", st)
 		}
+	})
+
+	t.Run("CutFromStore", func(t *testing.T) {
+		// The last node alone runs the export; then it loses the store
+		// (not S3 or the source): it must stop writing, and another node
+		// takes the export over.
+		last := len(c.nodes) - 1
+		for i := range last {
+			c.nodes[i].p.cmd.Process.Signal(syscall.SIGTERM)
+			_ = c.nodes[i].p.cmd.Wait()
+		}
+		c.start(t, last, "cut-1", "big", "big")
+		runner, _ := c.waitRunner(t, "cut-1", "", time.Minute)
+		if runner != c.nodes[last].name {
+			t.Fatalf("%s runs the export, want %s", runner, c.nodes[last].name)
+		}
+		for i := range last {
+			c.restart(t, i)
+		}
+		time.Sleep(time.Second)
+		c.cut.set(true)
+		cut := time.Now()
+		next, attempt := c.waitRunner(t, "cut-1", runner, 30*time.Second)
+		t.Logf("cut %s from the store; %s took over (attempt %d) after %s", runner, next, attempt, time.Since(cut))
+		c.wait(t, c.node(next), "cut-1", 2*time.Minute, "COMPLETE")
+		c.cut.set(false)
+		time.Sleep(2 * time.Second) // anything late from the cut node would land now
+		c.checkRows(t, "cut-1", "big", clusterBigRows)
 	})
 
 	t.Run("SigtermHandsBack", func(t *testing.T) {

@@ -52,6 +52,15 @@ func (n *Node) reap(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	waiting, err := n.waitingJobs(ctx)
+	if err != nil {
+		return err
+	}
+	// A job fetched by a node that then lost the database stays "running"
+	// in River's table until River rescues it (an hour later): a task
+	// that has waited longer than lostJobAfter without a job waiting for
+	// a worker gets one more, at most one per lostJobAfter.
+	retry := time.Now().Unix() / int64(lostJobAfter.Seconds())
 	var starting []river.InsertManyParams
 	for _, t := range tasks {
 		key := runKey{t.AccountID, t.Identifier}
@@ -59,9 +68,16 @@ func (n *Node) reap(ctx context.Context) error {
 		delete(runs, key)
 		switch t.Status {
 		case export.StatusStarting:
-			starting = append(starting, river.InsertManyParams{Args: exportArgs{AccountID: t.AccountID, Identifier: t.Identifier}})
+			args := exportArgs{AccountID: t.AccountID, Identifier: t.Identifier}
+			if !waiting[key] && time.Since(t.TaskStartTime) > lostJobAfter {
+				args.Retry = retry
+			}
+			starting = append(starting, river.InsertManyParams{Args: args})
 		case export.StatusInProgress:
 			switch {
+			case hasRun && r.instance == nil && !waiting[key]:
+				starting = append(starting, river.InsertManyParams{Args: exportArgs{
+					AccountID: t.AccountID, Identifier: t.Identifier, Attempt: r.attempt, Retry: retry}})
 			case !hasRun:
 				n.requeue(ctx, t, 1, nil, `INSERT INTO rdsexport_runs (account_id, identifier, attempt) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`)
 			case r.instance != nil && !r.alive:
@@ -91,6 +107,30 @@ func (n *Node) reap(ctx context.Context) error {
 	}
 	_, err = n.p.Pool.Exec(ctx, `DELETE FROM rdsexport_nodes WHERE heartbeat_at < now() - interval '1 day'`)
 	return err
+}
+
+// lostJobAfter is how long a task may wait without a job that waits for
+// a worker before it is given another.
+const lostJobAfter = 30 * time.Second
+
+// waitingJobs returns the tasks that have an export job waiting for a
+// worker (not yet fetched, snoozed or to be retried).
+func (n *Node) waitingJobs(ctx context.Context) (map[runKey]bool, error) {
+	rows, err := n.p.Pool.Query(ctx, `SELECT args->>'account_id', args->>'identifier' FROM river_job
+		WHERE kind = $1 AND state IN ('available', 'scheduled', 'retryable', 'pending')`, exportArgs{}.Kind())
+	if err != nil {
+		return nil, err
+	}
+	waiting := map[runKey]bool{}
+	for rows.Next() {
+		var k runKey
+		if err := rows.Scan(&k.account, &k.id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		waiting[k] = true
+	}
+	return waiting, rows.Err()
 }
 
 // loadRuns reads every run, with whether its instance's lease holds by the

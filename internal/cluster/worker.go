@@ -18,6 +18,9 @@ type exportArgs struct {
 	AccountID  string `json:"account_id"`
 	Identifier string `json:"identifier"`
 	Attempt    int    `json:"attempt"`
+	// Retry tells apart a job queued again because the task's job was
+	// lost (fetched by a node that never ran it); see reap.
+	Retry int64 `json:"retry,omitempty"`
 }
 
 func (exportArgs) Kind() string { return "rdsexport_export" }
