@@ -112,7 +112,7 @@ func New(p Params) *Engine {
 func (e *Engine) Start(ctx context.Context) error {
 	e.done = make(chan struct{})
 	if e.p.Dispatched {
-		ctx, e.cancel = context.WithCancelCause(ctx)
+		_, e.cancel = context.WithCancelCause(ctx)
 		close(e.done)
 		return nil
 	}

@@ -23,6 +23,7 @@ type encoder struct {
 	schema *arrow.Schema
 	opts   WriterParams
 
+	//lint:ignore SA1019 the schema is built at run time from the source's columns, so there is no row type for GenericWriter
 	w         *parquet.Writer
 	rows      int
 	groupRows int64
