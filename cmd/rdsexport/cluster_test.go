@@ -500,19 +500,24 @@ func TestCluster(t *testing.T) {
 		// (not S3 or the source): it must stop writing, and another node
 		// takes the export over.
 		last := len(c.nodes) - 1
+		// The other nodes are paused while the export is claimed, so
+		// that the last node runs it, and go on at once (well within
+		// their lease).
 		for i := range last {
-			c.nodes[i].p.cmd.Process.Signal(syscall.SIGTERM)
-			_ = c.nodes[i].p.cmd.Wait()
+			if err := c.nodes[i].p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
 		}
 		c.start(t, last, "cut-1", "big", "big")
 		runner, _ := c.waitRunner(t, "cut-1", "", time.Minute)
+		for i := range last {
+			if err := c.nodes[i].p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if runner != c.nodes[last].name {
 			t.Fatalf("%s runs the export, want %s", runner, c.nodes[last].name)
 		}
-		for i := range last {
-			c.restart(t, i)
-		}
-		time.Sleep(time.Second)
 		c.cut.set(true)
 		cut := time.Now()
 		next, attempt := c.waitRunner(t, "cut-1", runner, 30*time.Second)
