@@ -340,7 +340,12 @@ func (n *Node) checkRange(ctx context.Context) error {
 func (n *Node) reapRanges(ctx context.Context) error {
 	rows, err := n.p.Pool.Query(ctx, `SELECT account_id, identifier, run_attempt, target, batch, rng, attempt, instance
 		FROM rdsexport_ranges rg WHERE state = 'running' AND NOT EXISTS (SELECT 1 FROM rdsexport_nodes nd
-			WHERE nd.instance = rg.instance AND nd.heartbeat_at > now() - make_interval(secs => $1))`, n.p.LeaseTTL.Seconds())
+			WHERE nd.instance = rg.instance AND nd.heartbeat_at > now() - make_interval(secs => $1))
+		-- Only for a run that goes on: the ranges of a run whose node
+		-- died too are left to the run that takes it over.
+		AND EXISTS (SELECT 1 FROM rdsexport_runs r JOIN rdsexport_nodes nd ON nd.instance = r.instance
+			WHERE r.account_id = rg.account_id AND r.identifier = rg.identifier AND r.attempt = rg.run_attempt
+				AND nd.heartbeat_at > now() - make_interval(secs => $1))`, n.p.LeaseTTL.Seconds())
 	if err != nil {
 		return err
 	}
