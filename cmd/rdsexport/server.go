@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -189,9 +190,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			Pool: m.clusterPool, Store: m.store, NodeID: m.nodeID,
 			Logger:               m.Logger.With("component", "cluster"),
 			MaxConcurrentExports: cfg.MaxConcurrentExports,
-			// A node reads as many ranges of the cluster's exports at
-			// once as one export reads tables.
-			RangeWorkers: cfg.ExportConnections,
+			RangeWorkers:         cmp.Or(cfg.RangeWorkers, cfg.ExportConnections),
 		})
 		engineStore, engineObjects, runner, ranges = m.node.Store(m.store), m.node.Objects(objects), m.node, m.node
 	}
