@@ -60,10 +60,6 @@ func (n *clusterNode) rds() *rds.Client {
 
 func newTestCluster(t *testing.T, nodes int) *testCluster {
 	t.Helper()
-	var sources string
-	for i := range 10 {
-		sources += fmt.Sprintf("  - {identifier: s%d, engine: aurora-postgresql, url: \"%%[1]s\", databases: [%%[2]s]}\n", i)
-	}
 	c := &testCluster{
 		bin:     buildBinary(t),
 		dir:     t.TempDir(),
@@ -83,15 +79,31 @@ ANALYZE;`, clusterBigRows)),
 			t.Fatal(err)
 		}
 	}
-	c.cut = newBlackhole(t, "127.0.0.1:5432")
+	c.cut = newBlackhole(t, "127.0.0.1", "127.0.0.1:5432")
 	for i := range nodes {
 		name := fmt.Sprintf("node%d", i+1)
 		storeURL := c.storeDB.URL
 		if i == nodes-1 {
 			storeURL = strings.Replace(storeURL, "127.0.0.1:5432", c.cut.addr, 1)
 		}
-		config := filepath.Join(c.dir, name+".yaml")
-		yaml := fmt.Sprintf(`listen: 127.0.0.1:0
+		config := c.writeConfig(t, name, "127.0.0.1", storeURL, c.source.URL, c.gw.Endpoint)
+		n := &clusterNode{name: name, config: config}
+		n.p = startProcess(t, c.bin, config)
+		c.nodes = append(c.nodes, n)
+	}
+	return c
+}
+
+// writeConfig writes the configuration of node name, listening on host,
+// with the given store, source and S3 addresses.
+func (c *testCluster) writeConfig(t *testing.T, name, host, storeURL, sourceURL, s3Endpoint string) string {
+	t.Helper()
+	var sources string
+	for i := range 10 {
+		sources += fmt.Sprintf("  - {identifier: s%d, engine: aurora-postgresql, url: \"%s\", databases: [%s]}\n", i, sourceURL, c.source.Name)
+	}
+	config := filepath.Join(c.dir, name+".yaml")
+	yaml := fmt.Sprintf(`listen: %s:0
 node_id: %s
 store: "%s"
 data_dir: %s
@@ -101,17 +113,12 @@ export_connections: 1
 export_file_bytes: 1048576
 clusters:
   - {identifier: big, engine: aurora-postgresql, url: "%s", databases: [%s]}
-`+fmt.Sprintf(sources, c.source.URL, c.source.Name),
-			name, storeURL, filepath.Join(c.dir, name), c.gw.Endpoint, c.gw.AccessKeyID, c.gw.SecretAccessKey,
-			c.source.URL, c.source.Name)
-		if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		n := &clusterNode{name: name, config: config}
-		n.p = startProcess(t, c.bin, config)
-		c.nodes = append(c.nodes, n)
+`, host, name, storeURL, filepath.Join(c.dir, name), s3Endpoint, c.gw.AccessKeyID, c.gw.SecretAccessKey,
+		sourceURL, c.source.Name) + sources
+	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	return c
+	return config
 }
 
 // start begins an export of cluster `source` (only table) through node i.
@@ -236,9 +243,10 @@ type blackhole struct {
 	cut  bool
 }
 
-func newBlackhole(t *testing.T, to string) *blackhole {
+// newBlackhole listens on host (an IP address, any port) and forwards to to.
+func newBlackhole(t *testing.T, host, to string) *blackhole {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -527,6 +535,8 @@ func TestCluster(t *testing.T) {
 		time.Sleep(2 * time.Second) // anything late from the cut node would land now
 		c.checkRows(t, "cut-1", "big", clusterBigRows)
 	})
+
+	t.Run("PartitionedNode", func(t *testing.T) { testPartitionedNode(t, c) })
 
 	t.Run("SigtermHandsBack", func(t *testing.T) {
 		c.start(t, 2, "term-1", "big", "big")
