@@ -73,6 +73,8 @@ type localRun struct {
 	attempt  int
 	instance string
 	cancel   context.CancelCauseFunc
+	// stored are the ranges of earlier runs this run reuses.
+	stored map[rangeID]engine.RangeRead
 }
 
 // New returns a Node; nothing runs until Start.
