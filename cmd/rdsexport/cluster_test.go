@@ -321,6 +321,10 @@ func TestCluster(t *testing.T) {
 		c.start(t, 0, "any-1", "big", "big")
 		c.wait(t, 1, "any-1", time.Minute, "IN_PROGRESS")
 		runner, _ := c.waitRunner(t, "any-1", "", 30*time.Second)
+		// Cancel while nodes read ranges of it.
+		c.waitRanges(t, "any-1", 30*time.Second, "a range being read", func(rs []rangeState) bool {
+			return slices.ContainsFunc(rs, func(r rangeState) bool { return r.state == "running" })
+		})
 		other := (c.node(runner) + 1) % len(c.nodes)
 		begin := time.Now()
 		if _, err := c.nodes[other].rds().CancelExportTask(t.Context(), &rds.CancelExportTaskInput{ExportTaskIdentifier: aws.String("any-1")}); err != nil {
@@ -332,6 +336,27 @@ func TestCluster(t *testing.T) {
 		if took > time.Second {
 			t.Errorf("cancel from another node took %s, want ≤ 1s", took)
 		}
+		// The ranges nodes were reading stop too.
+		deadline := time.Now().Add(time.Second)
+		for {
+			jobs, running := c.rangeJobs(t, "any-1"), 0
+			for _, j := range jobs {
+				if j.state == "running" {
+					running++
+				}
+			}
+			if len(jobs) == 0 {
+				t.Fatal("no range jobs")
+			}
+			if running == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d range jobs still running 1 s after CANCELED", running)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Logf("range jobs of the canceled export: %+v", c.rangeJobs(t, "any-1"))
 	})
 
 	t.Run("Limits", func(t *testing.T) {
