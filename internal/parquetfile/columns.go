@@ -3,7 +3,10 @@ package parquetfile
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"reflect"
+	"slices"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -74,25 +77,9 @@ func appendValues(dst []parquet.Value, scratch []byte, arr arrow.Array, lo, hi, 
 	nulls := arr.NullN() > 0
 	switch a := arr.(type) {
 	case *array.String:
-		offs, data := a.ValueOffsets(), a.ValueBytes()
-		base := offs[0]
-		for i := lo; i < hi; i++ {
-			if nulls && arr.IsNull(i) {
-				dst = append(dst, null)
-				continue
-			}
-			dst = append(dst, parquet.ByteArrayValue(data[offs[i]-base:offs[i+1]-base]).Level(0, 1, col))
-		}
+		dst = appendByteArrays(dst, arr, a.ValueOffsets(), a.ValueBytes(), lo, hi, col)
 	case *array.Binary:
-		offs, data := a.ValueOffsets(), a.ValueBytes()
-		base := offs[0]
-		for i := lo; i < hi; i++ {
-			if nulls && arr.IsNull(i) {
-				dst = append(dst, null)
-				continue
-			}
-			dst = append(dst, parquet.ByteArrayValue(data[offs[i]-base:offs[i+1]-base]).Level(0, 1, col))
-		}
+		dst = appendByteArrays(dst, arr, a.ValueOffsets(), a.ValueBytes(), lo, hi, col)
 	case *array.Boolean:
 		for i := lo; i < hi; i++ {
 			if nulls && arr.IsNull(i) {
@@ -103,57 +90,63 @@ func appendValues(dst []parquet.Value, scratch []byte, arr arrow.Array, lo, hi, 
 		}
 	case *array.Int16:
 		v := a.Int16Values()
+		tmpl := parquet.Int32Value(0).Level(0, 1, col)
 		for i := lo; i < hi; i++ {
 			if nulls && arr.IsNull(i) {
 				dst = append(dst, null)
 				continue
 			}
-			dst = append(dst, parquet.Int32Value(int32(v[i])).Level(0, 1, col))
+			dst = append(dst, withBits(tmpl, uint64(v[i])))
 		}
 	case *array.Int32:
 		v := a.Int32Values()
+		tmpl := parquet.Int32Value(0).Level(0, 1, col)
 		for i := lo; i < hi; i++ {
 			if nulls && arr.IsNull(i) {
 				dst = append(dst, null)
 				continue
 			}
-			dst = append(dst, parquet.Int32Value(v[i]).Level(0, 1, col))
+			dst = append(dst, withBits(tmpl, uint64(v[i])))
 		}
 	case *array.Int64:
 		v := a.Int64Values()
+		tmpl := parquet.Int64Value(0).Level(0, 1, col)
 		for i := lo; i < hi; i++ {
 			if nulls && arr.IsNull(i) {
 				dst = append(dst, null)
 				continue
 			}
-			dst = append(dst, parquet.Int64Value(v[i]).Level(0, 1, col))
+			dst = append(dst, withBits(tmpl, uint64(v[i])))
 		}
 	case *array.Float32:
 		v := a.Float32Values()
+		tmpl := parquet.FloatValue(0).Level(0, 1, col)
 		for i := lo; i < hi; i++ {
 			if nulls && arr.IsNull(i) {
 				dst = append(dst, null)
 				continue
 			}
-			dst = append(dst, parquet.FloatValue(v[i]).Level(0, 1, col))
+			dst = append(dst, withBits(tmpl, uint64(math.Float32bits(v[i]))))
 		}
 	case *array.Float64:
 		v := a.Float64Values()
+		tmpl := parquet.DoubleValue(0).Level(0, 1, col)
 		for i := lo; i < hi; i++ {
 			if nulls && arr.IsNull(i) {
 				dst = append(dst, null)
 				continue
 			}
-			dst = append(dst, parquet.DoubleValue(v[i]).Level(0, 1, col))
+			dst = append(dst, withBits(tmpl, math.Float64bits(v[i])))
 		}
 	case *array.Timestamp:
 		v := a.TimestampValues()
+		tmpl := parquet.Int64Value(0).Level(0, 1, col)
 		for i := lo; i < hi; i++ {
 			if nulls && arr.IsNull(i) {
 				dst = append(dst, null)
 				continue
 			}
-			dst = append(dst, parquet.Int64Value(int64(v[i])).Level(0, 1, col))
+			dst = append(dst, withBits(tmpl, uint64(v[i])))
 		}
 	case *array.Decimal128:
 		p := int(a.DataType().(*arrow.Decimal128Type).Precision)
@@ -194,6 +187,49 @@ func appendValues(dst []parquet.Value, scratch []byte, arr arrow.Array, lo, hi, 
 		panic(fmt.Sprintf("parquetfile: no column encoder for %s", arr.DataType()))
 	}
 	return dst, scratch
+}
+
+// appendByteArrays appends the values of a String or Binary array.
+func appendByteArrays(dst []parquet.Value, arr arrow.Array, offs []int32, data []byte, lo, hi, col int) []parquet.Value {
+	null := parquet.NullValue().Level(0, 0, col)
+	tmpl := parquet.ByteArrayValue(nil).Level(0, 1, col)
+	nulls := arr.NullN() > 0
+	base := offs[0]
+	n := len(dst)
+	dst = slices.Grow(dst, hi-lo)[:n+hi-lo]
+	out := dst[n:]
+	for i := lo; i < hi; i++ {
+		if nulls && arr.IsNull(i) {
+			out[i-lo] = null
+			continue
+		}
+		out[i-lo] = withBytes(tmpl, data[offs[i]-base:offs[i+1]-base])
+	}
+	return dst
+}
+
+// value mirrors the layout of parquet.Value (checked by checkValueLayout)
+// so that a value can be made from a template that already carries its
+// levels: parquet.Value.Level is not inlined and costs more than the rest
+// of a value's construction.
+type value struct {
+	ptr             *byte
+	u64             uint64
+	kind            int8
+	definitionLevel byte
+	repetitionLevel byte
+	columnIndex     uint16
+}
+
+func withBytes(t parquet.Value, b []byte) parquet.Value {
+	v := (*value)(unsafe.Pointer(&t))
+	v.ptr, v.u64 = unsafe.SliceData(b), uint64(len(b))
+	return t
+}
+
+func withBits(t parquet.Value, u uint64) parquet.Value {
+	(*value)(unsafe.Pointer(&t)).u64 = u
+	return t
 }
 
 // group is the root of a file's schema: the Arrow fields in their order
