@@ -16,8 +16,9 @@ import (
 )
 
 // encoder writes record batches column by column with parquet-go. Its
-// column encodings are chosen from the first batch (see dictionaryPays),
-// so the parquet-go writer starts at the first Write.
+// column encodings are chosen from the first batch (see dictionaryPays)
+// unless the Series gave them, so the parquet-go writer starts at the
+// first Write.
 type encoder struct {
 	out    *countingWriter
 	schema *arrow.Schema
@@ -30,7 +31,7 @@ type encoder struct {
 	groupBase int64 // w.Size() when the current row group started
 	vals      []parquet.Value
 	scratch   []byte
-	dict      []bool  // column c is dictionary encoded
+	dict      []bool  // column c is dictionary encoded; given, or predicted from the first batch
 	pending   []int64 // estimated bytes column c has buffered for its next page
 }
 
@@ -49,14 +50,18 @@ const valueChunk = 1024
 
 func (e *encoder) start(first arrow.RecordBatch) {
 	fields := make(group, e.schema.NumFields())
-	e.dict = make([]bool, len(fields))
+	if len(e.dict) != len(fields) {
+		e.dict = make([]bool, len(fields))
+		for i := range fields {
+			e.dict[i] = first != nil && dictionaryPolicy(first.Column(i))
+		}
+	}
 	e.pending = make([]int64, len(fields))
 	for i, f := range e.schema.Fields() {
 		leaf, _ := leafNode(f.Type)
 		var enc encoding.Encoding = &parquet.Plain
-		if first != nil && dictionaryPolicy(first.Column(i)) {
+		if e.dict[i] {
 			enc = &parquet.RLEDictionary
-			e.dict[i] = true
 		}
 		fields[i] = field{Node: parquet.Optional(parquet.Encoded(leaf, enc)), name: f.Name}
 	}

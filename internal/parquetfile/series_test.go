@@ -157,3 +157,56 @@ func TestSeries_PutFails(t *testing.T) {
 		t.Fatalf("Close: %v, want %v", err, boom)
 	}
 }
+
+// TestSeries_KeepsEncodings: the files after the first take the column
+// encodings the first one predicted, even where their own first rows
+// would predict others.
+func TestSeries_KeepsEncodings(t *testing.T) {
+	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer alloc.AssertSize(t, 0)
+	o := &objects{m: map[string][]byte{}}
+	first := lowHigh(t, alloc, 16000) // flag repeats, id does not; one slice
+	defer first.Release()
+	s := parquetfile.NewSeries(parquetfile.SeriesParams{
+		Schema:    first.Schema(),
+		Writer:    parquetfile.WriterParams{Alloc: alloc},
+		FileBytes: 1, // one file per Write
+		Key:       func(i int) string { return fmt.Sprintf("f-%03d.parquet", i) },
+		Put:       o.put,
+	})
+	// The same columns with their values swapped: flag distinct, id repeating.
+	swapped := array.NewRecordBatch(first.Schema(), []arrow.Array{first.Column(1), first.Column(0)}, first.NumRows())
+	defer swapped.Release()
+	for _, rec := range []arrow.RecordBatch{first, swapped} {
+		if err := s.Write(t.Context(), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 2 {
+		t.Fatalf("%d files, want 2", len(files))
+	}
+	for _, f := range files {
+		r, err := file.NewParquetReader(bytes.NewReader(o.m[f.Key]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c, dict := range []bool{true, false} {
+			cc, err := r.MetaData().RowGroup(0).ColumnChunk(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := false
+			for _, e := range cc.Encodings() {
+				got = got || e.String() == "RLE_DICTIONARY" || e.String() == "PLAIN_DICTIONARY"
+			}
+			if got != dict {
+				t.Errorf("%s column %d: encodings %v, dictionary %v, want %v", f.Key, c, cc.Encodings(), got, dict)
+			}
+		}
+		_ = r.Close()
+	}
+}

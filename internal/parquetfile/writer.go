@@ -112,10 +112,17 @@ type Writer struct {
 // keep their unit and time zone (TIMESTAMP_MICROS, isAdjustedToUTC when the
 // Arrow type has a zone).
 func NewWriter(w io.Writer, schema *arrow.Schema, opts WriterParams) (*Writer, error) {
+	return newWriter(w, schema, opts, nil)
+}
+
+// newWriter is NewWriter with the columns' encodings given (dict[c]: column
+// c is dictionary encoded) instead of predicted from the first batch, when
+// dict is not nil.
+func newWriter(w io.Writer, schema *arrow.Schema, opts WriterParams, dict []bool) (*Writer, error) {
 	opts = opts.withDefaults()
 	cw := &countingWriter{w: w}
 	if supported(schema) {
-		return &Writer{enc: &encoder{out: cw, schema: schema, opts: opts}, cw: cw, opts: opts}, nil
+		return &Writer{enc: &encoder{out: cw, schema: schema, opts: opts, dict: dict}, cw: cw, opts: opts}, nil
 	}
 	codec := compress.Codecs.Gzip
 	if opts.Codec == ZSTD {
