@@ -1,6 +1,7 @@
 package pgsource
 
 import (
+	"slices"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -26,12 +27,26 @@ func newBytesColumn(typ arrow.DataType) *bytesColumn {
 
 func (c *bytesColumn) len() int { return len(c.offs) - 1 }
 
+// append adds a value. The slices are re-sliced in place, not reassigned
+// from append: storing a slice's pointer into the heap costs a GC write
+// barrier, two per value while a collection runs (10% of the decoder's
+// CPU in BenchmarkDecodeLineitem).
 func (c *bytesColumn) append(b []byte) {
 	if c.valid != nil {
 		c.setValid(c.len())
 	}
-	c.data = append(c.data, b...)
-	c.offs = append(c.offs, int32(len(c.data)))
+	n := len(c.data)
+	if cap(c.data)-n < len(b) {
+		c.data = slices.Grow(c.data, len(b))
+	}
+	c.data = c.data[:n+len(b)]
+	copy(c.data[n:], b)
+	m := len(c.offs)
+	if m == cap(c.offs) {
+		c.offs = slices.Grow(c.offs, 1)
+	}
+	c.offs = c.offs[:m+1]
+	c.offs[m] = int32(n + len(b))
 }
 
 func (c *bytesColumn) appendNull() {
