@@ -563,6 +563,62 @@ func TestCluster(t *testing.T) {
 
 	t.Run("PartitionedNode", func(t *testing.T) { testPartitionedNode(t, c) })
 
+	t.Run("CopyNodeKilled", func(t *testing.T) {
+		// A snapshot copy runs on the node that took the call; when that
+		// node dies the copy fails (it is not taken over), and its
+		// partial data goes: it never stays creating.
+		describe := func(i int) (string, int32) {
+			out, err := c.nodes[i].rds().DescribeDBClusterSnapshots(t.Context(), &rds.DescribeDBClusterSnapshotsInput{
+				DBClusterSnapshotIdentifier: aws.String("lost-copy")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return aws.ToString(out.DBClusterSnapshots[0].Status), aws.ToInt32(out.DBClusterSnapshots[0].PercentProgress)
+		}
+		if _, err := c.nodes[0].rds().CreateDBClusterSnapshot(t.Context(), &rds.CreateDBClusterSnapshotInput{
+			DBClusterIdentifier: aws.String("big"), DBClusterSnapshotIdentifier: aws.String("lost-copy"),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		copied := func() bool {
+			var found bool
+			_ = filepath.WalkDir(filepath.Join(c.gw.Dir, "snapshots"), func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && strings.Contains(p, "lost-copy") {
+					found = true
+				}
+				return nil
+			})
+			return found
+		}
+		deadline := time.Now().Add(time.Minute)
+		for !copied() {
+			if st, _ := describe(1); st != "creating" || time.Now().After(deadline) {
+				t.Fatalf("snapshot is %s before any of it was stored", st)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := c.nodes[0].p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.nodes[0].p.cmd.Wait()
+		killed := time.Now()
+		for {
+			st, _ := describe(1)
+			if st == "failed" {
+				break
+			}
+			if st != "creating" || time.Since(killed) > 30*time.Second {
+				t.Fatalf("snapshot of the killed node is %s %s after the kill, want failed", st, time.Since(killed))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("the copy of the killed node failed %s after the kill", time.Since(killed))
+		if copied() {
+			t.Error("the partial copy is still stored")
+		}
+		c.restart(t, 0)
+	})
+
 	t.Run("SigtermHandsBack", func(t *testing.T) {
 		c.start(t, 2, "term-1", "big", "big")
 		runner, _ := c.waitRunner(t, "term-1", "", time.Minute)
