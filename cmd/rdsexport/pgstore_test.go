@@ -150,7 +150,8 @@ func TestServe_PostgresStore(t *testing.T) {
 	cfg.NodeID = "node-a"
 	cfg.S3 = S3Config{Endpoint: gw.Endpoint, AccessKeyID: gw.AccessKeyID, SecretAccessKey: gw.SecretAccessKey, Region: "us-east-1"}
 	cfg.Snapshots.Bucket = "snapshots"
-	cfg.Clusters = []SourceConfig{{Identifier: "pg", Engine: "aurora-postgresql", URL: src.URL}}
+	// Snapshots copy whole servers: keep other tests' databases out.
+	cfg.Clusters = []SourceConfig{{Identifier: "pg", Engine: "aurora-postgresql", URL: src.URL, Databases: []string{src.Name}}}
 	open := func() *testServer {
 		t.Helper()
 		c := cfg
