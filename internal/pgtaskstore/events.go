@@ -15,6 +15,7 @@ import (
 // which every insert of its records holds from before its seq is drawn
 // until commit (see the package doc). Callers take it before any row lock,
 // so that no transaction holding it waits for one that waits for it.
+// CreateTask takes the same lock within its INSERT statement.
 func lockAccount(ctx context.Context, tx pgx.Tx, accountID string) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockClassAccount, accountID); err != nil {
 		return fmt.Errorf("lock account: %w", err)

@@ -46,24 +46,23 @@ const maxAttempts = 5
 func (s *Store) CreateTask(ctx context.Context, t *export.Task) error {
 	key := export.SourceKey(t.SourceArn)
 	for range maxAttempts {
+		// One statement, its own transaction: the CTE takes the account's
+		// lock (a volatile function, so it is run, once, before the row it
+		// yields is inserted and its seq drawn), and commit releases it.
 		var seq int64
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if err := lockAccount(ctx, tx, t.AccountID); err != nil {
-				return err
-			}
-			return tx.QueryRow(ctx, `INSERT INTO rdsexport_export_tasks (
-					account_id, identifier, region, source_arn, source_key, source_type, export_only,
-					s3_bucket, s3_prefix, iam_role_arn, kms_key_id, status,
-					snapshot_time, task_start_time, task_end_time,
-					percent_progress, extracted_bytes, failure_cause, warning_message
-				) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-				RETURNING seq`,
-				t.AccountID, t.Identifier, t.Region, t.SourceArn, key, string(t.SourceType), cloneStrings(t.ExportOnly),
-				t.S3Bucket, t.S3Prefix, t.IamRoleArn, t.KmsKeyID, string(export.StatusStarting),
-				encodeTime(t.SnapshotTime), encodeTime(t.TaskStartTime), encodeTime(t.TaskEndTime),
-				t.PercentProgress, t.ExtractedBytes, t.FailureCause, t.WarningMessage,
-			).Scan(&seq)
-		})
+		err := s.pool.QueryRow(ctx, `WITH lock AS (SELECT pg_advisory_xact_lock($20, hashtext($1)))
+			INSERT INTO rdsexport_export_tasks (
+				account_id, identifier, region, source_arn, source_key, source_type, export_only,
+				s3_bucket, s3_prefix, iam_role_arn, kms_key_id, status,
+				snapshot_time, task_start_time, task_end_time,
+				percent_progress, extracted_bytes, failure_cause, warning_message
+			) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19 FROM lock
+			RETURNING seq`,
+			t.AccountID, t.Identifier, t.Region, t.SourceArn, key, string(t.SourceType), cloneStrings(t.ExportOnly),
+			t.S3Bucket, t.S3Prefix, t.IamRoleArn, t.KmsKeyID, string(export.StatusStarting),
+			encodeTime(t.SnapshotTime), encodeTime(t.TaskStartTime), encodeTime(t.TaskEndTime),
+			t.PercentProgress, t.ExtractedBytes, t.FailureCause, t.WarningMessage, lockClassAccount,
+		).Scan(&seq)
 		if err == nil {
 			t.Seq = seq
 			t.Status = export.StatusStarting
