@@ -339,7 +339,7 @@ func TestStoreCheck_Postgres(t *testing.T) {
 	// From the config file, as the server reads it.
 	config := writeConfig(t, "store: \""+raw+"\"\n")
 	out, err = check("--config", config)
-	if err != nil || !strings.Contains(out, ": ok: schema version 2 (this rdsexport knows 2), 0 tasks, 0 snapshots") {
+	if err != nil || !strings.Contains(out, ": ok: schema version 3 (this rdsexport knows 3), 0 tasks, 0 snapshots") {
 		t.Fatalf("migrated database: %v %s", err, out)
 	}
 	if !strings.Contains(out, "postgres://postgres@127.0.0.1:5432/"+db.Name) {
