@@ -85,6 +85,9 @@ func checkPagingWhileCreating(t *testing.T, d time.Duration,
 		seqs, err := list(ctx, stores[0], after, 10)
 		if err != nil {
 			wg.Wait()
+			if werr != nil {
+				t.Fatal(werr) // the writer's failure ended the pager's context
+			}
 			t.Fatalf("page after %d: %v", after, err)
 		}
 		for _, seq := range seqs {
