@@ -171,7 +171,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		NoRecover: cfg.Store != "",
 	})
 	// The task and snapshot gauges and DescribeEvents need a store that
-	// counts and records events (the SQLite store).
+	// counts and records events (both stores do).
 	counts, _ := m.store.(metrics.Counts)
 	m.metrics = metrics.New(metrics.Params{Counts: counts, Logger: m.Logger.With("component", "metrics"), Now: m.Now})
 	progress := console.NewProgress(0)
