@@ -116,8 +116,8 @@ func (n *Node) awaitRange(ctx context.Context, f fence, a rangeArgs, progress fu
 			}
 			return engine.RangeRead{}, fmt.Errorf("follow range: %w", err)
 		}
+		var rr engine.RangeRead
 		if state == rangeDone {
-			var rr engine.RangeRead
 			if err := json.Unmarshal(result, &rr); err != nil {
 				return engine.RangeRead{}, fmt.Errorf("range result: %w", err)
 			}
@@ -131,8 +131,6 @@ func (n *Node) awaitRange(ctx context.Context, f fence, a rangeArgs, progress fu
 		}
 		switch state {
 		case rangeDone:
-			var rr engine.RangeRead
-			_ = json.Unmarshal(result, &rr)
 			n.keep(f, rr)
 			return rr, nil
 		case rangeFailed:
