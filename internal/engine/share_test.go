@@ -47,7 +47,7 @@ func TestEngine_SharedRanges(t *testing.T) {
 		},
 	})
 	b.start(t)
-	b.create(t, "shared", arn)
+	b.create(t, "shared", arn, db.Name)
 	task := b.wait(t, "shared", time.Minute, export.StatusComplete)
 	ranges := map[int]bool{}
 	for _, j := range other.jobs {
