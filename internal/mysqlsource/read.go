@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -132,15 +133,78 @@ func (s *snapshot) read(ctx context.Context, t engine.Table, plan *tablePlan, ba
 			s.mu.Unlock()
 		}
 	}()
+	if c.plain && !s.driverRows {
+		discard, err = s.readWire(ctx, c, t, dec, q)
+	} else {
+		discard, err = s.readDriver(ctx, c, t, dec, q)
+	}
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		// The last rows may have been buffered before the cancel.
+		return fmt.Errorf("read %s: %w", t.Target, ctx.Err())
+	}
+	return dec.finish()
+}
+
+// readWire reads the result of q through the wire reader (wire.go) and
+// reports whether the connection must be discarded.
+func (s *snapshot) readWire(ctx context.Context, c *conn, t engine.Table, dec *decoder, q string) (discard bool, err error) {
+	// The driver closes its connection when ctx ends; here a past
+	// deadline stops the read at once, and the connection is discarded.
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+	defer func() {
+		if !stop() {
+			discard = true
+		}
+	}()
+	p := newWire(c.nc)
+	cols, err := p.query(q)
+	if err != nil {
+		var me *mysql.MySQLError
+		return !errors.As(err, &me), s.readErr(ctx, c, t, wireErr(err))
+	}
+	if cols != len(dec.cols) {
+		// The rest of the result is not read.
+		return true, fmt.Errorf("read %s: %d columns, want %d: %w", t.Target, cols, len(dec.cols), ErrTableGone)
+	}
+	vals := make([][]byte, cols)
+	for {
+		row, err := p.next()
+		if err != nil {
+			var me *mysql.MySQLError
+			return !errors.As(err, &me) || p.r != p.w, s.readErr(ctx, c, t, wireErr(err))
+		}
+		if row == nil {
+			return false, nil
+		}
+		if err := splitRow(row, vals); err != nil {
+			return true, s.readErr(ctx, c, t, wireErr(err))
+		}
+		if err := dec.row(vals); err != nil {
+			// Reading the rest of the result could take long; closing
+			// the connection stops the query.
+			return true, err
+		}
+	}
+}
+
+// readDriver reads the result of q through the driver (on TLS
+// connections), turning its values back into the text protocol's bytes,
+// and reports whether the connection must be discarded.
+func (s *snapshot) readDriver(ctx context.Context, c *conn, t engine.Table, dec *decoder, q string) (bool, error) {
 	rows, err := c.q.QueryContext(ctx, q, nil)
 	if err != nil {
-		return s.readErr(ctx, c, t, err)
+		return false, s.readErr(ctx, c, t, err)
 	}
 	dest := make([]driver.Value, len(rows.Columns()))
 	if len(dest) != len(dec.cols) {
 		_ = rows.Close()
-		return fmt.Errorf("read %s: %d columns, want %d: %w", t.Target, len(dest), len(dec.cols), ErrTableGone)
+		return false, fmt.Errorf("read %s: %d columns, want %d: %w", t.Target, len(dest), len(dec.cols), ErrTableGone)
 	}
+	vals := make([][]byte, len(dest))
+	scratch := make([][]byte, len(dest))
 	for {
 		err := rows.Next(dest)
 		if err == io.EOF {
@@ -148,24 +212,46 @@ func (s *snapshot) read(ctx context.Context, t engine.Table, plan *tablePlan, ba
 		}
 		if err != nil {
 			_ = rows.Close()
-			return s.readErr(ctx, c, t, err)
+			return false, s.readErr(ctx, c, t, err)
 		}
-		if err := dec.row(dest); err != nil {
+		for i, v := range dest {
+			vals[i], scratch[i] = driverBytes(v, scratch[i])
+		}
+		if err := dec.row(vals); err != nil {
 			// Draining the rest of the result could take long; closing
 			// the connection stops the query.
-			discard = true
 			_ = rows.Close()
-			return err
+			return true, err
 		}
 	}
 	if err := rows.Close(); err != nil {
-		return s.readErr(ctx, c, t, err)
+		return false, s.readErr(ctx, c, t, err)
 	}
-	if ctx.Err() != nil {
-		// The last rows may have been buffered before the cancel.
-		return fmt.Errorf("read %s: %w", t.Target, ctx.Err())
+	return false, nil
+}
+
+// driverBytes returns v as the text protocol sent it (numbers formatted
+// back into scratch, which it returns grown); nil for NULL.
+func driverBytes(v driver.Value, scratch []byte) ([]byte, []byte) {
+	switch x := v.(type) {
+	case nil:
+		return nil, scratch
+	case []byte:
+		return x, scratch
+	case int64:
+		scratch = strconv.AppendInt(scratch[:0], x, 10)
+	case uint64:
+		scratch = strconv.AppendUint(scratch[:0], x, 10)
+	case float64:
+		scratch = strconv.AppendFloat(scratch[:0], x, 'g', -1, 64)
+	case float32:
+		scratch = strconv.AppendFloat(scratch[:0], float64(x), 'g', -1, 32)
+	case string:
+		scratch = append(scratch[:0], x...)
+	default:
+		scratch = fmt.Appendf(scratch[:0], "%v", v)
 	}
-	return dec.finish()
+	return scratch, scratch
 }
 
 func (s *snapshot) readErr(ctx context.Context, c *conn, t engine.Table, err error) error {
@@ -205,7 +291,7 @@ type column struct {
 	dataLen int // value bytes of the previous batch (string and binary)
 }
 
-// decoder turns rows of driver values into record batches.
+// decoder turns rows of text protocol values into record batches.
 type decoder struct {
 	schema   *arrow.Schema
 	cols     []column
@@ -246,7 +332,7 @@ func newDecoder(alloc memory.Allocator, plan *tablePlan, emit func(arrow.RecordB
 		case kindUint64, kindDecimal:
 			c.dec = array.NewDecimal128Builder(alloc, dt.(*arrow.Decimal128Type))
 			c.b = c.dec
-		case kindFloat64:
+		case kindFloat64, kindFloat32:
 			c.f64 = array.NewFloat64Builder(alloc)
 			c.b = c.f64
 		case kindDatetime:
@@ -287,8 +373,8 @@ func (d *decoder) reserveRows() {
 // stays out of errors).
 var errValue = errors.New("unexpected value from the server")
 
-// row appends one row.
-func (d *decoder) row(vals []driver.Value) error {
+// row appends one row of text protocol values (nil for NULL).
+func (d *decoder) row(vals [][]byte) error {
 	for i, v := range vals {
 		n, err := d.value(&d.cols[i], v)
 		if err != nil {
@@ -303,28 +389,19 @@ func (d *decoder) row(vals []driver.Value) error {
 	return nil
 }
 
-// value appends v and returns its size in bytes.
-func (d *decoder) value(c *column, v driver.Value) (int, error) {
-	if v == nil {
+// value appends b and returns its size in bytes (8 for a number, as its
+// Arrow size).
+func (d *decoder) value(c *column, b []byte) (int, error) {
+	if b == nil {
 		c.b.AppendNull()
 		return 1, nil
 	}
 	switch c.kind {
 	case kindString, kindBinary:
-		b, ok := v.([]byte)
-		if !ok {
-			// Numbers in a text column cannot happen; format anyway.
-			d.scratch = appendValue(d.scratch[:0], v)
-			b = d.scratch
-		}
 		c.bin.Append(b)
 		return len(b), nil
 	case kindDate:
-		b, ok := v.([]byte)
-		if !ok {
-			return 0, errValue
-		}
-		if len(b) != 10 || !validDate(b) {
+		if !validDate(b) {
 			d.invalid++
 			c.b.AppendNull()
 		} else {
@@ -332,10 +409,6 @@ func (d *decoder) value(c *column, v driver.Value) (int, error) {
 		}
 		return len(b), nil
 	case kindDatetime:
-		b, ok := v.([]byte)
-		if !ok {
-			return 0, errValue
-		}
 		us, ok := parseDateTime(b)
 		if !ok {
 			d.invalid++
@@ -344,31 +417,35 @@ func (d *decoder) value(c *column, v driver.Value) (int, error) {
 			c.ts.Append(arrow.Timestamp(us))
 		}
 		return len(b), nil
-	case kindFloat64:
-		switch x := v.(type) {
-		case float64:
-			c.f64.Append(x)
-		case float32:
-			c.f64.Append(float64(x))
-		default:
+	case kindFloat64, kindFloat32:
+		bits := 64
+		if c.kind == kindFloat32 {
+			// FLOAT is a float32 on the server: its shortest text read
+			// as a float64 would not be the stored value widened.
+			bits = 32
+		}
+		f, err := strconv.ParseFloat(string(b), bits)
+		if err != nil {
 			return 0, errValue
 		}
+		c.f64.Append(f)
 		return 8, nil
 	case kindUint64:
-		switch x := v.(type) {
-		case uint64:
-			c.dec.Append(decimal128.FromU64(x))
-		case int64:
+		if len(b) > 0 && b[0] == '-' {
+			x, ok := parseInt(b)
+			if !ok {
+				return 0, errValue
+			}
 			c.dec.Append(decimal128.FromI64(x))
-		default:
-			return 0, errValue
+		} else {
+			x, ok := parseUint(b)
+			if !ok {
+				return 0, errValue
+			}
+			c.dec.Append(decimal128.FromU64(x))
 		}
 		return 8, nil
 	case kindDecimal:
-		b, ok := v.([]byte)
-		if !ok {
-			return 0, errValue
-		}
 		n, err := parseDecimal(b, c.scale)
 		if err != nil {
 			return 0, err
@@ -376,7 +453,7 @@ func (d *decoder) value(c *column, v driver.Value) (int, error) {
 		c.dec.Append(n)
 		return len(b), nil
 	}
-	x, ok := v.(int64)
+	x, ok := parseInt(b)
 	if !ok {
 		return 0, errValue
 	}
@@ -391,20 +468,37 @@ func (d *decoder) value(c *column, v driver.Value) (int, error) {
 	return 8, nil
 }
 
-func appendValue(dst []byte, v driver.Value) []byte {
-	switch x := v.(type) {
-	case int64:
-		return strconv.AppendInt(dst, x, 10)
-	case uint64:
-		return strconv.AppendUint(dst, x, 10)
-	case float64:
-		return strconv.AppendFloat(dst, x, 'g', -1, 64)
-	case float32:
-		return strconv.AppendFloat(dst, float64(x), 'g', -1, 32)
-	case string:
-		return append(dst, x...)
+// parseInt parses a decimal integer that fits in an int64; leading zeros
+// are allowed (ZEROFILL columns send them).
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
 	}
-	return fmt.Appendf(dst, "%v", v)
+	u, ok := parseUint(b)
+	switch {
+	case !ok || u > 1<<63 || u == 1<<63 && !neg:
+		return 0, false
+	case neg:
+		return -int64(u), true
+	}
+	return int64(u), true
+}
+
+// parseUint parses unsigned decimal digits that fit in a uint64.
+func parseUint(b []byte) (uint64, bool) {
+	var u uint64
+	for _, c := range b {
+		if c < '0' || c > '9' || u > (1<<64-1)/10 {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if u*10 > 1<<64-1-d {
+			return 0, false
+		}
+		u = u*10 + d
+	}
+	return u, len(b) > 0
 }
 
 // finish emits the last partial batch.

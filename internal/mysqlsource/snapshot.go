@@ -76,6 +76,8 @@ type snapshot struct {
 	live    int // readers not discarded
 	plans   map[string]*tablePlan
 	invalid map[string]int64 // values written as NULL, by target
+
+	driverRows bool // read rows through the driver even on plain connections (tests)
 }
 
 var (

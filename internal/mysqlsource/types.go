@@ -19,7 +19,8 @@ const (
 	kindInt64                   // BIGINT, INT/MEDIUMINT UNSIGNED
 	kindUint64                  // BIGINT UNSIGNED as Decimal128(20,0)
 	kindDecimal                 // DECIMAL(p ≤ 38, s) as Decimal128
-	kindFloat64                 // DOUBLE, FLOAT (widened)
+	kindFloat64                 // DOUBLE
+	kindFloat32                 // FLOAT, widened to a float64
 	kindDate                    // DATE as text, zero dates NULL
 	kindDatetime                // DATETIME / TIMESTAMP as microseconds
 )
@@ -64,7 +65,9 @@ func typeMapping(t mysqlType) (colKind, arrow.DataType, string) {
 			return kindString, arrow.BinaryTypes.String, "binary (UTF8)"
 		}
 		return kindDecimal, &arrow.Decimal128Type{Precision: p, Scale: s}, decimalExported(p)
-	case "float", "double", "real", "double precision":
+	case "float":
+		return kindFloat32, arrow.PrimitiveTypes.Float64, "double"
+	case "double", "real", "double precision":
 		return kindFloat64, arrow.PrimitiveTypes.Float64, "double"
 	case "year":
 		return kindInt32, arrow.PrimitiveTypes.Int32, "int32"
