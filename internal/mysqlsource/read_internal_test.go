@@ -1,10 +1,12 @@
 package mysqlsource
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -184,6 +186,55 @@ func TestInt64Key(t *testing.T) {
 	} {
 		if got := int64Key(mysqlType{dataType: c.dataType, columnType: c.columnType}); got != c.want {
 			t.Errorf("int64Key(%s) = %v, want %v", c.columnType, got, c.want)
+		}
+	}
+}
+
+func TestParseInt(t *testing.T) {
+	for _, s := range []string{"0", "-0", "7", "-7", "00042", "-00042", "9223372036854775807", "-9223372036854775808",
+		"0009223372036854775807", "9223372036854775808", "-9223372036854775809", "18446744073709551616",
+		"99999999999999999999", "", "-", "+1", "1.5", "1e3", " 1", "12a"} {
+		want, err := strconv.ParseInt(s, 10, 64)
+		if s == "+1" {
+			err = errValue // the server never sends a sign for positive numbers
+		}
+		got, ok := parseInt([]byte(s))
+		if ok != (err == nil) || ok && got != want {
+			t.Errorf("parseInt(%q) = %d, %v; want %d, %v", s, got, ok, want, err)
+		}
+	}
+	for _, s := range []string{"0", "18446744073709551615", "00018446744073709551615", "18446744073709551616", "", "-1", "1x"} {
+		want, err := strconv.ParseUint(s, 10, 64)
+		got, ok := parseUint([]byte(s))
+		if ok != (err == nil) || ok && got != want {
+			t.Errorf("parseUint(%q) = %d, %v; want %d, %v", s, got, ok, want, err)
+		}
+	}
+}
+
+func TestSplitRow(t *testing.T) {
+	long := bytes.Repeat([]byte("y"), 300)
+	row := slices.Concat([]byte{0xfb, 0}, []byte{3}, []byte("abc"), []byte{0xfc, 44, 1}, long,
+		[]byte{0xfd, 2, 0, 0, 'h', 'i'}, []byte{0xfe, 1, 0, 0, 0, 0, 0, 0, 0, 'z'})
+	vals := make([][]byte, 6)
+	if err := splitRow(row, vals); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]byte{nil, {}, []byte("abc"), long, []byte("hi"), []byte("z")}
+	for i := range want {
+		if (vals[i] == nil) != (want[i] == nil) || !bytes.Equal(vals[i], want[i]) {
+			t.Errorf("value %d = %q, want %q", i, vals[i], want[i])
+		}
+	}
+	for _, bad := range [][]byte{
+		row[:len(row)-1],                                                // truncated value
+		append(row[:len(row):len(row)], 0),                              // an extra value
+		{0xfb, 0xfb, 0xfb, 0xfb, 0xfb},                                  // one value short
+		{0xff, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb},                            // not a length
+		{0xfe, 0, 0, 0, 0, 0, 0, 0, 0x80, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb}, // a length beyond the packet
+	} {
+		if err := splitRow(bad, vals); !errors.Is(err, errProtocol) {
+			t.Errorf("splitRow(% x): %v", bad, err)
 		}
 	}
 }
