@@ -13,7 +13,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/rdsexport/rdsexport/internal/engine"
@@ -124,7 +123,7 @@ func (s *snapshot) read(ctx context.Context, t engine.Table, plan *tablePlan, ba
 		q += " PARTITION (" + plan.parts[batch] + ")"
 	}
 	q += where
-	dec := newDecoder(s.alloc, plan, emit, progress)
+	dec := newDecoder(plan, emit, progress)
 	defer func() {
 		dec.release()
 		if dec.invalid > 0 {
@@ -275,20 +274,18 @@ func (s *snapshot) readErr(ctx context.Context, c *conn, t engine.Table, err err
 	return fmt.Errorf("read %s from %s: %w", t.Target, s.src.addr, s.src.redact(err))
 }
 
-// column is one Arrow builder with its decoding.
+// column is one column's values (columns.go) with its decoding.
 type column struct {
 	kind  colKind
 	scale int32
-	b     array.Builder
-	bin   *array.BinaryBuilder // kindString, kindDate (the StringBuilder's), kindBinary
-	i16   *array.Int16Builder
-	i32   *array.Int32Builder
-	i64   *array.Int64Builder
-	f64   *array.Float64Builder
-	dec   *array.Decimal128Builder
-	ts    *array.TimestampBuilder
-
-	dataLen int // value bytes of the previous batch (string and binary)
+	b     builder
+	bin   *bytesColumn // kindString, kindDate, kindBinary
+	i16   *fixedColumn[int16]
+	i32   *fixedColumn[int32]
+	i64   *fixedColumn[int64]
+	f64   *fixedColumn[float64]
+	dec   *fixedColumn[decimal128.Num]
+	ts    *fixedColumn[arrow.Timestamp]
 }
 
 // decoder turns rows of text protocol values into record batches.
@@ -298,73 +295,52 @@ type decoder struct {
 	emit     func(arrow.RecordBatch) error
 	progress func(int64)
 
-	rows      int   // rows in the builders
-	bytes     int   // row bytes in the builders
-	reserve   int   // rows to reserve for the next batch
+	rows      int   // rows in the columns
+	bytes     int   // row bytes in the columns
 	invalid   int64 // values written as NULL
-	scratch   []byte
 	arraysBuf []arrow.Array
 }
 
-func newDecoder(alloc memory.Allocator, plan *tablePlan, emit func(arrow.RecordBatch) error, progress func(int64)) *decoder {
-	d := &decoder{schema: plan.schema, emit: emit, progress: progress, reserve: 1024}
+func newDecoder(plan *tablePlan, emit func(arrow.RecordBatch) error, progress func(int64)) *decoder {
+	d := &decoder{schema: plan.schema, emit: emit, progress: progress}
 	d.cols = make([]column, len(plan.kinds))
 	for i, k := range plan.kinds {
 		c := &d.cols[i]
 		c.kind, c.scale = k, plan.scales[i]
 		dt := plan.schema.Field(i).Type
 		switch k {
-		case kindString, kindDate:
-			sb := array.NewStringBuilder(alloc)
-			c.b, c.bin = sb, sb.BinaryBuilder
-		case kindBinary:
-			bb := array.NewBinaryBuilder(alloc, arrow.BinaryTypes.Binary)
-			c.b, c.bin = bb, bb
+		case kindString, kindDate, kindBinary:
+			c.bin = newBytesColumn(dt)
+			c.b = c.bin
 		case kindInt16:
-			c.i16 = array.NewInt16Builder(alloc)
+			c.i16 = newFixedColumn[int16](dt)
 			c.b = c.i16
 		case kindInt32:
-			c.i32 = array.NewInt32Builder(alloc)
+			c.i32 = newFixedColumn[int32](dt)
 			c.b = c.i32
 		case kindInt64:
-			c.i64 = array.NewInt64Builder(alloc)
+			c.i64 = newFixedColumn[int64](dt)
 			c.b = c.i64
 		case kindUint64, kindDecimal:
-			c.dec = array.NewDecimal128Builder(alloc, dt.(*arrow.Decimal128Type))
+			c.dec = newFixedColumn[decimal128.Num](dt)
 			c.b = c.dec
 		case kindFloat64, kindFloat32:
-			c.f64 = array.NewFloat64Builder(alloc)
+			c.f64 = newFixedColumn[float64](dt)
 			c.b = c.f64
 		case kindDatetime:
-			c.ts = array.NewTimestampBuilder(alloc, dt.(*arrow.TimestampType))
+			c.ts = newFixedColumn[arrow.Timestamp](dt)
 			c.b = c.ts
 		}
 	}
 	d.arraysBuf = make([]arrow.Array, len(d.cols))
-	d.reserveRows()
 	return d
 }
 
 func (d *decoder) release() {
-	for i := range d.cols {
-		d.cols[i].b.Release()
-	}
 	for i, a := range d.arraysBuf {
 		if a != nil {
 			a.Release()
 			d.arraysBuf[i] = nil
-		}
-	}
-}
-
-func (d *decoder) reserveRows() {
-	// Sizing the builders like the previous batch avoids regrowing them
-	// while the next one fills.
-	for i := range d.cols {
-		c := &d.cols[i]
-		c.b.Reserve(d.reserve)
-		if c.bin != nil && c.dataLen > 0 {
-			c.bin.ReserveData(c.dataLen)
 		}
 	}
 }
@@ -393,28 +369,28 @@ func (d *decoder) row(vals [][]byte) error {
 // Arrow size).
 func (d *decoder) value(c *column, b []byte) (int, error) {
 	if b == nil {
-		c.b.AppendNull()
+		c.b.appendNull()
 		return 1, nil
 	}
 	switch c.kind {
 	case kindString, kindBinary:
-		c.bin.Append(b)
+		c.bin.append(b)
 		return len(b), nil
 	case kindDate:
 		if !validDate(b) {
 			d.invalid++
-			c.b.AppendNull()
+			c.b.appendNull()
 		} else {
-			c.bin.Append(b)
+			c.bin.append(b)
 		}
 		return len(b), nil
 	case kindDatetime:
 		us, ok := parseDateTime(b)
 		if !ok {
 			d.invalid++
-			c.b.AppendNull()
+			c.b.appendNull()
 		} else {
-			c.ts.Append(arrow.Timestamp(us))
+			c.ts.append(arrow.Timestamp(us))
 		}
 		return len(b), nil
 	case kindFloat64, kindFloat32:
@@ -428,7 +404,7 @@ func (d *decoder) value(c *column, b []byte) (int, error) {
 		if err != nil {
 			return 0, errValue
 		}
-		c.f64.Append(f)
+		c.f64.append(f)
 		return 8, nil
 	case kindUint64:
 		if len(b) > 0 && b[0] == '-' {
@@ -436,13 +412,13 @@ func (d *decoder) value(c *column, b []byte) (int, error) {
 			if !ok {
 				return 0, errValue
 			}
-			c.dec.Append(decimal128.FromI64(x))
+			c.dec.append(decimal128.FromI64(x))
 		} else {
 			x, ok := parseUint(b)
 			if !ok {
 				return 0, errValue
 			}
-			c.dec.Append(decimal128.FromU64(x))
+			c.dec.append(decimal128.FromU64(x))
 		}
 		return 8, nil
 	case kindDecimal:
@@ -450,7 +426,7 @@ func (d *decoder) value(c *column, b []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		c.dec.Append(n)
+		c.dec.append(n)
 		return len(b), nil
 	}
 	x, ok := parseInt(b)
@@ -459,11 +435,11 @@ func (d *decoder) value(c *column, b []byte) (int, error) {
 	}
 	switch c.kind {
 	case kindInt16:
-		c.i16.Append(int16(x))
+		c.i16.append(int16(x))
 	case kindInt32:
-		c.i32.Append(int32(x))
+		c.i32.append(int32(x))
 	case kindInt64:
-		c.i64.Append(x)
+		c.i64.append(x)
 	}
 	return 8, nil
 }
@@ -513,11 +489,7 @@ func (d *decoder) flush() error {
 		return nil
 	}
 	for i := range d.cols {
-		c := &d.cols[i]
-		if c.bin != nil {
-			c.dataLen = c.bin.DataLen()
-		}
-		d.arraysBuf[i] = c.b.NewArray()
+		d.arraysBuf[i] = d.cols[i].b.newArray()
 	}
 	rec := array.NewRecordBatch(d.schema, d.arraysBuf, int64(d.rows))
 	for i, a := range d.arraysBuf {
@@ -527,15 +499,10 @@ func (d *decoder) flush() error {
 	if d.progress != nil {
 		d.progress(int64(d.bytes))
 	}
-	d.reserve = d.rows
 	d.rows, d.bytes = 0, 0
 	err := d.emit(rec)
 	rec.Release()
-	if err != nil {
-		return err
-	}
-	d.reserveRows()
-	return nil
+	return err
 }
 
 var pow10u64 = func() (p [19]uint64) {
