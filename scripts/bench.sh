@@ -8,7 +8,7 @@
 #   SCALES="1000000 6000000" TARGETS=4 scripts/bench.sh
 #   PROFILE=cpu.pprof PROFILE_SECONDS=5 TARGETS=1 scripts/bench.sh
 #
-# Targets (TARGETS, default "1 2 3 4 5 6 7 8"):
+# Targets (TARGETS, default "1 2 3 4 5 6 7 8 9"):
 #  1  PostgreSQL export of TABLE (GZIP Parquet into the embedded S3, from
 #     the StartExportTask call to the task's TaskEndTime; a fresh server per
 #     run) against, in the same run,
@@ -42,6 +42,12 @@
 #     versitygw as S3) and no export running, filtered DescribeExportTasks
 #     p99 < 10 ms.
 #
+#  9  BenchmarkClusterScaling (cmd/rdsexport/cluster_bench_test.go): the
+#     TABLE export with 1, 2 and 3 nodes on a PostgreSQL store and
+#     versitygw, each node in its own cgroup with NODE_CPU CPUs (default
+#     0.3), PostgreSQL unlimited: seconds per node count and the speed-ups
+#     (informational: on two cores PostgreSQL's own COPY work competes).
+#
 # Knobs: ROWS (default 2000000), TABLE (lineitem: TPC-H lineitem's 16
 # columns; big: six simple columns), RUNS (target 1 and 2 pairs; the table
 # shows medians), CONNECTIONS (export_connections), PROFILE and
@@ -72,7 +78,7 @@ table=${kind}_$rows # one table per size, so that switching sizes regenerates no
 runs=${RUNS:-1}
 export_conns=${CONNECTIONS:-}
 profile=${PROFILE:-}
-targets=" ${TARGETS:-1 2 3 4 5 6 7 8} "
+targets=" ${TARGETS:-1 2 3 4 5 6 7 8 9} "
 scales=${SCALES-1000000 6000000}
 cancel_rows=${CANCEL_ROWS:-1000000}
 cancels=${CANCELS:-20}
@@ -606,11 +612,30 @@ target8() {
 	note "8: slowest Describe filters on the PostgreSQL store (p99 ms): $(for u in status-complete status-failed status-active source-arn-old source-arn-running source-bucket; do printf '%s %s, ' "$u" "$(metric "$u-p99-ms")"; done | sed 's/, $//')"
 }
 
+target9() {
+	local out line
+	echo "== 9: go test -run '^\$' -bench ClusterScaling -benchtime 1x ./cmd/rdsexport ($kind, ROWS=$rows)"
+	ensure_pg_table "$kind" "$rows"
+	scripts/versitygw.sh >/dev/null || die "install versitygw"
+	if ! out=$(RDSEXPORT_BENCH_SOURCE="$pg/$db" RDSEXPORT_BENCH_TABLE="public.$table" RDSEXPORT_BENCH_NODE_CPU="${NODE_CPU:-0.3}" \
+		go test -run '^$' -bench ClusterScaling -benchtime 1x -v ./cmd/rdsexport 2>&1) ||
+		! line=$(grep '^BenchmarkClusterScaling' <<<"$out"); then
+		echo "$out" | grep -v 'level=' | tail -40 >&2
+		row "9 scaling over nodes" - - "BenchmarkClusterScaling failed" "" ERROR
+		failed=true
+		return
+	fi
+	metric() { awk -v u="$1" '{ for (i = 3; i < NF; i++) if ($(i + 1) == u) print $i }' <<<"$line"; }
+	grep 'node(s) at' <<<"$out" | sed 's/^ *cluster_bench_test.go:[0-9]*: /  /'
+	row "9 1/2/3 nodes at ${NODE_CPU:-0.3} CPU each" "$(metric s-1node)" "$(metric s-3nodes) s" \
+		"2 nodes $(metric speedup-2nodes)×, 3 nodes $(metric speedup-3nodes)×" "(informational)" -
+}
+
 # ---------------------------------------------------------------- main
 
 go build -o "$work/rdsexport" ./cmd/rdsexport
 if want 1; then go build -o "$work/csv2parquet" ./scripts/csv2parquet; fi
-for n in 1 2 3 4 5 6 7 8; do
+for n in 1 2 3 4 5 6 7 8 9; do
 	if want $n; then "target$n"; fi
 done
 

@@ -551,3 +551,216 @@ func TestCluster(t *testing.T) {
 		c.restart(t, i)
 	})
 }
+
+// rangeJob is one River job that read a range of an export.
+type rangeJob struct {
+	runAttempt, attempt int
+	rng                 int
+	state               string
+	nodes               []string // River's attempted_by: the nodes that worked it
+}
+
+// rangeJobs lists the range jobs of task id (River keeps finished jobs).
+func (c *testCluster) rangeJobs(t *testing.T, id string) []rangeJob {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), c.storeDB.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(t.Context(), `SELECT (args->>'run_attempt')::int, (args->>'attempt')::int, (args->>'range')::int,
+		state::text, coalesce(attempted_by, '{}') FROM river_job WHERE kind = 'rdsexport_range' AND args->>'identifier' = $1
+		ORDER BY id`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (rangeJob, error) {
+		var j rangeJob
+		err := r.Scan(&j.runAttempt, &j.attempt, &j.rng, &j.state, &j.nodes)
+		return j, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jobs
+}
+
+// rangeState is one row of the ranges of task id: its state and the node
+// reading it ("" when none).
+type rangeState struct {
+	rng   int
+	state string
+	node  string
+}
+
+func (c *testCluster) ranges(t *testing.T, id string) []rangeState {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), c.storeDB.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(t.Context(), `SELECT rg.rng, rg.state, coalesce(n.node_id, '') FROM rdsexport_ranges rg
+		LEFT JOIN rdsexport_nodes n ON n.instance = rg.instance WHERE rg.identifier = $1 ORDER BY rg.run_attempt, rg.rng`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (rangeState, error) {
+		var s rangeState
+		err := r.Scan(&s.rng, &s.state, &s.node)
+		return s, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// waitRanges polls the ranges of task id until ok accepts them.
+func (c *testCluster) waitRanges(t *testing.T, id string, timeout time.Duration, what string, ok func([]rangeState) bool) []rangeState {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		rs := c.ranges(t, id)
+		if ok(rs) {
+			return rs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: ranges of %s after %s: %+v", what, id, timeout, rs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestClusterRanges: the ranges of a large table are read by several nodes,
+// a range whose reader dies is read again, and a snapshot export whose
+// node dies keeps the ranges it had stored.
+func TestClusterRanges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs three server processes")
+	}
+	c := newTestCluster(t, 3)
+
+	t.Run("Spread", func(t *testing.T) {
+		c.start(t, 0, "spread-1", "big", "big")
+		c.wait(t, 1, "spread-1", 2*time.Minute, "COMPLETE")
+		c.checkRows(t, "spread-1", "big", clusterBigRows)
+		jobs := c.rangeJobs(t, "spread-1")
+		nodes := map[string]bool{}
+		for _, j := range jobs {
+			for _, n := range j.nodes {
+				nodes[n] = true
+			}
+		}
+		t.Logf("%d range jobs, read by %v", len(jobs), nodes)
+		if len(jobs) < 2 || len(nodes) < 2 {
+			t.Errorf("%d range jobs read by %d nodes, want the ranges spread over ≥ 2 nodes: %+v", len(jobs), len(nodes), jobs)
+		}
+	})
+
+	t.Run("ReaderKilled", func(t *testing.T) {
+		c.start(t, 1, "reader-1", "big", "big")
+		runner, _ := c.waitRunner(t, "reader-1", "", time.Minute)
+		var victim string
+		c.waitRanges(t, "reader-1", time.Minute, "a range read by another node", func(rs []rangeState) bool {
+			for _, r := range rs {
+				if r.state == "running" && r.node != "" && r.node != runner {
+					victim = r.node
+					return true
+				}
+			}
+			return false
+		})
+		time.Sleep(500 * time.Millisecond) // let it write part files
+		i := c.node(victim)
+		if err := c.nodes[i].p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.nodes[i].p.cmd.Wait()
+		killed := time.Now()
+		c.wait(t, c.node(runner), "reader-1", 2*time.Minute, "COMPLETE")
+		t.Logf("killed %s, which read a range of %s's export; COMPLETE %s later", victim, runner, time.Since(killed))
+		c.checkRows(t, "reader-1", "big", clusterBigRows)
+		again := 0
+		for _, j := range c.rangeJobs(t, "reader-1") {
+			if j.runAttempt == 1 && j.attempt == 2 {
+				again++
+			}
+		}
+		if again != 1 {
+			t.Errorf("%d ranges read again after their reader died, want 1: %+v", again, c.rangeJobs(t, "reader-1"))
+		}
+		if r, _ := c.runner(t, "reader-1"); r != "" {
+			t.Errorf("run still recorded on %s", r)
+		}
+		c.restart(t, i)
+	})
+
+	t.Run("SnapshotExportResumes", func(t *testing.T) {
+		if _, err := c.nodes[0].rds().CreateDBClusterSnapshot(t.Context(), &rds.CreateDBClusterSnapshotInput{
+			DBClusterIdentifier: aws.String("big"), DBClusterSnapshotIdentifier: aws.String("big-snap"),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(3 * time.Minute)
+		for {
+			out, err := c.nodes[1].rds().DescribeDBClusterSnapshots(t.Context(), &rds.DescribeDBClusterSnapshotsInput{
+				DBClusterSnapshotIdentifier: aws.String("big-snap")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := aws.ToString(out.DBClusterSnapshots[0].Status); st == "available" {
+				break
+			} else if st != "creating" || time.Now().After(deadline) {
+				t.Fatalf("snapshot big-snap is %s", st)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		// Only the first node runs: its one range worker reads the ranges
+		// one after the other.
+		for i := 1; i < len(c.nodes); i++ {
+			if err := c.nodes[i].p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := c.nodes[0].rds().StartExportTask(t.Context(), &rds.StartExportTaskInput{
+			ExportTaskIdentifier: aws.String("resume-1"),
+			SourceArn:            aws.String(fmt.Sprintf("arn:aws:rds:%s:%s:cluster-snapshot:big-snap", testRegion, testAccount)),
+			S3BucketName:         aws.String(testBucket), IamRoleArn: aws.String(roleArn), KmsKeyId: aws.String("alias/export"),
+			ExportOnly: []string{c.source.Name + ".public.big"},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		rs := c.waitRanges(t, "resume-1", time.Minute, "a range stored", func(rs []rangeState) bool {
+			return slices.ContainsFunc(rs, func(r rangeState) bool { return r.state == "done" })
+		})
+		if err := c.nodes[0].p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.nodes[0].p.cmd.Wait()
+		for i := 1; i < len(c.nodes); i++ {
+			if err := c.nodes[i].p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := 0
+		for _, r := range rs {
+			if r.state == "done" {
+				done++
+			}
+		}
+		t.Logf("killed the only running node with %d of %d ranges stored", done, len(rs))
+		c.wait(t, 1, "resume-1", 2*time.Minute, "COMPLETE")
+		c.checkRows(t, "resume-1", "big", clusterBigRows)
+		var second []rangeJob
+		for _, j := range c.rangeJobs(t, "resume-1") {
+			if j.runAttempt > 1 {
+				second = append(second, j)
+			}
+		}
+		if len(rs) < 2 || len(second) != len(rs)-done {
+			t.Errorf("the run that took over read %d ranges; want the %d of %d not stored: %+v", len(second), len(rs)-done, len(rs), second)
+		}
+		c.restart(t, 0)
+	})
+}

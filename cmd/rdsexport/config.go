@@ -53,6 +53,10 @@ type Config struct {
 	MaxConcurrentExports int `yaml:"max_concurrent_exports"`
 	// ExportConnections is the number of source connections per export.
 	ExportConnections int `yaml:"export_connections"`
+	// RangeWorkers is, with a shared store, how many ranges of the
+	// cluster's exports this node reads at once; 0 means
+	// ExportConnections.
+	RangeWorkers int `yaml:"range_workers"`
 	// ExportFileBytes is the compressed size at which a Parquet file is
 	// closed and the next begun (RDS writes files of a few MB).
 	ExportFileBytes int64 `yaml:"export_file_bytes"`
@@ -348,6 +352,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ExportConnections < 1 {
 		bad("export_connections must be at least 1")
+	}
+	if c.RangeWorkers < 0 {
+		bad("range_workers must not be negative")
 	}
 	if c.MaxConcurrentRequests < 1 {
 		bad("max_concurrent_requests must be at least 1")

@@ -93,7 +93,7 @@ func rdsClient(endpoint string, c Credential) *rds.Client {
 }
 
 // testLogWriter sends server logs to the test log, shown on failure.
-type testLogWriter struct{ t *testing.T }
+type testLogWriter struct{ t testing.TB }
 
 func (w testLogWriter) Write(p []byte) (int, error) {
 	w.t.Helper()

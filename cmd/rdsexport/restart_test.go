@@ -23,7 +23,7 @@ type process struct {
 	url string
 }
 
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "rdsexport")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
@@ -33,7 +33,7 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-func startProcess(t *testing.T, bin, config string) *process {
+func startProcess(t testing.TB, bin, config string) *process {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--config", config)
 	stdout, err := cmd.StdoutPipe()

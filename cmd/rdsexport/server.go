@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -176,7 +177,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	progress := console.NewProgress(0)
 	// With a shared store the cluster's job queue hands exports to the
 	// engine, and every write of a run is fenced by the node's lease.
-	var runner service.Runner
+	var (
+		runner service.Runner
+		ranges engine.RangeRunner
+	)
 	engineStore, engineObjects := export.Store(m.store), engine.ObjectStore(objects)
 	if cfg.Store != "" {
 		if m.clusterPool, err = pgxpool.New(ctx, cfg.Store); err != nil {
@@ -186,14 +190,16 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			Pool: m.clusterPool, Store: m.store, NodeID: m.nodeID,
 			Logger:               m.Logger.With("component", "cluster"),
 			MaxConcurrentExports: cfg.MaxConcurrentExports,
+			RangeWorkers:         cmp.Or(cfg.RangeWorkers, cfg.ExportConnections),
 		})
-		engineStore, engineObjects, runner = m.node.Store(m.store), m.node.Objects(objects), m.node
+		engineStore, engineObjects, runner, ranges = m.node.Store(m.store), m.node.Objects(objects), m.node, m.node
 	}
 	m.engine = engine.New(engine.Params{
 		Store:                engineStore,
 		Objects:              &metrics.ObjectStore{Inner: engineObjects, Metrics: m.metrics},
 		Observer:             observers{m.metrics, progress},
 		Dispatched:           m.node != nil,
+		Ranges:               ranges,
 		Resolve:              cat.ExportSource,
 		Logger:               m.Logger.With("component", "engine"),
 		Now:                  m.Now,

@@ -103,7 +103,7 @@ func (o fencedObjects) check(ctx context.Context) error {
 	if f, ok := fenceOf(ctx); ok && !o.n.lease.valid(f.instance) {
 		return errFenced
 	}
-	return nil
+	return o.n.checkRange(ctx)
 }
 
 func (o fencedObjects) Put(ctx context.Context, bucket, key string, r io.Reader) error {

@@ -36,6 +36,9 @@ type Params struct {
 	MaxConcurrentExports int
 	// Workers is the number of exports this node runs at once. Default 10.
 	Workers int
+	// RangeWorkers is the number of ranges of shared snapshots (of any
+	// node's exports) this node reads at once. Default 2.
+	RangeWorkers int
 	// LeaseTTL is how long a node may go without a heartbeat before its
 	// work is taken over. Default 10s.
 	LeaseTTL time.Duration
@@ -83,6 +86,9 @@ func New(p Params) *Node {
 	if p.Workers <= 0 {
 		p.Workers = 10
 	}
+	if p.RangeWorkers <= 0 {
+		p.RangeWorkers = 2
+	}
 	if p.LeaseTTL <= 0 {
 		p.LeaseTTL = 10 * time.Second
 	}
@@ -108,10 +114,14 @@ func (n *Node) Start(ctx context.Context, eng *engine.Engine) error {
 	n.eng = eng
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &exportWorker{n: n})
+	river.AddWorker(workers, &rangeWorker{n: n})
 	client, err := river.NewClient(riverpgxv5.New(n.p.Pool), &river.Config{
-		ID:         n.p.NodeID,
-		Logger:     n.p.Logger.With("component", "river"),
-		Queues:     map[string]river.QueueConfig{queue: {MaxWorkers: n.p.Workers}},
+		ID:     n.p.NodeID,
+		Logger: n.p.Logger.With("component", "river"),
+		Queues: map[string]river.QueueConfig{
+			queue:      {MaxWorkers: n.p.Workers},
+			rangeQueue: {MaxWorkers: n.p.RangeWorkers},
+		},
 		Workers:    workers,
 		JobTimeout: -1, // an export takes as long as its data
 		// River retries a job whose worker failed to claim (the database

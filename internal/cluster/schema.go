@@ -32,6 +32,25 @@ CREATE TABLE IF NOT EXISTS rdsexport_runs (
 	PRIMARY KEY (account_id, identifier)
 );
 CREATE INDEX IF NOT EXISTS rdsexport_runs_instance ON rdsexport_runs (instance);
+CREATE TABLE IF NOT EXISTS rdsexport_ranges (
+	account_id  text NOT NULL,
+	identifier  text NOT NULL,
+	run_attempt integer NOT NULL,
+	target      text NOT NULL,
+	batch       integer NOT NULL,
+	rng         integer NOT NULL,
+	ranges      integer NOT NULL,
+	share       bytea NOT NULL,
+	attempt     integer NOT NULL DEFAULT 1,
+	state       text NOT NULL,
+	instance    text,
+	job_id      bigint,
+	bytes       bigint NOT NULL DEFAULT 0,
+	rows        bigint NOT NULL DEFAULT 0,
+	result      jsonb,
+	PRIMARY KEY (account_id, identifier, run_attempt, target, batch, rng)
+);
+CREATE INDEX IF NOT EXISTS rdsexport_ranges_running ON rdsexport_ranges (instance) WHERE state = 'running';
 `
 
 // Migrate brings River's tables and this package's up to date, under a

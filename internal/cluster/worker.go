@@ -108,12 +108,22 @@ func (n *Node) execute(jobCtx context.Context, t *export.Task, attempt int, inst
 	if attempt > 1 {
 		// An earlier run died: its files go before this one reads the
 		// source again, at a new point in time.
-		removed, err := n.eng.RemoveObjects(ctx, t)
+		// A stored copy does not change: the ranges earlier runs read
+		// from it stay and are not read again.
+		var keep map[string]bool
+		var err error
+		if t.SourceType == export.SourceTypeSnapshot {
+			keep, err = n.storedKeys(ctx, t)
+		}
+		removed := 0
+		if err == nil {
+			removed, err = n.eng.RemoveObjects(ctx, t, keep)
+		}
 		if err != nil {
 			logger.Warn("remove the objects of the earlier run", "err", err)
 			cancel(export.ErrHandedOff)
 		} else {
-			logger.Info("took over export", "removed_objects", removed)
+			logger.Info("took over export", "removed_objects", removed, "kept_objects", len(keep))
 		}
 	}
 	if context.Cause(ctx) == nil {

@@ -125,8 +125,8 @@ func (s *Source) Version(ctx context.Context) (string, error) {
 
 // Open waits for the connections the snapshot will use, then opens it;
 // they are given back when the Snapshot is closed, or at once when Open
-// fails. The Snapshot forwards engine.RangeReader and engine.ReadWarner to
-// the wrapped one. Errors are Acquire's or the wrapped source's.
+// fails. The Snapshot forwards engine.RangeReader, engine.ReadWarner and
+// engine.Sharer to the wrapped one. Errors are Acquire's or the wrapped source's.
 func (s *Source) Open(ctx context.Context, p engine.OpenParams) (engine.Snapshot, error) {
 	release, err := s.server.Acquire(ctx, s.need(p))
 	if err != nil {
@@ -138,8 +138,54 @@ func (s *Source) Open(ctx context.Context, p engine.OpenParams) (engine.Snapshot
 		release()
 		return nil, err
 	}
-	return &snapshot{Snapshot: snap, release: release}, nil
+	return wrapSnapshot(snap, release), nil
 }
+
+// Join is Open for a snapshot shared by another process (engine.Joiner):
+// it waits for the connections first. Errors are Acquire's, ErrNoJoin when
+// the wrapped source cannot join, or the wrapped source's.
+func (s *Source) Join(ctx context.Context, share []byte, p engine.OpenParams) (engine.Snapshot, error) {
+	jn, ok := s.src.(engine.Joiner)
+	if !ok {
+		return nil, ErrNoJoin
+	}
+	release, err := s.server.Acquire(ctx, s.need(p))
+	if err != nil {
+		return nil, err
+	}
+	snap, err := jn.Join(ctx, share, p)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return wrapSnapshot(snap, release), nil
+}
+
+// ErrNoJoin is returned by Join when the wrapped source cannot join a
+// shared snapshot.
+var ErrNoJoin = errors.New("source cannot join a shared snapshot")
+
+var _ engine.Joiner = (*Source)(nil)
+
+// wrapSnapshot returns snap giving its connections back on Close, an
+// engine.Sharer when snap is one.
+func wrapSnapshot(snap engine.Snapshot, release func()) engine.Snapshot {
+	w := &snapshot{Snapshot: snap, release: release}
+	if sh, ok := snap.(engine.Sharer); ok {
+		return &sharedSnapshot{snapshot: w, sharer: sh}
+	}
+	return w
+}
+
+// sharedSnapshot forwards engine.Sharer too.
+type sharedSnapshot struct {
+	*snapshot
+	sharer engine.Sharer
+}
+
+var _ engine.Sharer = (*sharedSnapshot)(nil)
+
+func (s *sharedSnapshot) Share(t engine.Table) ([]byte, error) { return s.sharer.Share(t) }
 
 // ErrNoRanges is returned by ReadRange when the wrapped Snapshot cannot
 // read ranges (it never sets Table.Ranges above 1, so the engine does not

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,6 +48,10 @@ type Params struct {
 	// tasks and hands them to Run: Start then neither recovers orphans nor
 	// schedules, since other processes may be running those tasks.
 	Dispatched bool
+	// Ranges, when set, reads the ranges of tables split into ranges
+	// (RangeCount above 1) of snapshots that can be shared (Sharer): in
+	// the cluster, as jobs that any node may run. Nil reads them here.
+	Ranges RangeRunner
 	// Observer, when set, watches each export: its start, the batches its
 	// sources deliver, and the progress of each of its tables.
 	Observer Observer
@@ -151,14 +156,16 @@ func (e *Engine) EndOrphan(ctx context.Context, t *export.Task) (export.Status, 
 	return e.endOrphan(ctx, t)
 }
 
-// RemoveObjects deletes every object under the task's export root: the
-// files of an earlier run of the task that did not finish.
-func (e *Engine) RemoveObjects(ctx context.Context, t *export.Task) (int, error) {
+// RemoveObjects deletes every object under the task's export root but
+// those in keep: the files of an earlier run of the task that did not
+// finish. It returns how many it deleted.
+func (e *Engine) RemoveObjects(ctx context.Context, t *export.Task, keep map[string]bool) (int, error) {
 	ctx = export.WithCaller(ctx, export.Caller{AccountID: t.AccountID, Region: t.Region})
 	keys, err := e.p.Objects.List(ctx, t.S3Bucket, exportRoot(t.S3Prefix, t.Identifier)+"/")
 	if err != nil {
 		return 0, err
 	}
+	keys = slices.DeleteFunc(keys, func(k string) bool { return keep[k] })
 	for i, k := range keys {
 		if err := e.p.Objects.Delete(ctx, t.S3Bucket, k); err != nil {
 			return i, err

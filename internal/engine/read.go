@@ -31,6 +31,11 @@ type ReadParams struct {
 	// the source took to deliver it (since the read began or the previous
 	// batch was written).
 	Emitted func(rows int64, wait time.Duration)
+	// Read, if set, reads one range (batch, rng) in place of the local
+	// read: another process stores it (Series, Progress and Emitted are
+	// then the caller's to honour). It takes no slot: the processes that
+	// read bound their own reads.
+	Read func(ctx context.Context, batch, rng int) (RangeRead, error)
 	// BatchDone, if set, is called once every read of a batch is stored,
 	// before the next batch is read; its error ends ReadTable.
 	BatchDone func(ctx context.Context, batch int) error
@@ -116,6 +121,9 @@ func ReadTable(ctx context.Context, snap Snapshot, t Table, p ReadParams) ([][]R
 // readOne stores one read in its own file series, once a slot is free.
 // Its RangeRead counts the source bytes read also when it fails.
 func readOne(ctx context.Context, snap Snapshot, t Table, batch, rng int, p ReadParams) (RangeRead, error) {
+	if p.Read != nil {
+		return p.Read(ctx, batch, rng)
+	}
 	if p.Slots != nil {
 		if err := p.Slots.Acquire(ctx, 1); err != nil {
 			return RangeRead{}, err

@@ -21,25 +21,14 @@ import (
 func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table, c *tableCounters) (tableResult, error) {
 	res := tableResult{table: t}
 	start := time.Now()
-	tableDir := r.root + "/" + keyPart(t.Database) + "/" + keyPart(t.Folder)
-	if err := r.checkKey(tableDir + "/"); err != nil {
+	tableDir, err := r.tableDir(t)
+	if err != nil {
 		return res, err
 	}
-	batches, err := ReadTable(ctx, snap, t, ReadParams{
+	p := ReadParams{
 		Slots: r.reads,
 		Series: func(batch, rng int) *parquetfile.Series {
-			stem := fmt.Sprintf("%s/%d/part-%05d-%s", tableDir, batch+1, rng, uuid.NewString())
-			return parquetfile.NewSeries(parquetfile.SeriesParams{
-				Schema: t.Schema, Writer: r.e.p.Parquet, FileBytes: r.e.p.FileBytes,
-				Key: func(i int) string { return fmt.Sprintf("%s-c%03d.gz.parquet", stem, i) },
-				Put: func(ctx context.Context, key string, body io.Reader) error {
-					err := r.put(ctx, key, body)
-					if err == nil {
-						c.files.Add(1)
-					}
-					return err
-				},
-			})
+			return r.series(tableDir, t, batch, rng, func() { c.files.Add(1) })
 		},
 		Progress: func(n int64) {
 			r.extracted.Add(n)
@@ -58,7 +47,26 @@ func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table, c *ta
 			res.partitions++
 			return nil
 		},
-	})
+	}
+	if sh, ok := snap.(Sharer); ok && r.e.p.Ranges != nil && RangeCount(snap, t) > 1 {
+		// The ranges are read by the cluster, wherever there is room.
+		share, err := sh.Share(t)
+		if err != nil {
+			return res, fmt.Errorf("share %s: %w", t.Target, err)
+		}
+		p.Read = func(ctx context.Context, batch, rng int) (RangeRead, error) {
+			j := RangeJob{Table: t.Target, Batch: batch, Range: rng, Ranges: RangeCount(snap, t), Share: share}
+			rr, err := r.e.p.Ranges.ReadRange(ctx, r.task, j, func(bytes, rows int64) {
+				p.Progress(bytes)
+				if rows > 0 {
+					p.Emitted(rows, 0)
+				}
+			})
+			c.files.Add(int64(len(rr.Files)))
+			return rr, err
+		}
+	}
+	batches, err := ReadTable(ctx, snap, t, p)
 	if err != nil {
 		return res, err
 	}
@@ -73,6 +81,35 @@ func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table, c *ta
 	r.logger.Info("table exported", "table", t.Target, "rows", rows, "bytes", res.bytes,
 		"files", files, "seconds", time.Since(start).Seconds())
 	return res, nil
+}
+
+// tableDir is the folder of t's batch folders, checked.
+func (r *taskRun) tableDir(t Table) (string, error) {
+	dir := r.root + "/" + keyPart(t.Database) + "/" + keyPart(t.Folder)
+	return dir, r.checkKey(dir + "/")
+}
+
+// rangeStem begins the keys of every file of range rng of batch.
+func rangeStem(tableDir string, batch, rng int) string {
+	return fmt.Sprintf("%s/%d/part-%05d-", tableDir, batch+1, rng)
+}
+
+// series begins the file series of one read of t: range rng of batch,
+// named part-<range>-<uuid>-c<n>.gz.parquet. stored, if set, is called
+// for each file stored.
+func (r *taskRun) series(tableDir string, t Table, batch, rng int, stored func()) *parquetfile.Series {
+	stem := rangeStem(tableDir, batch, rng) + uuid.NewString()
+	return parquetfile.NewSeries(parquetfile.SeriesParams{
+		Schema: t.Schema, Writer: r.e.p.Parquet, FileBytes: r.e.p.FileBytes,
+		Key: func(i int) string { return fmt.Sprintf("%s-c%03d.gz.parquet", stem, i) },
+		Put: func(ctx context.Context, key string, body io.Reader) error {
+			err := r.put(ctx, key, body)
+			if err == nil && stored != nil {
+				stored()
+			}
+			return err
+		},
+	})
 }
 
 // put writes one object of the export after checking its key.

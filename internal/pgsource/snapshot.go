@@ -57,6 +57,9 @@ type database struct {
 	sel        *selection
 	snapshotID string
 
+	// bounds fixes the ranges of tables of a joined snapshot (see Join).
+	bounds map[[2]string][]int64
+
 	coordMu sync.Mutex // serialises catalog queries on coord
 	coord   *pgx.Conn
 

@@ -17,9 +17,10 @@ import (
 // tablePlan is what ReadBatch needs to read one exported table.
 type tablePlan struct {
 	db     string
-	rels   []string // quoted relation per batch (the leaves of a partitioned table)
-	bounds []int64  // first heap block of each range of batch 0; nil: one range
-	cols   string   // quoted SELECT list
+	rel    [2]string // schema and name of the exported table (the root of a partitioned one)
+	rels   []string  // quoted relation per batch (the leaves of a partitioned table)
+	bounds []int64   // first heap block of each range of batch 0; nil: one range
+	cols   string    // quoted SELECT list
 	schema *arrow.Schema
 	kinds  []colKind
 }
@@ -332,7 +333,7 @@ func listTables(ctx context.Context, conn *pgx.Conn, db *database, plans map[str
 			continue
 		}
 
-		plan := &tablePlan{db: db.name}
+		plan := &tablePlan{db: db.name, rel: [2]string{r.schema, r.name}}
 		var (
 			fields   []arrow.Field
 			columns  []engine.Column
@@ -394,6 +395,10 @@ func listTables(ctx context.Context, conn *pgx.Conn, db *database, plans map[str
 				return nil, warn, err
 			}
 			plan.bounds = rangeBounds(heap/blockSize, blockSize, lim)
+			if b, ok := db.bounds[plan.rel]; ok {
+				// Joined: the ranges are the sharing snapshot's.
+				plan.bounds = b
+			}
 		}
 
 		plans[target] = plan

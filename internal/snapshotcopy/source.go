@@ -2,6 +2,7 @@ package snapshotcopy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -450,4 +451,22 @@ func (s *snapshot) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	return nil
+}
+
+var (
+	_ engine.Sharer = (*snapshot)(nil)
+	_ engine.Joiner = (*Source)(nil)
+)
+
+// Share names t: a stored copy never changes, so any process that can
+// read the copy reads t as this snapshot does.
+func (s *snapshot) Share(t engine.Table) ([]byte, error) {
+	return json.Marshal(struct {
+		Table string `json:"table"`
+	}{t.Target})
+}
+
+// Join opens the copy again (see Share).
+func (s *Source) Join(ctx context.Context, _ []byte, p engine.OpenParams) (engine.Snapshot, error) {
+	return s.Open(ctx, p)
 }
