@@ -168,7 +168,6 @@ func (s *snapshot) readWire(ctx context.Context, c *conn, t engine.Table, dec *d
 		// The rest of the result is not read.
 		return true, fmt.Errorf("read %s: %d columns, want %d: %w", t.Target, cols, len(dec.cols), ErrTableGone)
 	}
-	vals := make([][]byte, cols)
 	for {
 		row, err := p.next()
 		if err != nil {
@@ -178,12 +177,12 @@ func (s *snapshot) readWire(ctx context.Context, c *conn, t engine.Table, dec *d
 		if row == nil {
 			return false, nil
 		}
-		if err := splitRow(row, vals); err != nil {
-			return true, s.readErr(ctx, c, t, wireErr(err))
-		}
-		if err := dec.row(vals); err != nil {
+		if err := dec.packet(row); err != nil {
 			// Reading the rest of the result could take long; closing
 			// the connection stops the query.
+			if errors.Is(err, errProtocol) {
+				err = s.readErr(ctx, c, t, wireErr(err))
+			}
 			return true, err
 		}
 	}
@@ -352,12 +351,45 @@ var errValue = errors.New("unexpected value from the server")
 // row appends one row of text protocol values (nil for NULL).
 func (d *decoder) row(vals [][]byte) error {
 	for i, v := range vals {
-		n, err := d.value(&d.cols[i], v)
-		if err != nil {
-			return fmt.Errorf("column %q: %w", d.schema.Field(i).Name, err)
+		if err := d.append(i, v); err != nil {
+			return err
 		}
-		d.bytes += n
 	}
+	return d.endRow()
+}
+
+// packet appends the row of a row packet of the wire reader; errProtocol
+// when the packet does not hold one value per column.
+func (d *decoder) packet(data []byte) error {
+	pos := 0
+	for i := range d.cols {
+		v, next, ok := nextValue(data, pos)
+		if !ok {
+			return errProtocol
+		}
+		pos = next
+		if err := d.append(i, v); err != nil {
+			return err
+		}
+	}
+	if pos != len(data) {
+		return errProtocol
+	}
+	return d.endRow()
+}
+
+// append appends value v of column i.
+func (d *decoder) append(i int, v []byte) error {
+	n, err := d.value(&d.cols[i], v)
+	if err != nil {
+		return fmt.Errorf("column %q: %w", d.schema.Field(i).Name, err)
+	}
+	d.bytes += n
+	return nil
+}
+
+// endRow counts a row and emits a batch when one is full.
+func (d *decoder) endRow() error {
 	d.rows++
 	if d.rows >= batchRows || d.bytes >= batchBytes {
 		return d.flush()
@@ -570,21 +602,23 @@ func parseDecimal(b []byte, scale int32) (decimal128.Num, error) {
 // validDate reports whether b ("YYYY-MM-DD") is a calendar date; zero
 // dates and dates with a zero month or day (which MySQL accepts) are not.
 func validDate(b []byte) bool {
-	_, ok := parseDate(b)
-	return ok
-}
-
-// parseDate returns the days since 1970-01-01 of "YYYY-MM-DD".
-func parseDate(b []byte) (int64, bool) {
 	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
-		return 0, false
+		return false
 	}
 	y, ok1 := atoi(b[0:4])
 	m, ok2 := atoi(b[5:7])
 	d, ok3 := atoi(b[8:10])
-	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+	return ok1 && ok2 && ok3 && m >= 1 && m <= 12 && d >= 1 && d <= daysIn(y, m)
+}
+
+// parseDate returns the days since 1970-01-01 of "YYYY-MM-DD".
+func parseDate(b []byte) (int64, bool) {
+	if !validDate(b) {
 		return 0, false
 	}
+	y, _ := atoi(b[0:4])
+	m, _ := atoi(b[5:7])
+	d, _ := atoi(b[8:10])
 	return daysFromCivil(y, m, d), true
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
@@ -212,29 +213,74 @@ func TestParseInt(t *testing.T) {
 	}
 }
 
-func TestSplitRow(t *testing.T) {
+func TestNextValue(t *testing.T) {
 	long := bytes.Repeat([]byte("y"), 300)
 	row := slices.Concat([]byte{0xfb, 0}, []byte{3}, []byte("abc"), []byte{0xfc, 44, 1}, long,
 		[]byte{0xfd, 2, 0, 0, 'h', 'i'}, []byte{0xfe, 1, 0, 0, 0, 0, 0, 0, 0, 'z'})
-	vals := make([][]byte, 6)
-	if err := splitRow(row, vals); err != nil {
-		t.Fatal(err)
+	// split cuts a packet into values like decoder.packet.
+	split := func(data []byte) ([][]byte, bool) {
+		var vals [][]byte
+		for pos := 0; pos < len(data); {
+			v, next, ok := nextValue(data, pos)
+			if !ok {
+				return vals, false
+			}
+			vals, pos = append(vals, v), next
+		}
+		return vals, true
 	}
+	vals, ok := split(row)
 	want := [][]byte{nil, {}, []byte("abc"), long, []byte("hi"), []byte("z")}
+	if !ok || len(vals) != len(want) {
+		t.Fatalf("%d values, %v", len(vals), ok)
+	}
 	for i := range want {
 		if (vals[i] == nil) != (want[i] == nil) || !bytes.Equal(vals[i], want[i]) {
 			t.Errorf("value %d = %q, want %q", i, vals[i], want[i])
 		}
 	}
 	for _, bad := range [][]byte{
-		row[:len(row)-1],                                                // truncated value
-		append(row[:len(row):len(row)], 0),                              // an extra value
-		{0xfb, 0xfb, 0xfb, 0xfb, 0xfb},                                  // one value short
-		{0xff, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb},                            // not a length
-		{0xfe, 0, 0, 0, 0, 0, 0, 0, 0x80, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb}, // a length beyond the packet
+		row[:len(row)-1],                       // truncated value
+		{0xfc, 1},                              // truncated length
+		{0xff},                                 // not a length
+		{0xfe, 0, 0, 0, 0, 0, 0, 0, 0x80, 'x'}, // a length beyond the packet
 	} {
-		if err := splitRow(bad, vals); !errors.Is(err, errProtocol) {
-			t.Errorf("splitRow(% x): %v", bad, err)
+		if _, ok := split(bad); ok {
+			t.Errorf("split(% x) ok", bad)
 		}
+	}
+}
+
+// TestDecoderPacket checks that a row packet must hold one value per
+// column, no more, no less.
+func TestDecoderPacket(t *testing.T) {
+	plan := &tablePlan{
+		schema: arrow.NewSchema([]arrow.Field{{Name: "a", Type: arrow.BinaryTypes.String, Nullable: true},
+			{Name: "b", Type: arrow.PrimitiveTypes.Int32, Nullable: true}}, nil),
+		kinds:  []colKind{kindString, kindInt32},
+		scales: []int32{0, 0},
+	}
+	// Each case gets a new decoder: a failed row is left half appended
+	// (the read then fails as a whole).
+	newDec := func() *decoder { return newDecoder(plan, func(arrow.RecordBatch) error { return nil }, nil) }
+	for _, c := range []struct {
+		row []byte
+		err error
+	}{
+		{[]byte{1, 'x', 2, '4', '2'}, nil},
+		{[]byte{0xfb, 0xfb}, nil},
+		{[]byte{1, 'x'}, errProtocol},               // one value short
+		{[]byte{1, 'x', 1, '1', 0xfb}, errProtocol}, // one value too many
+		{[]byte{1, 'x', 2, '4', 'z'}, errValue},     // not a number
+		{[]byte{1, 'x', 3, '4', '2'}, errProtocol},  // a length beyond the packet
+	} {
+		d := newDec()
+		if err := d.packet(c.row); !errors.Is(err, c.err) {
+			t.Errorf("packet(% x) = %v, want %v", c.row, err, c.err)
+		}
+		if err := d.finish(); c.err == nil && (err != nil || d.rows != 0) {
+			t.Errorf("finish: %v", err)
+		}
+		d.release()
 	}
 }

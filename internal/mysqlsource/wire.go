@@ -182,31 +182,28 @@ func (p *wire) fill(n int) error {
 	return err
 }
 
-// splitRow cuts a row packet into its values: nil for NULL, a slice of
-// data otherwise. vals must have one entry per column.
-func splitRow(data []byte, vals [][]byte) error {
-	pos := 0
-	for i := range vals {
-		if pos >= len(data) {
-			return errProtocol
-		}
-		if data[pos] == 0xfb {
-			vals[i] = nil
-			pos++
-			continue
-		}
-		n, h, ok := lenencInt(data[pos:])
-		if !ok || n > uint64(len(data)-pos-h) {
-			return errProtocol
-		}
-		start, end := pos+h, pos+h+int(n)
-		vals[i] = data[start:end:end]
-		pos = end
+// nextValue returns the value of a row packet that starts at pos, nil for
+// NULL, and the position after it; false when data holds no whole value
+// there.
+func nextValue(data []byte, pos int) ([]byte, int, bool) {
+	if pos >= len(data) {
+		return nil, 0, false
 	}
-	if pos != len(data) {
-		return errProtocol
+	n, h := uint64(data[pos]), 1
+	switch {
+	case n == 0xfb:
+		return nil, pos + 1, true
+	case n > 0xfb:
+		var ok bool
+		if n, h, ok = lenencInt(data[pos:]); !ok {
+			return nil, 0, false
+		}
 	}
-	return nil
+	if n > uint64(len(data)-pos-h) {
+		return nil, 0, false
+	}
+	start, end := pos+h, pos+h+int(n)
+	return data[start:end:end], end, true
 }
 
 // lenencInt reads a length-encoded integer: its value and its size.
