@@ -40,15 +40,17 @@ var ErrTableGone = engine.ErrTableGone
 // ReadBatch streams batch (0-based) of t, the whole table or one
 // partition (`SELECT cols FROM db.t PARTITION (p)`), on an idle reader of
 // the snapshot, decoding the text protocol's raw values straight into
-// Arrow builders and emitting a record batch every 16Ki rows or 16 MiB,
+// the columns of a record batch (Go memory, not the snapshot's
+// allocator's) and emitting one every 16Ki rows or 16 MiB,
 // then a final partial one (none for an empty batch). progress receives
 // the bytes of row data read. Values with no Parquet equivalent (zero or
 // impossible dates) are written as NULL and counted for ReadWarnings. It
 // reads the whole batch, whatever t.Ranges says.
 //
-// When ctx ends the driver closes the reader's connection, which stops
-// the query at once; that reader (like one whose emit failed) is lost to
-// the snapshot (see ErrSnapshotLost).
+// When ctx ends the reader's connection is closed (by the driver) or its
+// socket given a past deadline (by the wire reader), which stops the
+// query at once; that reader (like one whose emit failed) is lost to the
+// snapshot (see ErrSnapshotLost).
 //
 // Errors: ErrUnknownTable, ErrClosed, ErrSnapshotLost, ErrTableGone, the
 // first error of emit, ctx's error, server errors naming the server's
