@@ -325,7 +325,7 @@ func newDecoder(plan *tablePlan, emit func(arrow.RecordBatch) error, progress fu
 		case kindUint64, kindDecimal:
 			c.dec = newFixedColumn[decimal128.Num](dt)
 			c.b = c.dec
-		case kindFloat64, kindFloat32:
+		case kindFloat64:
 			c.f64 = newFixedColumn[float64](dt)
 			c.b = c.f64
 		case kindDatetime:
@@ -427,14 +427,9 @@ func (d *decoder) value(c *column, b []byte) (int, error) {
 			c.ts.append(arrow.Timestamp(us))
 		}
 		return len(b), nil
-	case kindFloat64, kindFloat32:
-		bits := 64
-		if c.kind == kindFloat32 {
-			// FLOAT is a float32 on the server: its shortest text read
-			// as a float64 would not be the stored value widened.
-			bits = 32
-		}
-		f, err := strconv.ParseFloat(string(b), bits)
+	case kindFloat64:
+		// FLOAT columns are selected as DOUBLE (tables.go).
+		f, err := strconv.ParseFloat(string(b), 64)
 		if err != nil {
 			return 0, errValue
 		}

@@ -19,8 +19,7 @@ const (
 	kindInt64                   // BIGINT, INT/MEDIUMINT UNSIGNED
 	kindUint64                  // BIGINT UNSIGNED as Decimal128(20,0)
 	kindDecimal                 // DECIMAL(p ≤ 38, s) as Decimal128
-	kindFloat64                 // DOUBLE
-	kindFloat32                 // FLOAT, widened to a float64
+	kindFloat64                 // DOUBLE, FLOAT (widened)
 	kindDate                    // DATE as text, zero dates NULL
 	kindDatetime                // DATETIME / TIMESTAMP as microseconds
 )
@@ -65,9 +64,7 @@ func typeMapping(t mysqlType) (colKind, arrow.DataType, string) {
 			return kindString, arrow.BinaryTypes.String, "binary (UTF8)"
 		}
 		return kindDecimal, &arrow.Decimal128Type{Precision: p, Scale: s}, decimalExported(p)
-	case "float":
-		return kindFloat32, arrow.PrimitiveTypes.Float64, "double"
-	case "double", "real", "double precision":
+	case "float", "double", "real", "double precision":
 		return kindFloat64, arrow.PrimitiveTypes.Float64, "double"
 	case "year":
 		return kindInt32, arrow.PrimitiveTypes.Int32, "int32"
