@@ -60,10 +60,6 @@ func (n *clusterNode) rds() *rds.Client {
 
 func newTestCluster(t *testing.T, nodes int) *testCluster {
 	t.Helper()
-	var sources string
-	for i := range 10 {
-		sources += fmt.Sprintf("  - {identifier: s%d, engine: aurora-postgresql, url: \"%%[1]s\", databases: [%%[2]s]}\n", i)
-	}
 	c := &testCluster{
 		bin:     buildBinary(t),
 		dir:     t.TempDir(),
@@ -83,15 +79,31 @@ ANALYZE;`, clusterBigRows)),
 			t.Fatal(err)
 		}
 	}
-	c.cut = newBlackhole(t, "127.0.0.1:5432")
+	c.cut = newBlackhole(t, "127.0.0.1", "127.0.0.1:5432")
 	for i := range nodes {
 		name := fmt.Sprintf("node%d", i+1)
 		storeURL := c.storeDB.URL
 		if i == nodes-1 {
 			storeURL = strings.Replace(storeURL, "127.0.0.1:5432", c.cut.addr, 1)
 		}
-		config := filepath.Join(c.dir, name+".yaml")
-		yaml := fmt.Sprintf(`listen: 127.0.0.1:0
+		config := c.writeConfig(t, name, "127.0.0.1", storeURL, c.source.URL, c.gw.Endpoint)
+		n := &clusterNode{name: name, config: config}
+		n.p = startProcess(t, c.bin, config)
+		c.nodes = append(c.nodes, n)
+	}
+	return c
+}
+
+// writeConfig writes the configuration of node name, listening on host,
+// with the given store, source and S3 addresses.
+func (c *testCluster) writeConfig(t *testing.T, name, host, storeURL, sourceURL, s3Endpoint string) string {
+	t.Helper()
+	var sources string
+	for i := range 10 {
+		sources += fmt.Sprintf("  - {identifier: s%d, engine: aurora-postgresql, url: \"%s\", databases: [%s]}\n", i, sourceURL, c.source.Name)
+	}
+	config := filepath.Join(c.dir, name+".yaml")
+	yaml := fmt.Sprintf(`listen: %s:0
 node_id: %s
 store: "%s"
 data_dir: %s
@@ -101,17 +113,12 @@ export_connections: 1
 export_file_bytes: 1048576
 clusters:
   - {identifier: big, engine: aurora-postgresql, url: "%s", databases: [%s]}
-`+fmt.Sprintf(sources, c.source.URL, c.source.Name),
-			name, storeURL, filepath.Join(c.dir, name), c.gw.Endpoint, c.gw.AccessKeyID, c.gw.SecretAccessKey,
-			c.source.URL, c.source.Name)
-		if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		n := &clusterNode{name: name, config: config}
-		n.p = startProcess(t, c.bin, config)
-		c.nodes = append(c.nodes, n)
+`, host, name, storeURL, filepath.Join(c.dir, name), s3Endpoint, c.gw.AccessKeyID, c.gw.SecretAccessKey,
+		sourceURL, c.source.Name) + sources
+	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	return c
+	return config
 }
 
 // start begins an export of cluster `source` (only table) through node i.
@@ -236,9 +243,10 @@ type blackhole struct {
 	cut  bool
 }
 
-func newBlackhole(t *testing.T, to string) *blackhole {
+// newBlackhole listens on host (an IP address, any port) and forwards to to.
+func newBlackhole(t *testing.T, host, to string) *blackhole {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,6 +321,10 @@ func TestCluster(t *testing.T) {
 		c.start(t, 0, "any-1", "big", "big")
 		c.wait(t, 1, "any-1", time.Minute, "IN_PROGRESS")
 		runner, _ := c.waitRunner(t, "any-1", "", 30*time.Second)
+		// Cancel while nodes read ranges of it.
+		c.waitRanges(t, "any-1", 30*time.Second, "a range being read", func(rs []rangeState) bool {
+			return slices.ContainsFunc(rs, func(r rangeState) bool { return r.state == "running" })
+		})
 		other := (c.node(runner) + 1) % len(c.nodes)
 		begin := time.Now()
 		if _, err := c.nodes[other].rds().CancelExportTask(t.Context(), &rds.CancelExportTaskInput{ExportTaskIdentifier: aws.String("any-1")}); err != nil {
@@ -324,6 +336,27 @@ func TestCluster(t *testing.T) {
 		if took > time.Second {
 			t.Errorf("cancel from another node took %s, want ≤ 1s", took)
 		}
+		// The ranges nodes were reading stop too.
+		deadline := time.Now().Add(time.Second)
+		for {
+			jobs, running := c.rangeJobs(t, "any-1"), 0
+			for _, j := range jobs {
+				if j.state == "running" {
+					running++
+				}
+			}
+			if len(jobs) == 0 {
+				t.Fatal("no range jobs")
+			}
+			if running == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d range jobs still running 1 s after CANCELED", running)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Logf("range jobs of the canceled export: %+v", c.rangeJobs(t, "any-1"))
 	})
 
 	t.Run("Limits", func(t *testing.T) {
@@ -526,6 +559,64 @@ func TestCluster(t *testing.T) {
 		c.cut.set(false)
 		time.Sleep(2 * time.Second) // anything late from the cut node would land now
 		c.checkRows(t, "cut-1", "big", clusterBigRows)
+	})
+
+	t.Run("PartitionedNode", func(t *testing.T) { testPartitionedNode(t, c) })
+
+	t.Run("CopyNodeKilled", func(t *testing.T) {
+		// A snapshot copy runs on the node that took the call; when that
+		// node dies the copy fails (it is not taken over), and its
+		// partial data goes: it never stays creating.
+		describe := func(i int) (string, int32) {
+			out, err := c.nodes[i].rds().DescribeDBClusterSnapshots(t.Context(), &rds.DescribeDBClusterSnapshotsInput{
+				DBClusterSnapshotIdentifier: aws.String("lost-copy")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return aws.ToString(out.DBClusterSnapshots[0].Status), aws.ToInt32(out.DBClusterSnapshots[0].PercentProgress)
+		}
+		if _, err := c.nodes[0].rds().CreateDBClusterSnapshot(t.Context(), &rds.CreateDBClusterSnapshotInput{
+			DBClusterIdentifier: aws.String("big"), DBClusterSnapshotIdentifier: aws.String("lost-copy"),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		copied := func() bool {
+			var found bool
+			_ = filepath.WalkDir(filepath.Join(c.gw.Dir, "snapshots"), func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && strings.Contains(p, "lost-copy") {
+					found = true
+				}
+				return nil
+			})
+			return found
+		}
+		deadline := time.Now().Add(time.Minute)
+		for !copied() {
+			if st, _ := describe(1); st != "creating" || time.Now().After(deadline) {
+				t.Fatalf("snapshot is %s before any of it was stored", st)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := c.nodes[0].p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.nodes[0].p.cmd.Wait()
+		killed := time.Now()
+		for {
+			st, _ := describe(1)
+			if st == "failed" {
+				break
+			}
+			if st != "creating" || time.Since(killed) > 30*time.Second {
+				t.Fatalf("snapshot of the killed node is %s %s after the kill, want failed", st, time.Since(killed))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("the copy of the killed node failed %s after the kill", time.Since(killed))
+		if copied() {
+			t.Error("the partial copy is still stored")
+		}
+		c.restart(t, 0)
 	})
 
 	t.Run("SigtermHandsBack", func(t *testing.T) {

@@ -35,7 +35,13 @@ func buildBinary(t testing.TB) string {
 
 func startProcess(t testing.TB, bin, config string) *process {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--config", config)
+	return startCommand(t, exec.Command(bin, "serve", "--config", config))
+}
+
+// startCommand starts cmd, a `rdsexport serve` command line, and waits
+// until it listens.
+func startCommand(t testing.TB, cmd *exec.Cmd) *process {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

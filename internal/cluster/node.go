@@ -28,6 +28,9 @@ type Params struct {
 	Pool *pgxpool.Pool
 	// Store is the task store, unfenced.
 	Store export.Store
+	// Snapshots is the snapshot store, where the reaper fails the copies
+	// of lost nodes (see Node.Snapshotter).
+	Snapshots export.SnapshotStore
 	// NodeID names this node (River's client ID). Unique in the cluster.
 	NodeID string
 	Logger *slog.Logger
@@ -63,6 +66,12 @@ type Node struct {
 	// keys are the objects each local run has written.
 	keys map[fence]map[string]bool
 
+	// copies takes this node's snapshot copies (Node.Snapshotter);
+	// unrecorded are creating snapshots no node has recorded, with when
+	// the reaper first saw them.
+	copies     Snapshotter
+	unrecorded map[copyKey]time.Time
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -73,6 +82,8 @@ type localRun struct {
 	attempt  int
 	instance string
 	cancel   context.CancelCauseFunc
+	// stored are the ranges of earlier runs this run reuses.
+	stored map[rangeID]engine.RangeRead
 }
 
 // New returns a Node; nothing runs until Start.

@@ -60,7 +60,8 @@ var _ engine.RangeRunner = (*Node)(nil)
 // ReadRange queues range j of the export run in ctx as a job and waits for
 // whichever node reads it (engine.RangeRunner). A range of a snapshot
 // export that an earlier run of the task stored is not read again: a
-// stored copy does not change, and its files were kept at the takeover.
+// stored copy does not change, and its files were kept at the takeover
+// (see storedRanges).
 func (n *Node) ReadRange(ctx context.Context, t *export.Task, j engine.RangeJob, progress func(bytes, rows int64)) (engine.RangeRead, error) {
 	f, ok := fenceOf(ctx)
 	if !ok {
@@ -68,16 +69,10 @@ func (n *Node) ReadRange(ctx context.Context, t *export.Task, j engine.RangeJob,
 	}
 	a := rangeArgs{AccountID: t.AccountID, Identifier: t.Identifier, RunAttempt: f.attempt,
 		Table: j.Table, Batch: j.Batch, Range: j.Range, Attempt: 1}
-	if t.SourceType == export.SourceTypeSnapshot {
-		rr, ok, err := n.storedRange(ctx, a, j.Ranges)
-		if err != nil {
-			return engine.RangeRead{}, err
-		}
-		if ok {
-			n.keep(f, rr)
-			progress(rr.SourceBytes, rr.Rows)
-			return rr, nil
-		}
+	if rr, ok := n.storedRange(t, j); ok {
+		n.keep(f, rr)
+		progress(rr.SourceBytes, rr.Rows)
+		return rr, nil
 	}
 	err := pgx.BeginFunc(ctx, n.p.Pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO rdsexport_ranges (account_id, identifier, run_attempt, target, batch, rng, ranges, share, state)
@@ -121,8 +116,8 @@ func (n *Node) awaitRange(ctx context.Context, f fence, a rangeArgs, progress fu
 			}
 			return engine.RangeRead{}, fmt.Errorf("follow range: %w", err)
 		}
+		var rr engine.RangeRead
 		if state == rangeDone {
-			var rr engine.RangeRead
 			if err := json.Unmarshal(result, &rr); err != nil {
 				return engine.RangeRead{}, fmt.Errorf("range result: %w", err)
 			}
@@ -136,8 +131,6 @@ func (n *Node) awaitRange(ctx context.Context, f fence, a rangeArgs, progress fu
 		}
 		switch state {
 		case rangeDone:
-			var rr engine.RangeRead
-			_ = json.Unmarshal(result, &rr)
 			n.keep(f, rr)
 			return rr, nil
 		case rangeFailed:
@@ -158,51 +151,56 @@ func (n *Node) keep(f fence, rr engine.RangeRead) {
 	}
 }
 
-// storedRange returns the range that an earlier run of the task stored, if
-// one did with the same number of ranges.
-func (n *Node) storedRange(ctx context.Context, a rangeArgs, ranges int) (engine.RangeRead, bool, error) {
-	var result []byte
-	err := n.p.Pool.QueryRow(ctx, `SELECT result FROM rdsexport_ranges
-		WHERE account_id = $1 AND identifier = $2 AND run_attempt < $3 AND target = $4 AND batch = $5 AND rng = $6
-			AND ranges = $7 AND state = $8
-		ORDER BY run_attempt DESC LIMIT 1`,
-		a.AccountID, a.Identifier, a.RunAttempt, a.Table, a.Batch, a.Range, ranges, rangeDone).Scan(&result)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return engine.RangeRead{}, false, nil
-	}
-	if err != nil {
-		return engine.RangeRead{}, false, fmt.Errorf("look up stored range: %w", err)
-	}
-	var rr engine.RangeRead
-	if err := json.Unmarshal(result, &rr); err != nil {
-		return engine.RangeRead{}, false, fmt.Errorf("stored range: %w", err)
-	}
-	return rr, true, nil
+// rangeID names a range of an export across its runs.
+type rangeID struct {
+	table         string
+	batch, rng, n int // n: the table's number of ranges
 }
 
-// storedKeys returns the files of the ranges earlier runs of t stored,
-// which a takeover of a snapshot export keeps.
-func (n *Node) storedKeys(ctx context.Context, t *export.Task) (map[string]bool, error) {
-	rows, err := n.p.Pool.Query(ctx, `SELECT result FROM rdsexport_ranges WHERE account_id = $1 AND identifier = $2 AND state = $3`,
-		t.AccountID, t.Identifier, rangeDone)
+// storedRanges returns the ranges earlier runs of t stored, with their
+// files, which a takeover of a snapshot export keeps and does not read
+// again. Read after the takeover's claim: a reader of an earlier run
+// cannot store anything since (its writes check the run's attempt), so
+// what is kept is exactly what is reused.
+func (n *Node) storedRanges(ctx context.Context, t *export.Task) (map[rangeID]engine.RangeRead, map[string]bool, error) {
+	rows, err := n.p.Pool.Query(ctx, `SELECT DISTINCT ON (target, batch, rng, ranges) target, batch, rng, ranges, result
+		FROM rdsexport_ranges WHERE account_id = $1 AND identifier = $2 AND state = $3
+		ORDER BY target, batch, rng, ranges, run_attempt DESC`, t.AccountID, t.Identifier, rangeDone)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	results, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
-	if err != nil {
-		return nil, err
-	}
-	keys := map[string]bool{}
-	for _, b := range results {
-		var rr engine.RangeRead
-		if err := json.Unmarshal(b, &rr); err != nil {
-			return nil, err
+	defer rows.Close()
+	stored, keys := map[rangeID]engine.RangeRead{}, map[string]bool{}
+	for rows.Next() {
+		var (
+			id     rangeID
+			result []byte
+			rr     engine.RangeRead
+		)
+		if err := rows.Scan(&id.table, &id.batch, &id.rng, &id.n, &result); err != nil {
+			return nil, nil, err
 		}
+		if err := json.Unmarshal(result, &rr); err != nil {
+			return nil, nil, fmt.Errorf("stored range: %w", err)
+		}
+		stored[id] = rr
 		for _, f := range rr.Files {
 			keys[f.Key] = true
 		}
 	}
-	return keys, nil
+	return stored, keys, rows.Err()
+}
+
+// storedRange returns the range j of t's run that the takeover kept.
+func (n *Node) storedRange(t *export.Task, j engine.RangeJob) (engine.RangeRead, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r := n.runs[runKey{t.AccountID, t.Identifier}]
+	if r == nil {
+		return engine.RangeRead{}, false
+	}
+	rr, ok := r.stored[rangeID{j.Table, j.Batch, j.Range, j.Ranges}]
+	return rr, ok
 }
 
 // cancelRange stops the range's read wherever it runs.

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/rdsexport/rdsexport/internal/engine"
 	"github.com/rdsexport/rdsexport/internal/export"
 )
 
@@ -110,10 +111,16 @@ func (n *Node) execute(jobCtx context.Context, t *export.Task, attempt int, inst
 		// source again, at a new point in time.
 		// A stored copy does not change: the ranges earlier runs read
 		// from it stay and are not read again.
-		var keep map[string]bool
-		var err error
+		var (
+			stored map[rangeID]engine.RangeRead
+			keep   map[string]bool
+			err    error
+		)
 		if t.SourceType == export.SourceTypeSnapshot {
-			keep, err = n.storedKeys(ctx, t)
+			stored, keep, err = n.storedRanges(ctx, t)
+			n.mu.Lock()
+			n.runs[key].stored = stored
+			n.mu.Unlock()
 		}
 		removed := 0
 		if err == nil {
@@ -123,7 +130,7 @@ func (n *Node) execute(jobCtx context.Context, t *export.Task, attempt int, inst
 			logger.Warn("remove the objects of the earlier run", "err", err)
 			cancel(export.ErrHandedOff)
 		} else {
-			logger.Info("took over export", "removed_objects", removed, "kept_objects", len(keep))
+			logger.Info("took over export", "removed_objects", removed, "kept_ranges", len(stored), "kept_objects", len(keep))
 		}
 	}
 	if context.Cause(ctx) == nil {
