@@ -51,7 +51,8 @@
 # Knobs: ROWS (default 2000000), TABLE (lineitem: TPC-H lineitem's 16
 # columns; big: six simple columns), RUNS (target 1 and 2 pairs; the table
 # shows medians), CONNECTIONS (export_connections), PROFILE and
-# PROFILE_SECONDS (CPU profile of the last target-1 export), TARGETS,
+# PROFILE_SECONDS (CPU profile of the last target-1 export, and of the
+# last target-2 export into PROFILE with .my before its extension), TARGETS,
 # SCALES (other PostgreSQL sizes for target 4; default "1000000 6000000",
 # SCALES=1000000 is 20 s quicker, "" measures ROWS only; each size is a
 # table generated once), CANCEL_ROWS (default
@@ -406,7 +407,13 @@ target2() {
 		my --quick -e "SELECT * FROM $db.$table" >/dev/null
 		ref+=("$(since "$t0")")
 		server_start my
+		local prof=
+		if [ -n "$profile" ] && [ "$i" = "$runs" ]; then
+			(sleep 0.2 && curl -s -o "${profile%.*}.my.${profile##*.}" "http://$paddr/debug/pprof/profile?seconds=${PROFILE_SECONDS:-5}") &
+			prof=$!
+		fi
 		run_export "my$i" benchmy "$db.$table"
+		if [ -n "$prof" ]; then wait "$prof"; fi
 		exp+=("$exp_s")
 		rs+=("$(rss_mib)")
 		ratio+=("$(calc %.3f "$exp_s / ${ref[-1]}")")

@@ -563,6 +563,62 @@ func TestCluster(t *testing.T) {
 
 	t.Run("PartitionedNode", func(t *testing.T) { testPartitionedNode(t, c) })
 
+	t.Run("CopyNodeKilled", func(t *testing.T) {
+		// A snapshot copy runs on the node that took the call; when that
+		// node dies the copy fails (it is not taken over), and its
+		// partial data goes: it never stays creating.
+		describe := func(i int) (string, int32) {
+			out, err := c.nodes[i].rds().DescribeDBClusterSnapshots(t.Context(), &rds.DescribeDBClusterSnapshotsInput{
+				DBClusterSnapshotIdentifier: aws.String("lost-copy")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return aws.ToString(out.DBClusterSnapshots[0].Status), aws.ToInt32(out.DBClusterSnapshots[0].PercentProgress)
+		}
+		if _, err := c.nodes[0].rds().CreateDBClusterSnapshot(t.Context(), &rds.CreateDBClusterSnapshotInput{
+			DBClusterIdentifier: aws.String("big"), DBClusterSnapshotIdentifier: aws.String("lost-copy"),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		copied := func() bool {
+			var found bool
+			_ = filepath.WalkDir(filepath.Join(c.gw.Dir, "snapshots"), func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && strings.Contains(p, "lost-copy") {
+					found = true
+				}
+				return nil
+			})
+			return found
+		}
+		deadline := time.Now().Add(time.Minute)
+		for !copied() {
+			if st, _ := describe(1); st != "creating" || time.Now().After(deadline) {
+				t.Fatalf("snapshot is %s before any of it was stored", st)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := c.nodes[0].p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.nodes[0].p.cmd.Wait()
+		killed := time.Now()
+		for {
+			st, _ := describe(1)
+			if st == "failed" {
+				break
+			}
+			if st != "creating" || time.Since(killed) > 30*time.Second {
+				t.Fatalf("snapshot of the killed node is %s %s after the kill, want failed", st, time.Since(killed))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("the copy of the killed node failed %s after the kill", time.Since(killed))
+		if copied() {
+			t.Error("the partial copy is still stored")
+		}
+		c.restart(t, 0)
+	})
+
 	t.Run("SigtermHandsBack", func(t *testing.T) {
 		c.start(t, 2, "term-1", "big", "big")
 		runner, _ := c.waitRunner(t, "term-1", "", time.Minute)
@@ -575,13 +631,29 @@ func TestCluster(t *testing.T) {
 		if err := c.nodes[i].p.cmd.Wait(); err != nil {
 			t.Errorf("%s after SIGTERM: %v", runner, err)
 		}
-		next, attempt := c.waitRunner(t, "term-1", runner, 10*time.Second)
-		took := time.Since(begin)
-		t.Logf("SIGTERM to %s; %s took over (attempt %d) after %s", runner, next, attempt, took)
-		if took > 5*time.Second {
+		// Another node takes the export over, or has already finished it
+		// (the ranges are read by every node): either within 5 s, well
+		// before the leaving node's lease would lapse.
+		other := (i + 1) % len(c.nodes)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if next, attempt := c.runner(t, "term-1"); next != "" && next != runner {
+				t.Logf("SIGTERM to %s; %s took over (attempt %d) after %s", runner, next, attempt, time.Since(begin))
+				break
+			}
+			if st, _ := c.status(t, other, "term-1"); st == "COMPLETE" {
+				t.Logf("SIGTERM to %s; the export was COMPLETE after %s", runner, time.Since(begin))
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no node other than %s runs term-1 after 10s", runner)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if took := time.Since(begin); took > 5*time.Second {
 			t.Errorf("hand-over took %s: the node's lease lapsed instead of the work being handed back", took)
 		}
-		c.wait(t, c.node(next), "term-1", 2*time.Minute, "COMPLETE")
+		c.wait(t, other, "term-1", 2*time.Minute, "COMPLETE")
 		c.checkRows(t, "term-1", "big", clusterBigRows)
 		c.restart(t, i)
 	})
@@ -727,6 +799,50 @@ func TestClusterRanges(t *testing.T) {
 		}
 		if r, _ := c.runner(t, "reader-1"); r != "" {
 			t.Errorf("run still recorded on %s", r)
+		}
+		c.restart(t, i)
+	})
+
+	t.Run("ReaderLeaves", func(t *testing.T) {
+		// SIGTERM to a node reading a range of another node's export: it
+		// hands the range back at once instead of letting its lease lapse.
+		c.start(t, 0, "leave-1", "big", "big")
+		runner, _ := c.waitRunner(t, "leave-1", "", time.Minute)
+		var reader string
+		c.waitRanges(t, "leave-1", time.Minute, "a range read by another node", func(rs []rangeState) bool {
+			for _, r := range rs {
+				if r.state == "running" && r.node != "" && r.node != runner {
+					reader = r.node
+					return true
+				}
+			}
+			return false
+		})
+		i := c.node(reader)
+		begin := time.Now()
+		if err := c.nodes[i].p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.nodes[i].p.cmd.Wait(); err != nil {
+			t.Errorf("%s after SIGTERM: %v", reader, err)
+		}
+		left := time.Since(begin)
+		c.wait(t, c.node(runner), "leave-1", 2*time.Minute, "COMPLETE")
+		c.checkRows(t, "leave-1", "big", clusterBigRows)
+		conn, err := pgx.Connect(t.Context(), c.storeDB.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		var handedBack time.Time
+		if err := conn.QueryRow(t.Context(), `SELECT min(created_at) FROM river_job WHERE kind = 'rdsexport_range'
+			AND args->>'identifier' = 'leave-1' AND (args->>'attempt')::int = 2`).Scan(&handedBack); err != nil {
+			t.Fatalf("no range read again: %v", err)
+		}
+		t.Logf("SIGTERM to %s, which read a range of %s's export: it left after %s, the range was queued again after %s",
+			reader, runner, left, handedBack.Sub(begin))
+		if d := handedBack.Sub(begin); d > 5*time.Second {
+			t.Errorf("the range was queued again %s after SIGTERM: the lease lapsed instead of the range being handed back", d)
 		}
 		c.restart(t, i)
 	})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rdsexport/rdsexport/internal/export"
@@ -131,8 +133,9 @@ func (w *lockedWriter) String() string {
 // TestServe_PostgresStore runs one node on a PostgreSQL store with
 // versitygw as S3: an export completes, a blocked one is cancelled, and
 // after a restart on another data_dir the tasks are there and a task a
-// dead node left IN_PROGRESS is taken over (and FAILED: its source is gone). The store's password appears in no
-// log line.
+// dead node left IN_PROGRESS is taken over (and FAILED: its source is gone).
+// DescribeEvents and the gauges of /metrics read the store. The store's
+// password appears in no log line.
 func TestServe_PostgresStore(t *testing.T) {
 	gw := exporttest.StartVersityGW(t)
 	src := exporttest.NewPostgresDB(t, `CREATE TABLE small (id int, note text); INSERT INTO small VALUES (1, 'a'), (2, 'b');
@@ -147,7 +150,8 @@ func TestServe_PostgresStore(t *testing.T) {
 	cfg.NodeID = "node-a"
 	cfg.S3 = S3Config{Endpoint: gw.Endpoint, AccessKeyID: gw.AccessKeyID, SecretAccessKey: gw.SecretAccessKey, Region: "us-east-1"}
 	cfg.Snapshots.Bucket = "snapshots"
-	cfg.Clusters = []SourceConfig{{Identifier: "pg", Engine: "aurora-postgresql", URL: src.URL}}
+	// Snapshots copy whole servers: keep other tests' databases out.
+	cfg.Clusters = []SourceConfig{{Identifier: "pg", Engine: "aurora-postgresql", URL: src.URL, Databases: []string{src.Name}}}
 	open := func() *testServer {
 		t.Helper()
 		c := cfg
@@ -201,6 +205,43 @@ func TestServe_PostgresStore(t *testing.T) {
 	_ = tx.Rollback(t.Context())
 	lock.Close(t.Context())
 
+	// The store records events and counts records: DescribeEvents and the
+	// gauges of /metrics work as with the SQLite store.
+	s.createClusterSnapshot(t, "pg-snap")
+	checkEvents := func(s *testServer) {
+		t.Helper()
+		for _, c := range []struct {
+			typ  types.SourceType
+			id   string
+			want []string
+		}{
+			{types.SourceTypeDbCluster, "pg", []string{"DB cluster snapshot export task completed. Export task: pg-done.",
+				"DB cluster snapshot export task canceled. Export task: pg-cancel."}},
+			{types.SourceTypeDbClusterSnapshot, "pg-snap", []string{"Creating manual DB cluster snapshot.", "Manual DB cluster snapshot created."}},
+		} {
+			if got := s.eventMessages(t, c.typ, c.id); strings.Join(got, "|") != strings.Join(c.want, "|") {
+				t.Errorf("%s %s: events %q, want %q", c.typ, c.id, got, c.want)
+			}
+		}
+	}
+	checkEvents(s)
+	code, body := getMetrics(t, s.URL(), cfg.Credentials[0].AccessKeyID, cfg.Credentials[0].SecretAccessKey)
+	if code != http.StatusOK {
+		t.Fatalf("GET /metrics = %d", code)
+	}
+	m := samples(t, body)
+	for series, want := range map[string]float64{
+		`rdsexport_export_tasks{status="COMPLETE"}`:              1,
+		`rdsexport_export_tasks{status="CANCELED"}`:              1,
+		`rdsexport_export_tasks{status="IN_PROGRESS"}`:           0,
+		`rdsexport_snapshots{kind="cluster",status="available"}`: 1,
+		`rdsexport_snapshots{kind="cluster",status="creating"}`:  0,
+	} {
+		if got, ok := m[series]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)
+		}
+	}
+
 	// The records are in the PostgreSQL store.
 	var n int
 	conn, err := pgx.Connect(t.Context(), storeDB.URL)
@@ -210,6 +251,9 @@ func TestServe_PostgresStore(t *testing.T) {
 	defer conn.Close(context.Background())
 	if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM rdsexport_export_tasks").Scan(&n); err != nil || n != 2 {
 		t.Fatalf("rdsexport_export_tasks: %d rows, %v", n, err)
+	}
+	if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM rdsexport_events").Scan(&n); err != nil || n != 4 {
+		t.Fatalf("rdsexport_events: %d rows, %v", n, err)
 	}
 	var app string
 	if err := conn.QueryRow(t.Context(), "SELECT application_name FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'rdsexport%' LIMIT 1",
@@ -248,6 +292,12 @@ func TestServe_PostgresStore(t *testing.T) {
 	all, err := s.RDS.DescribeExportTasks(t.Context(), &rds.DescribeExportTasksInput{})
 	if err != nil || len(all.ExportTasks) != 3 {
 		t.Fatalf("after restart: %v tasks, %v", len(all.ExportTasks), err)
+	}
+	// The events are in the store, and the takeover's failure is one.
+	checkEvents(s)
+	if got := s.eventMessages(t, types.SourceTypeDbCluster, "other"); len(got) != 1 ||
+		!strings.HasPrefix(got[0], "DB cluster snapshot export task failed. Export task: pg-orphan.") {
+		t.Errorf("events of the orphan's cluster: %q", got)
 	}
 	// The source is free again: a new export of it runs.
 	s.startExport(t, "pg-again", src.Name+".public.small")
@@ -289,7 +339,7 @@ func TestStoreCheck_Postgres(t *testing.T) {
 	// From the config file, as the server reads it.
 	config := writeConfig(t, "store: \""+raw+"\"\n")
 	out, err = check("--config", config)
-	if err != nil || !strings.Contains(out, ": ok: schema version 2 (this rdsexport knows 2), 0 tasks, 0 snapshots") {
+	if err != nil || !strings.Contains(out, ": ok: schema version 3 (this rdsexport knows 3), 0 tasks, 0 snapshots") {
 		t.Fatalf("migrated database: %v %s", err, out)
 	}
 	if !strings.Contains(out, "postgres://postgres@127.0.0.1:5432/"+db.Name) {

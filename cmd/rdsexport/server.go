@@ -171,7 +171,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		NoRecover: cfg.Store != "",
 	})
 	// The task and snapshot gauges and DescribeEvents need a store that
-	// counts and records events (the SQLite store).
+	// counts and records events (both stores do).
 	counts, _ := m.store.(metrics.Counts)
 	m.metrics = metrics.New(metrics.Params{Counts: counts, Logger: m.Logger.With("component", "metrics"), Now: m.Now})
 	progress := console.NewProgress(0)
@@ -187,7 +187,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			return fmt.Errorf("cluster: %w", errStoreURL)
 		}
 		m.node = cluster.New(cluster.Params{
-			Pool: m.clusterPool, Store: m.store, NodeID: m.nodeID,
+			Pool: m.clusterPool, Store: m.store, Snapshots: m.store, NodeID: m.nodeID,
 			Logger:               m.Logger.With("component", "cluster"),
 			MaxConcurrentExports: cfg.MaxConcurrentExports,
 			RangeWorkers:         cmp.Or(cfg.RangeWorkers, cfg.ExportConnections),
@@ -210,10 +210,14 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if runner == nil {
 		runner = m.engine
 	}
+	var snapshotter service.Snapshotter = countedCopier{m.copier, m.metrics}
+	if m.node != nil {
+		snapshotter = m.node.Snapshotter(snapshotter)
+	}
 	events, _ := m.store.(export.EventStore)
 	svc := service.New(service.Params{
 		Store: m.store, Runner: runner, Catalog: cat, Buckets: objects,
-		Snapshots: m.store, Snapshotter: countedCopier{m.copier, m.metrics}, SnapshotQuota: cfg.SnapshotQuota,
+		Snapshots: m.store, Snapshotter: snapshotter, SnapshotQuota: cfg.SnapshotQuota,
 		Events: events,
 		Logger: m.Logger.With("component", "service"), Now: m.Now,
 	})

@@ -90,7 +90,7 @@ func openStore(ctx context.Context, cfg Config, nodeID string, logger *slog.Logg
 		}
 		return st, nil
 	}
-	st, err := pgtaskstore.New(ctx, pgtaskstore.Params{URL: cfg.Store, ApplicationName: "rdsexport " + nodeID})
+	st, err := pgtaskstore.New(ctx, pgtaskstore.Params{URL: cfg.Store, ApplicationName: "rdsexport " + nodeID, Now: now})
 	if err != nil {
 		// pgtaskstore's errors never quote the URL.
 		return nil, fmt.Errorf("open task store %s: %w", storeName(cfg), err)

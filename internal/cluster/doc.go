@@ -26,6 +26,10 @@
 // again (the next read removes what the earlier one stored); a takeover of
 // a snapshot export keeps the ranges that earlier runs stored.
 //
+// Snapshot copies run on the node that took the call (Node.Snapshotter
+// records them as its own); when that node's lease lapses, the reaper fails
+// them and removes their partial data rather than leave them creating.
+//
 // River's own rescue of stuck jobs (after an hour) is harmless here: a
 // rescued job finds its run taken and does nothing.
 package cluster

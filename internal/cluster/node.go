@@ -28,6 +28,9 @@ type Params struct {
 	Pool *pgxpool.Pool
 	// Store is the task store, unfenced.
 	Store export.Store
+	// Snapshots is the snapshot store, where the reaper fails the copies
+	// of lost nodes (see Node.Snapshotter).
+	Snapshots export.SnapshotStore
 	// NodeID names this node (River's client ID). Unique in the cluster.
 	NodeID string
 	Logger *slog.Logger
@@ -59,9 +62,16 @@ type Node struct {
 
 	mu       sync.Mutex
 	runs     map[runKey]*localRun
+	reads    map[rangeArgs]context.CancelCauseFunc // ranges this node reads
 	stopping bool
 	// keys are the objects each local run has written.
 	keys map[fence]map[string]bool
+
+	// copies takes this node's snapshot copies (Node.Snapshotter);
+	// unrecorded are creating snapshots no node has recorded, with when
+	// the reaper first saw them.
+	copies     Snapshotter
+	unrecorded map[copyKey]time.Time
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -103,6 +113,7 @@ func New(p Params) *Node {
 		lease:  newLease(p.LeaseTTL),
 		wake:   make(chan struct{}, 1),
 		runs:   map[runKey]*localRun{},
+		reads:  map[rangeArgs]context.CancelCauseFunc{},
 		keys:   map[fence]map[string]bool{},
 	}
 }
@@ -156,8 +167,8 @@ func (n *Node) Start(ctx context.Context, eng *engine.Engine) error {
 	return nil
 }
 
-// Stop hands the exports this node runs back to the cluster (other nodes
-// take them over at once) and leaves.
+// Stop hands the exports and the ranges this node runs back to the cluster
+// (other nodes take them over at once) and leaves.
 func (n *Node) Stop(ctx context.Context) error {
 	if n.cancel == nil {
 		return nil
@@ -166,6 +177,9 @@ func (n *Node) Stop(ctx context.Context) error {
 	n.stopping = true
 	for _, r := range n.runs {
 		r.cancel(export.ErrHandedOff)
+	}
+	for _, cancel := range n.reads {
+		cancel(export.ErrHandedOff)
 	}
 	n.mu.Unlock()
 	err := n.river.Stop(ctx)

@@ -116,8 +116,8 @@ func (n *Node) awaitRange(ctx context.Context, f fence, a rangeArgs, progress fu
 			}
 			return engine.RangeRead{}, fmt.Errorf("follow range: %w", err)
 		}
+		var rr engine.RangeRead
 		if state == rangeDone {
-			var rr engine.RangeRead
 			if err := json.Unmarshal(result, &rr); err != nil {
 				return engine.RangeRead{}, fmt.Errorf("range result: %w", err)
 			}
@@ -131,8 +131,6 @@ func (n *Node) awaitRange(ctx context.Context, f fence, a rangeArgs, progress fu
 		}
 		switch state {
 		case rangeDone:
-			var rr engine.RangeRead
-			_ = json.Unmarshal(result, &rr)
 			n.keep(f, rr)
 			return rr, nil
 		case rangeFailed:
@@ -250,8 +248,19 @@ func (w *rangeWorker) Work(ctx context.Context, job *river.Job[rangeArgs]) error
 		n.endRange(ctx, a, inst, engine.RangeRead{}, err)
 		return nil
 	}
-	rf := rangeFence{args: a, instance: inst}
-	rctx := withRangeFence(ctx, rf)
+	rctx, cancelRead := context.WithCancelCause(withRangeFence(ctx, rangeFence{args: a, instance: inst}))
+	defer cancelRead(nil)
+	n.mu.Lock()
+	n.reads[a] = cancelRead
+	if n.stopping {
+		cancelRead(export.ErrHandedOff)
+	}
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		delete(n.reads, a)
+		n.mu.Unlock()
+	}()
 	var bytes, rows atomic.Int64
 	flushed := make(chan struct{})
 	fctx, stopFlush := context.WithCancel(ctx)
@@ -277,6 +286,13 @@ func (w *rangeWorker) Work(ctx context.Context, job *river.Job[rangeArgs]) error
 	})
 	stopFlush()
 	<-flushed
+	if errors.Is(context.Cause(rctx), export.ErrHandedOff) {
+		// This node leaves: another reads the range at once.
+		if err := n.requeueRange(context.WithoutCancel(ctx), a, inst, "range handed back to the cluster"); err != nil {
+			n.logger.Warn("hand the range back", "task_id", a.Identifier, "err", err)
+		}
+		return nil
+	}
 	n.endRange(context.WithoutCancel(ctx), a, inst, rr, err)
 	return nil
 }
@@ -366,26 +382,30 @@ func (n *Node) reapRanges(ctx context.Context) error {
 		return err
 	}
 	for _, l := range all {
-		a := l.a
-		err := pgx.BeginFunc(ctx, n.p.Pool, func(tx pgx.Tx) error {
-			tag, err := tx.Exec(ctx, `UPDATE rdsexport_ranges SET state = 'queued', attempt = attempt + 1, instance = NULL, job_id = NULL,
-				bytes = 0, rows = 0 WHERE `+rangeKeyWhere+` AND attempt = $7 AND instance = $8 AND state = 'running'`,
-				a.AccountID, a.Identifier, a.RunAttempt, a.Table, a.Batch, a.Range, a.Attempt, l.inst)
-			if err != nil || tag.RowsAffected() == 0 {
-				return err
-			}
-			next := a
-			next.Attempt++
-			_, err = n.river.InsertTx(ctx, tx, next, nil)
-			if err == nil {
-				n.logger.Warn("reading again a range of a lost node", "task_id", a.Identifier, "table", a.Table,
-					"batch", a.Batch, "range", a.Range, "attempt", next.Attempt)
-			}
-			return err
-		})
+		err := n.requeueRange(ctx, l.a, l.inst, "reading again a range of a lost node")
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// requeueRange takes range a from reader inst, if it still reads it, and
+// queues its next read, logging why.
+func (n *Node) requeueRange(ctx context.Context, a rangeArgs, inst, why string) error {
+	return pgx.BeginFunc(ctx, n.p.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE rdsexport_ranges SET state = 'queued', attempt = attempt + 1, instance = NULL, job_id = NULL,
+			bytes = 0, rows = 0 WHERE `+rangeKeyWhere+` AND attempt = $7 AND instance = $8 AND state = 'running'`,
+			a.AccountID, a.Identifier, a.RunAttempt, a.Table, a.Batch, a.Range, a.Attempt, inst)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		next := a
+		next.Attempt++
+		if _, err := n.river.InsertTx(ctx, tx, next, nil); err != nil {
+			return err
+		}
+		n.logger.Warn(why, "task_id", a.Identifier, "table", a.Table, "batch", a.Batch, "range", a.Range, "attempt", next.Attempt)
+		return nil
+	})
 }

@@ -108,6 +108,9 @@ func (n *Node) reap(ctx context.Context) error {
 	if err := n.reapRanges(ctx); err != nil {
 		return err
 	}
+	if err := n.reapCopies(ctx); err != nil {
+		return err
+	}
 	// The ranges of tasks without a run are of tasks that ended.
 	if _, err := n.p.Pool.Exec(ctx, `DELETE FROM rdsexport_ranges rg WHERE NOT EXISTS (SELECT 1 FROM rdsexport_runs r
 		WHERE r.account_id = rg.account_id AND r.identifier = rg.identifier)`); err != nil {

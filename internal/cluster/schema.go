@@ -50,6 +50,13 @@ CREATE TABLE IF NOT EXISTS rdsexport_ranges (
 	result      jsonb,
 	PRIMARY KEY (account_id, identifier, run_attempt, target, batch, rng)
 );
+CREATE TABLE IF NOT EXISTS rdsexport_copies (
+	account_id text NOT NULL,
+	kind       text NOT NULL,
+	identifier text NOT NULL,
+	instance   text NOT NULL,
+	PRIMARY KEY (account_id, kind, identifier)
+);
 CREATE INDEX IF NOT EXISTS rdsexport_ranges_running ON rdsexport_ranges (instance) WHERE state = 'running';
 `
 

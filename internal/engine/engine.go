@@ -48,9 +48,11 @@ type Params struct {
 	// tasks and hands them to Run: Start then neither recovers orphans nor
 	// schedules, since other processes may be running those tasks.
 	Dispatched bool
-	// Ranges, when set, reads the ranges of tables split into ranges
-	// (RangeCount above 1) of snapshots that can be shared (Sharer): in
-	// the cluster, as jobs that any node may run. Nil reads them here.
+	// Ranges, when set, reads the ranges of the tables of snapshots that
+	// can be shared (Sharer), when the table is split into ranges
+	// (RangeCount above 1) or large enough to be worth a job of its own
+	// (16 MiB): in the cluster, as jobs that any node may run. Nil reads
+	// everything here.
 	Ranges RangeRunner
 	// Observer, when set, watches each export: its start, the batches its
 	// sources deliver, and the progress of each of its tables.

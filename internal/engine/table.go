@@ -48,8 +48,8 @@ func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table, c *ta
 			return nil
 		},
 	}
-	if sh, ok := snap.(Sharer); ok && r.e.p.Ranges != nil && RangeCount(snap, t) > 1 {
-		// The ranges are read by the cluster, wherever there is room.
+	if sh, ok := snap.(Sharer); ok && r.e.p.Ranges != nil && (RangeCount(snap, t) > 1 || t.EstimatedBytes >= spreadBytes) {
+		// The reads are the cluster's, wherever there is room.
 		share, err := sh.Share(t)
 		if err != nil {
 			return res, fmt.Errorf("share %s: %w", t.Target, err)
@@ -82,6 +82,11 @@ func (r *taskRun) exportTable(ctx context.Context, snap Snapshot, t Table, c *ta
 		"files", files, "seconds", time.Since(start).Seconds())
 	return res, nil
 }
+
+// spreadBytes is the least estimated size of a table read in one piece
+// that Params.Ranges reads rather than the export's own process: below it,
+// queuing the read costs more than the read.
+const spreadBytes = 16 << 20
 
 // tableDir is the folder of t's batch folders, checked.
 func (r *taskRun) tableDir(t Table) (string, error) {

@@ -8,6 +8,11 @@
 // columns and primary keys, the split of big tables into integer primary
 // key ranges read by several connections at once, the type mapping of spec
 // §9.1, and the decoding of text protocol rows into Arrow record batches.
+// On a connection without TLS, a table's rows are read off the socket by
+// the package's own reader of the text protocol's result set (wire.go):
+// the driver hands every value over boxed in a driver.Value, a heap
+// allocation per value. Through TLS, which the driver owns, they are read
+// through the driver.
 //
 // # Source URL
 //

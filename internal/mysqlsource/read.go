@@ -8,11 +8,11 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/rdsexport/rdsexport/internal/engine"
@@ -40,15 +40,17 @@ var ErrTableGone = engine.ErrTableGone
 // ReadBatch streams batch (0-based) of t, the whole table or one
 // partition (`SELECT cols FROM db.t PARTITION (p)`), on an idle reader of
 // the snapshot, decoding the text protocol's raw values straight into
-// Arrow builders and emitting a record batch every 16Ki rows or 16 MiB,
+// the columns of a record batch (Go memory, not the snapshot's
+// allocator's) and emitting one every 16Ki rows or 16 MiB,
 // then a final partial one (none for an empty batch). progress receives
 // the bytes of row data read. Values with no Parquet equivalent (zero or
 // impossible dates) are written as NULL and counted for ReadWarnings. It
 // reads the whole batch, whatever t.Ranges says.
 //
-// When ctx ends the driver closes the reader's connection, which stops
-// the query at once; that reader (like one whose emit failed) is lost to
-// the snapshot (see ErrSnapshotLost).
+// When ctx ends the reader's connection is closed (by the driver) or its
+// socket given a past deadline (by the wire reader), which stops the
+// query at once; that reader (like one whose emit failed) is lost to the
+// snapshot (see ErrSnapshotLost).
 //
 // Errors: ErrUnknownTable, ErrClosed, ErrSnapshotLost, ErrTableGone, the
 // first error of emit, ctx's error, server errors naming the server's
@@ -123,7 +125,7 @@ func (s *snapshot) read(ctx context.Context, t engine.Table, plan *tablePlan, ba
 		q += " PARTITION (" + plan.parts[batch] + ")"
 	}
 	q += where
-	dec := newDecoder(s.alloc, plan, emit, progress)
+	dec := newDecoder(plan, emit, progress)
 	defer func() {
 		dec.release()
 		if dec.invalid > 0 {
@@ -132,15 +134,77 @@ func (s *snapshot) read(ctx context.Context, t engine.Table, plan *tablePlan, ba
 			s.mu.Unlock()
 		}
 	}()
+	if c.plain && !s.driverRows {
+		discard, err = s.readWire(ctx, c, t, dec, q)
+	} else {
+		discard, err = s.readDriver(ctx, c, t, dec, q)
+	}
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		// The last rows may have been buffered before the cancel.
+		return fmt.Errorf("read %s: %w", t.Target, ctx.Err())
+	}
+	return dec.finish()
+}
+
+// readWire reads the result of q through the wire reader (wire.go) and
+// reports whether the connection must be discarded.
+func (s *snapshot) readWire(ctx context.Context, c *conn, t engine.Table, dec *decoder, q string) (discard bool, err error) {
+	// The driver closes its connection when ctx ends; here a past
+	// deadline stops the read at once, and the connection is discarded.
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+	defer func() {
+		if !stop() {
+			discard = true
+		}
+	}()
+	p := newWire(c.nc)
+	cols, err := p.query(q)
+	if err != nil {
+		var me *mysql.MySQLError
+		return !errors.As(err, &me), s.readErr(ctx, c, t, wireErr(err))
+	}
+	if cols != len(dec.cols) {
+		// The rest of the result is not read.
+		return true, fmt.Errorf("read %s: %d columns, want %d: %w", t.Target, cols, len(dec.cols), ErrTableGone)
+	}
+	for {
+		row, err := p.next()
+		if err != nil {
+			var me *mysql.MySQLError
+			return !errors.As(err, &me) || p.r != p.w, s.readErr(ctx, c, t, wireErr(err))
+		}
+		if row == nil {
+			return false, nil
+		}
+		if err := dec.packet(row); err != nil {
+			// Reading the rest of the result could take long; closing
+			// the connection stops the query.
+			if errors.Is(err, errProtocol) {
+				err = s.readErr(ctx, c, t, wireErr(err))
+			}
+			return true, err
+		}
+	}
+}
+
+// readDriver reads the result of q through the driver (on TLS
+// connections), turning its values back into the text protocol's bytes,
+// and reports whether the connection must be discarded.
+func (s *snapshot) readDriver(ctx context.Context, c *conn, t engine.Table, dec *decoder, q string) (bool, error) {
 	rows, err := c.q.QueryContext(ctx, q, nil)
 	if err != nil {
-		return s.readErr(ctx, c, t, err)
+		return false, s.readErr(ctx, c, t, err)
 	}
 	dest := make([]driver.Value, len(rows.Columns()))
 	if len(dest) != len(dec.cols) {
 		_ = rows.Close()
-		return fmt.Errorf("read %s: %d columns, want %d: %w", t.Target, len(dest), len(dec.cols), ErrTableGone)
+		return false, fmt.Errorf("read %s: %d columns, want %d: %w", t.Target, len(dest), len(dec.cols), ErrTableGone)
 	}
+	vals := make([][]byte, len(dest))
+	scratch := make([][]byte, len(dest))
 	for {
 		err := rows.Next(dest)
 		if err == io.EOF {
@@ -148,24 +212,46 @@ func (s *snapshot) read(ctx context.Context, t engine.Table, plan *tablePlan, ba
 		}
 		if err != nil {
 			_ = rows.Close()
-			return s.readErr(ctx, c, t, err)
+			return false, s.readErr(ctx, c, t, err)
 		}
-		if err := dec.row(dest); err != nil {
+		for i, v := range dest {
+			vals[i], scratch[i] = driverBytes(v, scratch[i])
+		}
+		if err := dec.row(vals); err != nil {
 			// Draining the rest of the result could take long; closing
 			// the connection stops the query.
-			discard = true
 			_ = rows.Close()
-			return err
+			return true, err
 		}
 	}
 	if err := rows.Close(); err != nil {
-		return s.readErr(ctx, c, t, err)
+		return false, s.readErr(ctx, c, t, err)
 	}
-	if ctx.Err() != nil {
-		// The last rows may have been buffered before the cancel.
-		return fmt.Errorf("read %s: %w", t.Target, ctx.Err())
+	return false, nil
+}
+
+// driverBytes returns v as the text protocol sent it (numbers formatted
+// back into scratch, which it returns grown); nil for NULL.
+func driverBytes(v driver.Value, scratch []byte) ([]byte, []byte) {
+	switch x := v.(type) {
+	case nil:
+		return nil, scratch
+	case []byte:
+		return x, scratch
+	case int64:
+		scratch = strconv.AppendInt(scratch[:0], x, 10)
+	case uint64:
+		scratch = strconv.AppendUint(scratch[:0], x, 10)
+	case float64:
+		scratch = strconv.AppendFloat(scratch[:0], x, 'g', -1, 64)
+	case float32:
+		scratch = strconv.AppendFloat(scratch[:0], float64(x), 'g', -1, 32)
+	case string:
+		scratch = append(scratch[:0], x...)
+	default:
+		scratch = fmt.Appendf(scratch[:0], "%v", v)
 	}
-	return dec.finish()
+	return scratch, scratch
 }
 
 func (s *snapshot) readErr(ctx context.Context, c *conn, t engine.Table, err error) error {
@@ -189,80 +275,69 @@ func (s *snapshot) readErr(ctx context.Context, c *conn, t engine.Table, err err
 	return fmt.Errorf("read %s from %s: %w", t.Target, s.src.addr, s.src.redact(err))
 }
 
-// column is one Arrow builder with its decoding.
+// column is one column's values (columns.go) with its decoding.
 type column struct {
 	kind  colKind
 	scale int32
-	b     array.Builder
-	bin   *array.BinaryBuilder // kindString, kindDate (the StringBuilder's), kindBinary
-	i16   *array.Int16Builder
-	i32   *array.Int32Builder
-	i64   *array.Int64Builder
-	f64   *array.Float64Builder
-	dec   *array.Decimal128Builder
-	ts    *array.TimestampBuilder
-
-	dataLen int // value bytes of the previous batch (string and binary)
+	b     builder
+	bin   *bytesColumn // kindString, kindDate, kindBinary
+	i16   *fixedColumn[int16]
+	i32   *fixedColumn[int32]
+	i64   *fixedColumn[int64]
+	f64   *fixedColumn[float64]
+	dec   *fixedColumn[decimal128.Num]
+	ts    *fixedColumn[arrow.Timestamp]
 }
 
-// decoder turns rows of driver values into record batches.
+// decoder turns rows of text protocol values into record batches.
 type decoder struct {
 	schema   *arrow.Schema
 	cols     []column
 	emit     func(arrow.RecordBatch) error
 	progress func(int64)
 
-	rows      int   // rows in the builders
-	bytes     int   // row bytes in the builders
-	reserve   int   // rows to reserve for the next batch
+	rows      int   // rows in the columns
+	bytes     int   // row bytes in the columns
 	invalid   int64 // values written as NULL
-	scratch   []byte
 	arraysBuf []arrow.Array
 }
 
-func newDecoder(alloc memory.Allocator, plan *tablePlan, emit func(arrow.RecordBatch) error, progress func(int64)) *decoder {
-	d := &decoder{schema: plan.schema, emit: emit, progress: progress, reserve: 1024}
+func newDecoder(plan *tablePlan, emit func(arrow.RecordBatch) error, progress func(int64)) *decoder {
+	d := &decoder{schema: plan.schema, emit: emit, progress: progress}
 	d.cols = make([]column, len(plan.kinds))
 	for i, k := range plan.kinds {
 		c := &d.cols[i]
 		c.kind, c.scale = k, plan.scales[i]
 		dt := plan.schema.Field(i).Type
 		switch k {
-		case kindString, kindDate:
-			sb := array.NewStringBuilder(alloc)
-			c.b, c.bin = sb, sb.BinaryBuilder
-		case kindBinary:
-			bb := array.NewBinaryBuilder(alloc, arrow.BinaryTypes.Binary)
-			c.b, c.bin = bb, bb
+		case kindString, kindDate, kindBinary:
+			c.bin = newBytesColumn(dt)
+			c.b = c.bin
 		case kindInt16:
-			c.i16 = array.NewInt16Builder(alloc)
+			c.i16 = newFixedColumn[int16](dt)
 			c.b = c.i16
 		case kindInt32:
-			c.i32 = array.NewInt32Builder(alloc)
+			c.i32 = newFixedColumn[int32](dt)
 			c.b = c.i32
 		case kindInt64:
-			c.i64 = array.NewInt64Builder(alloc)
+			c.i64 = newFixedColumn[int64](dt)
 			c.b = c.i64
 		case kindUint64, kindDecimal:
-			c.dec = array.NewDecimal128Builder(alloc, dt.(*arrow.Decimal128Type))
+			c.dec = newFixedColumn[decimal128.Num](dt)
 			c.b = c.dec
 		case kindFloat64:
-			c.f64 = array.NewFloat64Builder(alloc)
+			c.f64 = newFixedColumn[float64](dt)
 			c.b = c.f64
 		case kindDatetime:
-			c.ts = array.NewTimestampBuilder(alloc, dt.(*arrow.TimestampType))
+			c.ts = newFixedColumn[arrow.Timestamp](dt)
 			c.b = c.ts
 		}
 	}
 	d.arraysBuf = make([]arrow.Array, len(d.cols))
-	d.reserveRows()
 	return d
 }
 
 func (d *decoder) release() {
-	for i := range d.cols {
-		d.cols[i].b.Release()
-	}
 	for i, a := range d.arraysBuf {
 		if a != nil {
 			a.Release()
@@ -271,31 +346,52 @@ func (d *decoder) release() {
 	}
 }
 
-func (d *decoder) reserveRows() {
-	// Sizing the builders like the previous batch avoids regrowing them
-	// while the next one fills.
-	for i := range d.cols {
-		c := &d.cols[i]
-		c.b.Reserve(d.reserve)
-		if c.bin != nil && c.dataLen > 0 {
-			c.bin.ReserveData(c.dataLen)
-		}
-	}
-}
-
 // errValue reports an undecodable value without quoting it (row data
 // stays out of errors).
 var errValue = errors.New("unexpected value from the server")
 
-// row appends one row.
-func (d *decoder) row(vals []driver.Value) error {
+// row appends one row of text protocol values (nil for NULL).
+func (d *decoder) row(vals [][]byte) error {
 	for i, v := range vals {
-		n, err := d.value(&d.cols[i], v)
-		if err != nil {
-			return fmt.Errorf("column %q: %w", d.schema.Field(i).Name, err)
+		if err := d.append(i, v); err != nil {
+			return err
 		}
-		d.bytes += n
 	}
+	return d.endRow()
+}
+
+// packet appends the row of a row packet of the wire reader; errProtocol
+// when the packet does not hold one value per column.
+func (d *decoder) packet(data []byte) error {
+	pos := 0
+	for i := range d.cols {
+		v, next, ok := nextValue(data, pos)
+		if !ok {
+			return errProtocol
+		}
+		pos = next
+		if err := d.append(i, v); err != nil {
+			return err
+		}
+	}
+	if pos != len(data) {
+		return errProtocol
+	}
+	return d.endRow()
+}
+
+// append appends value v of column i.
+func (d *decoder) append(i int, v []byte) error {
+	n, err := d.value(&d.cols[i], v)
+	if err != nil {
+		return fmt.Errorf("column %q: %w", d.schema.Field(i).Name, err)
+	}
+	d.bytes += n
+	return nil
+}
+
+// endRow counts a row and emits a batch when one is full.
+func (d *decoder) endRow() error {
 	d.rows++
 	if d.rows >= batchRows || d.bytes >= batchBytes {
 		return d.flush()
@@ -303,108 +399,111 @@ func (d *decoder) row(vals []driver.Value) error {
 	return nil
 }
 
-// value appends v and returns its size in bytes.
-func (d *decoder) value(c *column, v driver.Value) (int, error) {
-	if v == nil {
-		c.b.AppendNull()
+// value appends b and returns its size in bytes (8 for a number, as its
+// Arrow size).
+func (d *decoder) value(c *column, b []byte) (int, error) {
+	if b == nil {
+		c.b.appendNull()
 		return 1, nil
 	}
 	switch c.kind {
 	case kindString, kindBinary:
-		b, ok := v.([]byte)
-		if !ok {
-			// Numbers in a text column cannot happen; format anyway.
-			d.scratch = appendValue(d.scratch[:0], v)
-			b = d.scratch
-		}
-		c.bin.Append(b)
+		c.bin.append(b)
 		return len(b), nil
 	case kindDate:
-		b, ok := v.([]byte)
-		if !ok {
-			return 0, errValue
-		}
-		if len(b) != 10 || !validDate(b) {
+		if !validDate(b) {
 			d.invalid++
-			c.b.AppendNull()
+			c.b.appendNull()
 		} else {
-			c.bin.Append(b)
+			c.bin.append(b)
 		}
 		return len(b), nil
 	case kindDatetime:
-		b, ok := v.([]byte)
-		if !ok {
-			return 0, errValue
-		}
 		us, ok := parseDateTime(b)
 		if !ok {
 			d.invalid++
-			c.b.AppendNull()
+			c.b.appendNull()
 		} else {
-			c.ts.Append(arrow.Timestamp(us))
+			c.ts.append(arrow.Timestamp(us))
 		}
 		return len(b), nil
 	case kindFloat64:
-		switch x := v.(type) {
-		case float64:
-			c.f64.Append(x)
-		case float32:
-			c.f64.Append(float64(x))
-		default:
+		// FLOAT columns are selected as DOUBLE (tables.go).
+		f, err := strconv.ParseFloat(string(b), 64)
+		if err != nil {
 			return 0, errValue
 		}
+		c.f64.append(f)
 		return 8, nil
 	case kindUint64:
-		switch x := v.(type) {
-		case uint64:
-			c.dec.Append(decimal128.FromU64(x))
-		case int64:
-			c.dec.Append(decimal128.FromI64(x))
-		default:
-			return 0, errValue
+		if len(b) > 0 && b[0] == '-' {
+			x, ok := parseInt(b)
+			if !ok {
+				return 0, errValue
+			}
+			c.dec.append(decimal128.FromI64(x))
+		} else {
+			x, ok := parseUint(b)
+			if !ok {
+				return 0, errValue
+			}
+			c.dec.append(decimal128.FromU64(x))
 		}
 		return 8, nil
 	case kindDecimal:
-		b, ok := v.([]byte)
-		if !ok {
-			return 0, errValue
-		}
 		n, err := parseDecimal(b, c.scale)
 		if err != nil {
 			return 0, err
 		}
-		c.dec.Append(n)
+		c.dec.append(n)
 		return len(b), nil
 	}
-	x, ok := v.(int64)
+	x, ok := parseInt(b)
 	if !ok {
 		return 0, errValue
 	}
 	switch c.kind {
 	case kindInt16:
-		c.i16.Append(int16(x))
+		c.i16.append(int16(x))
 	case kindInt32:
-		c.i32.Append(int32(x))
+		c.i32.append(int32(x))
 	case kindInt64:
-		c.i64.Append(x)
+		c.i64.append(x)
 	}
 	return 8, nil
 }
 
-func appendValue(dst []byte, v driver.Value) []byte {
-	switch x := v.(type) {
-	case int64:
-		return strconv.AppendInt(dst, x, 10)
-	case uint64:
-		return strconv.AppendUint(dst, x, 10)
-	case float64:
-		return strconv.AppendFloat(dst, x, 'g', -1, 64)
-	case float32:
-		return strconv.AppendFloat(dst, float64(x), 'g', -1, 32)
-	case string:
-		return append(dst, x...)
+// parseInt parses a decimal integer that fits in an int64; leading zeros
+// are allowed (ZEROFILL columns send them).
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
 	}
-	return fmt.Appendf(dst, "%v", v)
+	u, ok := parseUint(b)
+	switch {
+	case !ok || u > 1<<63 || u == 1<<63 && !neg:
+		return 0, false
+	case neg:
+		return -int64(u), true
+	}
+	return int64(u), true
+}
+
+// parseUint parses unsigned decimal digits that fit in a uint64.
+func parseUint(b []byte) (uint64, bool) {
+	var u uint64
+	for _, c := range b {
+		if c < '0' || c > '9' || u > (1<<64-1)/10 {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if u*10 > 1<<64-1-d {
+			return 0, false
+		}
+		u = u*10 + d
+	}
+	return u, len(b) > 0
 }
 
 // finish emits the last partial batch.
@@ -419,11 +518,7 @@ func (d *decoder) flush() error {
 		return nil
 	}
 	for i := range d.cols {
-		c := &d.cols[i]
-		if c.bin != nil {
-			c.dataLen = c.bin.DataLen()
-		}
-		d.arraysBuf[i] = c.b.NewArray()
+		d.arraysBuf[i] = d.cols[i].b.newArray()
 	}
 	rec := array.NewRecordBatch(d.schema, d.arraysBuf, int64(d.rows))
 	for i, a := range d.arraysBuf {
@@ -433,15 +528,10 @@ func (d *decoder) flush() error {
 	if d.progress != nil {
 		d.progress(int64(d.bytes))
 	}
-	d.reserve = d.rows
 	d.rows, d.bytes = 0, 0
 	err := d.emit(rec)
 	rec.Release()
-	if err != nil {
-		return err
-	}
-	d.reserveRows()
-	return nil
+	return err
 }
 
 var pow10u64 = func() (p [19]uint64) {
@@ -509,21 +599,23 @@ func parseDecimal(b []byte, scale int32) (decimal128.Num, error) {
 // validDate reports whether b ("YYYY-MM-DD") is a calendar date; zero
 // dates and dates with a zero month or day (which MySQL accepts) are not.
 func validDate(b []byte) bool {
-	_, ok := parseDate(b)
-	return ok
-}
-
-// parseDate returns the days since 1970-01-01 of "YYYY-MM-DD".
-func parseDate(b []byte) (int64, bool) {
 	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
-		return 0, false
+		return false
 	}
 	y, ok1 := atoi(b[0:4])
 	m, ok2 := atoi(b[5:7])
 	d, ok3 := atoi(b[8:10])
-	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+	return ok1 && ok2 && ok3 && m >= 1 && m <= 12 && d >= 1 && d <= daysIn(y, m)
+}
+
+// parseDate returns the days since 1970-01-01 of "YYYY-MM-DD".
+func parseDate(b []byte) (int64, bool) {
+	if !validDate(b) {
 		return 0, false
 	}
+	y, _ := atoi(b[0:4])
+	m, _ := atoi(b[5:7])
+	d, _ := atoi(b[8:10])
 	return daysFromCivil(y, m, d), true
 }
 

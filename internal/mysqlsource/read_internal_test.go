@@ -1,13 +1,16 @@
 package mysqlsource
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
@@ -185,5 +188,99 @@ func TestInt64Key(t *testing.T) {
 		if got := int64Key(mysqlType{dataType: c.dataType, columnType: c.columnType}); got != c.want {
 			t.Errorf("int64Key(%s) = %v, want %v", c.columnType, got, c.want)
 		}
+	}
+}
+
+func TestParseInt(t *testing.T) {
+	for _, s := range []string{"0", "-0", "7", "-7", "00042", "-00042", "9223372036854775807", "-9223372036854775808",
+		"0009223372036854775807", "9223372036854775808", "-9223372036854775809", "18446744073709551616",
+		"99999999999999999999", "", "-", "+1", "1.5", "1e3", " 1", "12a"} {
+		want, err := strconv.ParseInt(s, 10, 64)
+		if s == "+1" {
+			err = errValue // the server never sends a sign for positive numbers
+		}
+		got, ok := parseInt([]byte(s))
+		if ok != (err == nil) || ok && got != want {
+			t.Errorf("parseInt(%q) = %d, %v; want %d, %v", s, got, ok, want, err)
+		}
+	}
+	for _, s := range []string{"0", "18446744073709551615", "00018446744073709551615", "18446744073709551616", "", "-1", "1x"} {
+		want, err := strconv.ParseUint(s, 10, 64)
+		got, ok := parseUint([]byte(s))
+		if ok != (err == nil) || ok && got != want {
+			t.Errorf("parseUint(%q) = %d, %v; want %d, %v", s, got, ok, want, err)
+		}
+	}
+}
+
+func TestNextValue(t *testing.T) {
+	long := bytes.Repeat([]byte("y"), 300)
+	row := slices.Concat([]byte{0xfb, 0}, []byte{3}, []byte("abc"), []byte{0xfc, 44, 1}, long,
+		[]byte{0xfd, 2, 0, 0, 'h', 'i'}, []byte{0xfe, 1, 0, 0, 0, 0, 0, 0, 0, 'z'})
+	// split cuts a packet into values like decoder.packet.
+	split := func(data []byte) ([][]byte, bool) {
+		var vals [][]byte
+		for pos := 0; pos < len(data); {
+			v, next, ok := nextValue(data, pos)
+			if !ok {
+				return vals, false
+			}
+			vals, pos = append(vals, v), next
+		}
+		return vals, true
+	}
+	vals, ok := split(row)
+	want := [][]byte{nil, {}, []byte("abc"), long, []byte("hi"), []byte("z")}
+	if !ok || len(vals) != len(want) {
+		t.Fatalf("%d values, %v", len(vals), ok)
+	}
+	for i := range want {
+		if (vals[i] == nil) != (want[i] == nil) || !bytes.Equal(vals[i], want[i]) {
+			t.Errorf("value %d = %q, want %q", i, vals[i], want[i])
+		}
+	}
+	for _, bad := range [][]byte{
+		row[:len(row)-1],                       // truncated value
+		{0xfc, 1},                              // truncated length
+		{0xff},                                 // not a length
+		{0xfe, 0, 0, 0, 0, 0, 0, 0, 0x80, 'x'}, // a length beyond the packet
+	} {
+		if _, ok := split(bad); ok {
+			t.Errorf("split(% x) ok", bad)
+		}
+	}
+}
+
+// TestDecoderPacket checks that a row packet must hold one value per
+// column, no more, no less.
+func TestDecoderPacket(t *testing.T) {
+	plan := &tablePlan{
+		schema: arrow.NewSchema([]arrow.Field{{Name: "a", Type: arrow.BinaryTypes.String, Nullable: true},
+			{Name: "b", Type: arrow.PrimitiveTypes.Int32, Nullable: true}}, nil),
+		kinds:  []colKind{kindString, kindInt32},
+		scales: []int32{0, 0},
+	}
+	// Each case gets a new decoder: a failed row is left half appended
+	// (the read then fails as a whole).
+	newDec := func() *decoder { return newDecoder(plan, func(arrow.RecordBatch) error { return nil }, nil) }
+	for _, c := range []struct {
+		row []byte
+		err error
+	}{
+		{[]byte{1, 'x', 2, '4', '2'}, nil},
+		{[]byte{0xfb, 0xfb}, nil},
+		{[]byte{1, 'x'}, errProtocol},               // one value short
+		{[]byte{1, 'x', 1, '1', 0xfb}, errProtocol}, // one value too many
+		{[]byte{1, 'x', 2, '4', 'z'}, errValue},     // not a number
+		{[]byte{1, 'x', 3, '4', '2'}, errProtocol},  // a length beyond the packet
+	} {
+		d := newDec()
+		if err := d.packet(c.row); !errors.Is(err, c.err) {
+			t.Errorf("packet(% x) = %v, want %v", c.row, err, c.err)
+		}
+		if err := d.finish(); c.err == nil && (err != nil || d.rows != 0) {
+			t.Errorf("finish: %v", err)
+		}
+		d.release()
 	}
 }

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
 	"github.com/rdsexport/rdsexport/internal/engine"
 )
 
@@ -55,9 +53,8 @@ const (
 // Readers are connections whose REPEATABLE READ transactions all started
 // while a global read lock was held, so they see one moment.
 type snapshot struct {
-	src   *Source
-	alloc memory.Allocator
-	at    time.Time
+	src *Source
+	at  time.Time
 
 	exportOnly []string
 	warnings   engine.Warnings           // found while opening
@@ -76,6 +73,8 @@ type snapshot struct {
 	live    int // readers not discarded
 	plans   map[string]*tablePlan
 	invalid map[string]int64 // values written as NULL, by target
+
+	driverRows bool // read rows through the driver even on plain connections (tests)
 }
 
 var (
@@ -103,15 +102,11 @@ func (s *Source) Open(ctx context.Context, p engine.OpenParams) (_ engine.Snapsh
 	}
 	snap := &snapshot{
 		src:        s,
-		alloc:      p.Alloc,
 		exportOnly: p.ExportOnly,
 		lost:       make(chan struct{}),
 		done:       make(chan struct{}),
 		plans:      make(map[string]*tablePlan),
 		invalid:    make(map[string]int64),
-	}
-	if snap.alloc == nil {
-		snap.alloc = memory.DefaultAllocator
 	}
 	var readers []*conn
 	defer func() {

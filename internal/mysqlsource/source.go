@@ -76,6 +76,7 @@ type Source struct {
 	addr           string
 	password       string
 	connectTimeout time.Duration
+	plain          bool // no TLS: rows are read by the wire reader
 	cfgErr         error
 }
 
@@ -172,6 +173,9 @@ func (s *Source) config() error {
 			return
 		}
 		s.addr, s.password, s.connectTimeout = cfg.Addr, cfg.Passwd, cfg.Timeout
+		// Without TLS (and parseURL never asks for compression) the
+		// wire reader can read rows on the socket itself.
+		s.plain = cfg.TLSConfig == "" || cfg.TLSConfig == "false"
 		// The driver's timeout covers the TCP dial only, and its read and
 		// write timeouts would not say why a connection was lost: each
 		// connection is wrapped so that silence fails it, and connect
@@ -199,12 +203,14 @@ func (s *Source) config() error {
 }
 
 // conn is one driver connection. Queries use the text protocol, whose
-// rows arrive as raw bytes (numbers are parsed by the driver).
+// rows arrive as raw bytes (numbers are parsed by the driver, or by the
+// wire reader on a plain connection).
 type conn struct {
 	c       driver.Conn
 	q       driver.QueryerContext
 	e       driver.ExecerContext
 	nc      *idleconn.Conn // the network connection under c
+	plain   bool           // nc carries the protocol in the clear (wire.go)
 	version string         // VERSION()
 }
 
@@ -244,7 +250,7 @@ func (s *Source) connect(ctx context.Context) (_ *conn, err error) {
 		_ = c.Close()
 		return nil, errors.New("mysql driver connection lacks QueryerContext")
 	}
-	cn := &conn{c: c, q: q, e: e, nc: nc}
+	cn := &conn{c: c, q: q, e: e, nc: nc, plain: s.plain}
 	defer func() {
 		if err != nil {
 			cn.close()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -197,6 +198,18 @@ func TestSnapshot_Types(t *testing.T) {
 				t.Errorf("row %d %s: %v", r+1, c.col, err)
 			}
 		}
+	}
+	// TLS connections read through the driver: the same values.
+	drv := open(t, db, 1, alloc)
+	mysqlsource.ReadThroughDriver(drv)
+	if !mysqlsource.ReadsOnWire(snap) || mysqlsource.ReadsOnWire(drv) {
+		t.Fatal("both snapshots read the same way")
+	}
+	byDriver, _, _ := tables(t, drv)
+	viaDriver := readRows(t, drv, byDriver[db.Name+".types"], 0)
+	slices.SortFunc(viaDriver, func(a, b []any) int { return int(a[0].(int32) - b[0].(int32)) })
+	if !reflect.DeepEqual(got, viaDriver) {
+		t.Errorf("rows read through the driver differ:\n%v\n%v", got, viaDriver)
 	}
 	// Literal checks of the extremes, independent of the server's text.
 	row2 := got[1]

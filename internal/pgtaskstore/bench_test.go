@@ -124,3 +124,34 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	k := int(math.Ceil(p/100*float64(len(s)))) - 1
 	return s[max(0, min(k, len(s)-1))]
 }
+
+// BenchmarkTaskCounts times TaskCounts, which every scrape of /metrics
+// runs, over BENCH_TASKS (default 100000) stored tasks.
+//
+//	go test -run '^$' -bench TaskCounts -benchtime 20x ./internal/pgtaskstore
+func BenchmarkTaskCounts(b *testing.B) {
+	n := 100000
+	if v := os.Getenv("BENCH_TASKS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("BENCH_TASKS=%q: want a positive integer", v)
+		}
+	}
+	db := exporttest.NewPostgresDB(b, "")
+	s, err := New(b.Context(), Params{URL: db.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	seedBenchTasks(b, s, n)
+	b.ReportAllocs()
+	for b.Loop() {
+		counts, err := s.TaskCounts(b.Context())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if counts[export.StatusComplete] == 0 {
+			b.Fatal("no COMPLETE task counted")
+		}
+	}
+}

@@ -1,6 +1,6 @@
-// Package pgtaskstore implements export.Store and export.SnapshotStore on
-// PostgreSQL through pgx and its pool, so that several rdsexport nodes can
-// share one database.
+// Package pgtaskstore implements export.Store, export.SnapshotStore and
+// export.EventStore on PostgreSQL through pgx and its pool, so that several
+// rdsexport nodes can share one database.
 //
 // It owns its tables, all named rdsexport_*, and their schema (embedded
 // migrations, applied once under a session advisory lock however many
@@ -8,6 +8,14 @@
 // left alone. Every status change is one conditional UPDATE ... RETURNING,
 // the rule of one active export per source is a unique partial index, and
 // the snapshot quota is counted under a transaction-scoped advisory lock.
+// Events are recorded in the transaction of the change they report.
+//
+// Records are paged by seq (Describe* Marker), and an identity hands out
+// seq at insert, not at commit: two nodes inserting for one account could
+// commit seq 11 before seq 10, and a client that read 11 would page past
+// 10. Every insert of an account's task, snapshot or event therefore runs
+// under a transaction-scoped advisory lock on the account, taken before
+// the insert draws its seq, so that per account seq order is commit order.
 //
 // It imports export and pgx; it must not import any other adapter, the
 // engine or the service.
@@ -39,21 +47,24 @@ var migrationsFS embed.FS
 const (
 	lockClassMigrate = 0x72647365 // "rdse"
 	lockClassQuota   = 0x72647366
+	lockClassAccount = 0x72647367
 )
 
 // versionTable records the migrations applied, one row each.
 const versionTable = "rdsexport_schema_migrations"
 
-// Store is an export.Store and an export.SnapshotStore in a PostgreSQL
-// database. It is safe for concurrent use by several goroutines and by
-// several processes sharing the database.
+// Store is an export.Store, an export.SnapshotStore and an
+// export.EventStore in a PostgreSQL database. It is safe for concurrent
+// use by several goroutines and by several processes sharing the database.
 type Store struct {
 	pool *pgxpool.Pool
+	now  func() time.Time
 }
 
 var (
 	_ export.Store         = (*Store)(nil)
 	_ export.SnapshotStore = (*Store)(nil)
+	_ export.EventStore    = (*Store)(nil)
 )
 
 // Params configures New.
@@ -77,6 +88,8 @@ type Params struct {
 	// ApplicationName is shown in pg_stat_activity; "" means "rdsexport"
 	// unless the URL sets application_name.
 	ApplicationName string
+	// Now dates the events the store records; nil means time.Now.
+	Now func() time.Time
 }
 
 // ErrNewerSchema is returned (wrapped) by New and Check when the database
@@ -108,7 +121,11 @@ func New(ctx context.Context, p Params) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgtaskstore: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	now := p.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{pool: pool, now: now}, nil
 }
 
 // poolConfig parses p.URL and applies the rest of p.

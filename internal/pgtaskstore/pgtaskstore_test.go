@@ -40,6 +40,22 @@ func TestSnapshotStore(t *testing.T) {
 	exporttest.SnapshotStoreSuite(t, func(t *testing.T) export.SnapshotStore { s, _ := newTestStore(t); return s })
 }
 
+func TestEventStore(t *testing.T) {
+	exporttest.EventStoreSuite(t, func(t *testing.T, now func() time.Time) exporttest.EventfulStore {
+		db := exporttest.NewPostgresDB(t, "")
+		s, err := New(t.Context(), Params{URL: db.URL, MaxConns: 8, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}
+
+func TestCounts(t *testing.T) {
+	exporttest.CountsSuite(t, func(t *testing.T) exporttest.CountingStore { s, _ := newTestStore(t); return s })
+}
+
 // TestNew_Concurrent starts several nodes on a fresh database at once:
 // every New succeeds and the schema is created once.
 func TestNew_Concurrent(t *testing.T) {
@@ -73,8 +89,8 @@ func TestNew_Concurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if applied != len(names) || tables != 3 {
-		t.Fatalf("%d migrations recorded, %d tables; want %d and 3", applied, tables, len(names))
+	if applied != len(names) || tables != 4 {
+		t.Fatalf("%d migrations recorded, %d tables; want %d and 4", applied, tables, len(names))
 	}
 	// Every node works on the one schema.
 	task := &export.Task{Identifier: "exp-1", AccountID: "123456789012", SourceArn: "arn:aws:rds:us-east-1:123456789012:cluster:c",

@@ -33,12 +33,29 @@ type querier interface {
 // unchanged, when the account already has a snapshot of that kind with
 // snap.Identifier in any status. A kind or status the schema does not
 // know, and other PostgreSQL failures, are plain errors.
+//
+// The insert and the snapshot's event (export.SnapshotEvent of its status)
+// are one transaction under the account's lock (lockAccount).
 func (s *Store) CreateSnapshot(ctx context.Context, snap *export.Snapshot) error {
-	// One statement: the unique index decides, so two concurrent creations
-	// of one identifier cannot both succeed, on this node or another.
-	seq, err := insertSnapshot(ctx, s.pool, snap)
+	// The unique index decides, so two concurrent creations of one
+	// identifier cannot both succeed, on this node or another.
+	var seq int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockAccount(ctx, tx, snap.AccountID); err != nil {
+			return err
+		}
+		var err error
+		if seq, err = insertSnapshot(ctx, tx, snap); err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, export.SnapshotEvent(snap, snap.Status, s.now()))
+	})
 	if err != nil {
-		return err
+		var ee *export.Error
+		if errors.As(err, &ee) {
+			return err
+		}
+		return fmt.Errorf("create snapshot %s: %w", snap.Identifier, err)
 	}
 	snap.Seq = seq
 	return nil
@@ -60,9 +77,14 @@ func (s *Store) CreateSnapshotWithin(ctx context.Context, snap *export.Snapshot,
 	}
 	var seq int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The account's lock covers the quota too; the quota's own lock
+		// stays for nodes of earlier versions, which take only that one.
+		if err := lockAccount(ctx, tx, snap.AccountID); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`,
 			lockClassQuota, snap.AccountID+"/"+string(snap.Kind)+"/"+snap.Type); err != nil {
-			return fmt.Errorf("create snapshot %s: lock quota: %w", snap.Identifier, err)
+			return fmt.Errorf("lock quota: %w", err)
 		}
 		// A statement at READ COMMITTED sees what committed before it
 		// began, so after the lock every earlier creation is counted.
@@ -70,28 +92,35 @@ func (s *Store) CreateSnapshotWithin(ctx context.Context, snap *export.Snapshot,
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM rdsexport_snapshots
 			WHERE account_id = $1 AND kind = $2 AND snapshot_type = $3`,
 			snap.AccountID, string(snap.Kind), snap.Type).Scan(&n); err != nil {
-			return fmt.Errorf("create snapshot %s: count: %w", snap.Identifier, err)
+			return fmt.Errorf("count: %w", err)
 		}
 		if n >= limit {
 			return export.SnapshotQuotaExceeded(snap.Kind, limit)
 		}
 		var err error
-		seq, err = insertSnapshot(ctx, tx, snap)
-		return err
+		if seq, err = insertSnapshot(ctx, tx, snap); err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, export.SnapshotEvent(snap, snap.Status, s.now()))
 	})
 	if err != nil {
-		return err
+		var ee *export.Error
+		if errors.As(err, &ee) {
+			return err
+		}
+		return fmt.Errorf("create snapshot %s: %w", snap.Identifier, err)
 	}
 	snap.Seq = seq
 	return nil
 }
 
 // insertSnapshot inserts snap and returns its seq, or the kind's
-// already-exists error when the identifier is taken.
+// already-exists error when the identifier is taken. The caller holds the
+// account's lock and wraps other errors.
 func insertSnapshot(ctx context.Context, q querier, snap *export.Snapshot) (int64, error) {
 	tags, err := encodeTags(snap.Tags)
 	if err != nil {
-		return 0, fmt.Errorf("create snapshot %s: %w", snap.Identifier, err)
+		return 0, err
 	}
 	var seq int64
 	err = q.QueryRow(ctx, `INSERT INTO rdsexport_snapshots (
@@ -111,7 +140,7 @@ func insertSnapshot(ctx context.Context, q querier, snap *export.Snapshot) (int6
 		return 0, export.SnapshotAlreadyExists(snap.Kind, snap.Identifier)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("create snapshot %s: %w", snap.Identifier, err)
+		return 0, err
 	}
 	return seq, nil
 }
@@ -228,7 +257,12 @@ func (s *Store) UpdateSnapshot(ctx context.Context, accountID string, kind expor
 	set := snapshotUpdateSet(u, &args)
 	query := `UPDATE rdsexport_snapshots SET status = $1` + set +
 		` WHERE account_id = $2 AND kind = $3 AND identifier = $4 AND status = ANY($5) RETURNING ` + snapshotColumns
-	return s.casSnapshot(ctx, "update", query, args, accountID, kind, identifier, from)
+	// Progress (to among from) is no event; entering available or failed is.
+	var event func(*export.Snapshot) *export.Event
+	if !slices.Contains(from, to) {
+		event = func(snap *export.Snapshot) *export.Event { return export.SnapshotEvent(snap, to, s.now()) }
+	}
+	return s.casSnapshot(ctx, "update", query, args, accountID, kind, identifier, from, event)
 }
 
 // DeleteSnapshot removes the snapshot only if its status is one of from and
@@ -245,15 +279,38 @@ func (s *Store) DeleteSnapshot(ctx context.Context, accountID string, kind expor
 	}
 	query := `DELETE FROM rdsexport_snapshots WHERE account_id = $1 AND kind = $2 AND identifier = $3
 		AND status = ANY($4) RETURNING ` + snapshotColumns
-	return s.casSnapshot(ctx, "delete", query, []any{accountID, string(kind), identifier, statusStrings(from)}, accountID, kind, identifier, from)
+	event := func(snap *export.Snapshot) *export.Event {
+		return export.SnapshotEvent(snap, export.SnapshotDeleted, s.now())
+	}
+	return s.casSnapshot(ctx, "delete", query, []any{accountID, string(kind), identifier, statusStrings(from)}, accountID, kind, identifier, from, event)
 }
 
 // casSnapshot runs a conditional UPDATE or DELETE ... RETURNING. When it
 // touches no row it reads the snapshot back to tell not-found from a status
 // conflict.
-func (s *Store) casSnapshot(ctx context.Context, op, query string, args []any, accountID string, kind export.SnapshotKind, identifier string, from []export.SnapshotStatus) (*export.Snapshot, error) {
+//
+// With a non-nil event, the event of the change is recorded in the same
+// transaction, which takes the account's lock first (lockAccount);
+// without, the statement runs alone.
+func (s *Store) casSnapshot(ctx context.Context, op, query string, args []any, accountID string, kind export.SnapshotKind, identifier string, from []export.SnapshotStatus,
+	event func(*export.Snapshot) *export.Event) (*export.Snapshot, error) {
 	for range maxAttempts {
-		snap, err := scanSnapshot(s.pool.QueryRow(ctx, query, args...))
+		var snap *export.Snapshot
+		var err error
+		if event == nil {
+			snap, err = scanSnapshot(s.pool.QueryRow(ctx, query, args...))
+		} else {
+			err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+				if err := lockAccount(ctx, tx, accountID); err != nil {
+					return err
+				}
+				var err error
+				if snap, err = scanSnapshot(tx.QueryRow(ctx, query, args...)); err != nil {
+					return err
+				}
+				return insertEvent(ctx, tx, event(snap))
+			})
+		}
 		if err == nil {
 			return snap, nil
 		}

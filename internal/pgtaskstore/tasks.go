@@ -41,22 +41,27 @@ const maxAttempts = 5
 // the same source (export.SourceKey of its SourceArn, so ARNs that differ
 // in region, partition or case are one source); either conflict returns an
 // *export.Error with code ExportTaskAlreadyExists and leaves t unchanged.
-// Other errors come from PostgreSQL.
+// The INSERT runs under the account's lock (lockAccount), so the account's
+// tasks commit in Seq order. Other errors come from PostgreSQL.
 func (s *Store) CreateTask(ctx context.Context, t *export.Task) error {
 	key := export.SourceKey(t.SourceArn)
 	for range maxAttempts {
+		// One statement, its own transaction: the CTE takes the account's
+		// lock (a volatile function, so it is run, once, before the row it
+		// yields is inserted and its seq drawn), and commit releases it.
 		var seq int64
-		err := s.pool.QueryRow(ctx, `INSERT INTO rdsexport_export_tasks (
+		err := s.pool.QueryRow(ctx, `WITH lock AS (SELECT pg_advisory_xact_lock($20, hashtext($1)))
+			INSERT INTO rdsexport_export_tasks (
 				account_id, identifier, region, source_arn, source_key, source_type, export_only,
 				s3_bucket, s3_prefix, iam_role_arn, kms_key_id, status,
 				snapshot_time, task_start_time, task_end_time,
 				percent_progress, extracted_bytes, failure_cause, warning_message
-			) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+			) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19 FROM lock
 			RETURNING seq`,
 			t.AccountID, t.Identifier, t.Region, t.SourceArn, key, string(t.SourceType), cloneStrings(t.ExportOnly),
 			t.S3Bucket, t.S3Prefix, t.IamRoleArn, t.KmsKeyID, string(export.StatusStarting),
 			encodeTime(t.SnapshotTime), encodeTime(t.TaskStartTime), encodeTime(t.TaskEndTime),
-			t.PercentProgress, t.ExtractedBytes, t.FailureCause, t.WarningMessage,
+			t.PercentProgress, t.ExtractedBytes, t.FailureCause, t.WarningMessage, lockClassAccount,
 		).Scan(&seq)
 		if err == nil {
 			t.Seq = seq
@@ -167,7 +172,9 @@ func listQuery(f export.TaskFilter) (string, []any) {
 }
 
 // Transition moves the task to status to if its status is one of from,
-// applying u in the same UPDATE, and returns the updated task.
+// applying u in the same UPDATE, and returns the updated task. A move to a
+// terminal status records the task's event (export.TaskEvent, dated
+// TaskEndTime or, without one, now) in the same transaction.
 //
 // When the task's status is not in from it returns the current task and an
 // error wrapping export.ErrStatusConflict. It returns an *export.Error with
@@ -192,7 +199,7 @@ func (s *Store) Transition(ctx context.Context, accountID, identifier string, fr
 		// At READ COMMITTED the WHERE is evaluated again on the row as a
 		// concurrent transaction left it, so of two nodes moving the same
 		// task only one matches.
-		t, err := scanTask(s.pool.QueryRow(ctx, query, args...))
+		t, err := s.transition(ctx, accountID, query, args, to)
 		if err == nil {
 			return t, nil
 		}
@@ -211,6 +218,31 @@ func (s *Store) Transition(ctx context.Context, accountID, identifier string, fr
 		// statements; try the update again.
 	}
 	return nil, fmt.Errorf("transition task %s to %s: status keeps changing", identifier, to)
+}
+
+// transition runs the UPDATE of Transition. A move to a terminal status
+// records the task's event in the same transaction, which takes the
+// account's lock first (lockAccount); other moves are the UPDATE alone.
+func (s *Store) transition(ctx context.Context, accountID, query string, args []any, to export.Status) (*export.Task, error) {
+	if !to.Terminal() {
+		return scanTask(s.pool.QueryRow(ctx, query, args...))
+	}
+	var t *export.Task
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockAccount(ctx, tx, accountID); err != nil {
+			return err
+		}
+		var err error
+		if t, err = scanTask(tx.QueryRow(ctx, query, args...)); err != nil {
+			return err
+		}
+		at := t.TaskEndTime
+		if at.IsZero() {
+			at = s.now()
+		}
+		return insertEvent(ctx, tx, export.TaskEvent(t, at))
+	})
+	return t, err
 }
 
 // UpdateProgress applies the non-nil fields of u to the task without
