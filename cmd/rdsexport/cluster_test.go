@@ -628,9 +628,6 @@ func TestCluster(t *testing.T) {
 		if err := c.nodes[i].p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.nodes[i].p.cmd.Wait(); err != nil {
-			t.Errorf("%s after SIGTERM: %v", runner, err)
-		}
 		// Another node takes the export over, or has already finished it
 		// (the ranges are read by every node): either within 5 s, well
 		// before the leaving node's lease would lapse.
@@ -653,6 +650,10 @@ func TestCluster(t *testing.T) {
 		if took := time.Since(begin); took > 5*time.Second {
 			t.Errorf("hand-over took %s: the node's lease lapsed instead of the work being handed back", took)
 		}
+		if err := c.nodes[i].p.cmd.Wait(); err != nil {
+			t.Errorf("%s after SIGTERM: %v", runner, err)
+		}
+		t.Logf("%s exited %s after SIGTERM", runner, time.Since(begin))
 		c.wait(t, other, "term-1", 2*time.Minute, "COMPLETE")
 		c.checkRows(t, "term-1", "big", clusterBigRows)
 		c.restart(t, i)
