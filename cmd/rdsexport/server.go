@@ -396,6 +396,15 @@ func (m *Main) Close() error {
 
 func (m *Main) close() error {
 	var errs []error
+	// Each step's duration goes into the last log line: a slow exit says
+	// which step held it.
+	begin, steps := time.Now(), []any{}
+	step := func(name string, since time.Time) {
+		steps = append(steps, name, time.Since(since).Round(time.Millisecond).String())
+	}
+	defer func() {
+		m.Logger.Info("stopped", append([]any{"duration", time.Since(begin).Round(time.Millisecond).String()}, steps...)...)
+	}()
 	if m.pprof != nil {
 		_ = m.pprof.Close()
 	}
@@ -406,25 +415,34 @@ func (m *Main) close() error {
 		// before the listener goes away. A cluster node first hands its
 		// exports to the other nodes.
 		if m.node != nil {
+			t := time.Now()
 			if err := m.node.Stop(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("leave the cluster: %w", err))
 			}
+			step("cluster", t)
 		}
 		if m.engine != nil {
+			t := time.Now()
 			m.engine.Stop()
+			step("engine", t)
 		}
 		if m.copier != nil {
+			t := time.Now()
 			m.copier.Stop()
+			step("snapshots", t)
 		}
+		t := time.Now()
 		if err := m.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
+		step("http", t)
 	} else if m.ln != nil {
 		m.ln.Close()
 	}
+	t := time.Now()
 	if m.clusterPool != nil {
 		m.clusterPool.Close()
 	}
@@ -433,6 +451,7 @@ func (m *Main) close() error {
 			errs = append(errs, err)
 		}
 	}
+	step("store", t)
 	return errors.Join(errs...)
 }
 

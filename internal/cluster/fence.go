@@ -84,6 +84,28 @@ func (n *Node) fenced(ctx context.Context, write func() error) error {
 	})
 }
 
+// owns reports, with errFenced, whether the run or range read of ctx no
+// longer owns its work: this node's lease lapsed, the run was taken over
+// (its row names another attempt or instance), or the range was taken from
+// it.
+func (n *Node) owns(ctx context.Context) error {
+	if f, ok := fenceOf(ctx); ok {
+		if !n.lease.valid(f.instance) {
+			return errFenced
+		}
+		var one int
+		err := n.p.Pool.QueryRow(ctx, `SELECT 1 FROM rdsexport_runs WHERE account_id = $1 AND identifier = $2
+			AND attempt = $3 AND instance = $4`, f.account, f.id, f.attempt, f.instance).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errFenced
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return n.checkRange(ctx)
+}
+
 // Objects returns o with every write of a run fenced by this node's lease:
 // once the lease lapses, the run's Puts and Deletes fail before they start.
 func (n *Node) Objects(o engine.ObjectStore) engine.ObjectStore {
@@ -119,7 +141,7 @@ func (o fencedObjects) Put(ctx context.Context, bucket, key string, r io.Reader)
 			return err
 		}
 	}
-	if err := o.ObjectStore.Put(ctx, bucket, key, r); err != nil {
+	if err := o.put(ctx, bucket, key, r); err != nil {
 		return err
 	}
 	if ok {
@@ -128,8 +150,31 @@ func (o fencedObjects) Put(ctx context.Context, bucket, key string, r io.Reader)
 	return nil
 }
 
-// sweep deletes the objects under prefix that run f did not write.
+// put stores a run's object so that it appears only while the run (or the
+// range read) still owns its work: the ownership is checked again once the
+// body is uploaded, just before the object is made.
+func (o fencedObjects) put(ctx context.Context, bucket, key string, r io.Reader) error {
+	_, run := fenceOf(ctx)
+	_, rng := ctx.Value(rangeFenceKey{}).(rangeFence)
+	cp, checked := o.ObjectStore.(engine.CheckedPutter)
+	if !checked || !run && !rng {
+		return o.ObjectStore.Put(ctx, bucket, key, r)
+	}
+	return cp.PutChecked(ctx, bucket, key, r, o.n.owns)
+}
+
+// sweep deletes the objects under prefix that run f did not write. It
+// first aborts the uploads still open there (the run's own are complete by
+// then): an earlier run's upload held up on the network can no longer be
+// completed afterwards.
 func (o fencedObjects) sweep(ctx context.Context, f fence, bucket, prefix string) error {
+	if a, ok := o.ObjectStore.(engine.UploadAborter); ok {
+		if n, err := a.AbortUploads(ctx, bucket, prefix); err != nil {
+			return err
+		} else if n > 0 {
+			o.n.logger.Warn("aborted uploads an earlier run left open", "task_id", f.id, "uploads", n)
+		}
+	}
 	keys, err := o.ObjectStore.List(ctx, bucket, prefix)
 	if err != nil {
 		return err

@@ -38,3 +38,17 @@ type UploadAborter interface {
 	// returns how many it aborted.
 	AbortUploads(ctx context.Context, bucket, prefix string) (int, error)
 }
+
+// CheckedPutter is implemented by object stores that can make a Put's
+// object appear only if check passes at the very end, after the body was
+// sent. A cluster node fences every write of its runs with it: an upload
+// that a pause or a partition held up cannot land once the work was taken
+// over, because its completion is one more request that the check must
+// precede, and an upload not yet complete is aborted by the run that took
+// over.
+type CheckedPutter interface {
+	// PutChecked stores r as bucket/key like Put, but the object is created
+	// only if check returns nil after the whole body was uploaded; its
+	// error is returned otherwise and nothing is created.
+	PutChecked(ctx context.Context, bucket, key string, r io.Reader, check func(context.Context) error) error
+}

@@ -157,6 +157,87 @@ func ObjectStoreSuite(t *testing.T, newStore func(t *testing.T) (engine.ObjectSt
 		})
 	})
 
+	t.Run("PutChecked", func(t *testing.T) {
+		checked := func(t *testing.T) (engine.CheckedPutter, engine.ObjectStore, ObjectInspector, string) {
+			s, in, bucket := setup(t)
+			cp, ok := s.(engine.CheckedPutter)
+			if !ok {
+				t.Skipf("%T does not implement engine.CheckedPutter", s)
+			}
+			return cp, s, in, bucket
+		}
+		t.Run("Small", func(t *testing.T) {
+			cp, s, in, bucket := checked(t)
+			body := []byte("hello, fenced parquet")
+			checks := 0
+			if err := cp.PutChecked(context.Background(), bucket, "c/a", bytes.NewReader(body), func(context.Context) error {
+				checks++
+				// The body is uploaded and the object not made yet.
+				assertKeys(t, s, bucket, "c/")
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if checks != 1 {
+				t.Errorf("check ran %d times, want 1", checks)
+			}
+			assertKeys(t, s, bucket, "c/", "c/a")
+			assertContent(t, in, bucket, "c/a", sha256.Sum256(body), int64(len(body)))
+			assertNoUploads(t, in, bucket)
+		})
+		t.Run("Empty", func(t *testing.T) {
+			cp, s, in, bucket := checked(t)
+			if err := cp.PutChecked(context.Background(), bucket, "c/e", bytes.NewReader(nil), func(context.Context) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			assertKeys(t, s, bucket, "c/", "c/e")
+			assertContent(t, in, bucket, "c/e", sha256.Sum256(nil), 0)
+		})
+		t.Run("Multipart", func(t *testing.T) {
+			cp, s, in, bucket := checked(t)
+			const size = 2*SuitePartSize + 777
+			sum, r := patternReader(size, 5)
+			if err := cp.PutChecked(context.Background(), bucket, "c/big", r, func(context.Context) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			assertKeys(t, s, bucket, "c/", "c/big")
+			assertContent(t, in, bucket, "c/big", sum, size)
+			assertNoUploads(t, in, bucket)
+		})
+		t.Run("ErrCheck", func(t *testing.T) {
+			cp, s, in, bucket := checked(t)
+			errFenced := errors.New("fenced")
+			err := cp.PutChecked(context.Background(), bucket, "c/x", bytes.NewReader([]byte("late")), func(context.Context) error { return errFenced })
+			if !errors.Is(err, errFenced) {
+				t.Fatalf("PutChecked = %v, want the check's error", err)
+			}
+			assertKeys(t, s, bucket, "c/")
+			assertNoUploads(t, in, bucket)
+		})
+		t.Run("ErrAbortedBeforeComplete", func(t *testing.T) {
+			// What a run that takes the work over does while an upload
+			// of the earlier run is held up: it aborts the open uploads.
+			// The held-up completion then fails and makes nothing.
+			cp, s, in, bucket := checked(t)
+			a, ok := s.(engine.UploadAborter)
+			if !ok {
+				t.Skipf("%T does not implement engine.UploadAborter", s)
+			}
+			err := cp.PutChecked(context.Background(), bucket, "c/held", bytes.NewReader([]byte("held up")), func(ctx context.Context) error {
+				n, err := a.AbortUploads(ctx, bucket, "c/")
+				if err == nil && n != 1 {
+					err = fmt.Errorf("aborted %d uploads, want 1", n)
+				}
+				return err
+			})
+			if err == nil {
+				t.Fatal("PutChecked completed an aborted upload")
+			}
+			assertKeys(t, s, bucket, "c/")
+			assertNoUploads(t, in, bucket)
+		})
+	})
+
 	t.Run("List", func(t *testing.T) {
 		t.Run("OrderAndPrefix", func(t *testing.T) {
 			s, _, bucket := setup(t)

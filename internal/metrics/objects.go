@@ -18,6 +18,7 @@ type ObjectStore struct {
 var (
 	_ engine.ObjectStore   = (*ObjectStore)(nil)
 	_ engine.UploadAborter = (*ObjectStore)(nil)
+	_ engine.CheckedPutter = (*ObjectStore)(nil)
 )
 
 func (o *ObjectStore) observe(op string, start time.Time, err error) {
@@ -32,6 +33,22 @@ func (o *ObjectStore) observe(op string, start time.Time, err error) {
 func (o *ObjectStore) Put(ctx context.Context, bucket, key string, r io.Reader) error {
 	start := time.Now()
 	err := o.Inner.Put(ctx, bucket, key, &countingReader{r: r, c: o.Metrics})
+	o.observe("put", start, err)
+	return err
+}
+
+// PutChecked implements engine.CheckedPutter: Inner's when it has one,
+// else check and then Put.
+func (o *ObjectStore) PutChecked(ctx context.Context, bucket, key string, r io.Reader, check func(context.Context) error) error {
+	cp, ok := o.Inner.(engine.CheckedPutter)
+	if !ok {
+		if err := check(ctx); err != nil {
+			return err
+		}
+		return o.Put(ctx, bucket, key, r)
+	}
+	start := time.Now()
+	err := cp.PutChecked(ctx, bucket, key, &countingReader{r: r, c: o.Metrics}, check)
 	o.observe("put", start, err)
 	return err
 }

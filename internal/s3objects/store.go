@@ -236,18 +236,23 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader) error 
 				err = fmt.Errorf("%w (and: %v)", err, aerr)
 			}
 		}
-		switch {
-		case ctx.Err() != nil:
-			// Keep the cancel cause (export.ErrTaskCanceled from the
-			// engine) visible to errors.Is beside context.Canceled.
-			return fmt.Errorf("put s3://%s/%s: %w: %w", bucket, key, context.Cause(ctx), err)
-		case body.err != nil:
-			// The body failed (the engine dropped the file): not S3's doing.
-			return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
-		}
-		return &engine.ObjectStoreError{Bucket: bucket, Code: errorCode(err), Err: fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)}
+		return putError(ctx, bucket, key, body, err)
 	}
 	return nil
+}
+
+// putError is the error of a failed Put of bucket/key.
+func putError(ctx context.Context, bucket, key string, body *ctxReader, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		// Keep the cancel cause (export.ErrTaskCanceled from the
+		// engine) visible to errors.Is beside context.Canceled.
+		return fmt.Errorf("put s3://%s/%s: %w: %w", bucket, key, context.Cause(ctx), err)
+	case body.err != nil:
+		// The body failed (the engine dropped the file): not S3's doing.
+		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
+	}
+	return &engine.ObjectStoreError{Bucket: bucket, Code: errorCode(err), Err: fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)}
 }
 
 // errorCode is the S3 error code of err, "" when S3 gave no answer.
