@@ -883,7 +883,7 @@ func TestClusterRanges(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		rs := c.waitRanges(t, "resume-1", time.Minute, "a range stored", func(rs []rangeState) bool {
+		c.waitRanges(t, "resume-1", time.Minute, "a range stored", func(rs []rangeState) bool {
 			return slices.ContainsFunc(rs, func(r rangeState) bool { return r.state == "done" })
 		})
 		if err := c.nodes[0].p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -897,7 +897,7 @@ func TestClusterRanges(t *testing.T) {
 		}
 		// The ranges as the dead node left them: one may have been stored
 		// between the poll above and the kill.
-		rs = c.ranges(t, "resume-1")
+		rs := c.ranges(t, "resume-1")
 		done := 0
 		for _, r := range rs {
 			if r.state == "done" {
