@@ -183,6 +183,9 @@ func valueBytes(arr arrow.Array, lo, hi int, dict bool) int64 {
 	return 8 * n
 }
 
+func (e *encoder) numRows() int      { return e.rows }
+func (e *encoder) encodings() []bool { return e.dict }
+
 func (e *encoder) close() error {
 	if e.w == nil {
 		e.start(nil)

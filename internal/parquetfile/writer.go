@@ -101,7 +101,7 @@ func (o WriterParams) withDefaults() WriterParams {
 
 // Writer writes one Parquet file.
 type Writer struct {
-	enc  *encoder            // parquet-go, for the types the sources produce
+	enc  rowEncoder          // for the types the sources produce
 	fw   *pqarrow.FileWriter // pqarrow, for any other schema
 	cw   *countingWriter
 	opts WriterParams
@@ -122,7 +122,11 @@ func newWriter(w io.Writer, schema *arrow.Schema, opts WriterParams, dict []bool
 	opts = opts.withDefaults()
 	cw := &countingWriter{w: w}
 	if supported(schema) {
-		return &Writer{enc: &encoder{out: cw, schema: schema, opts: opts, dict: dict}, cw: cw, opts: opts}, nil
+		var enc rowEncoder = newPageEncoder(cw, schema, opts, dict)
+		if !directPages {
+			enc = &encoder{out: cw, schema: schema, opts: opts, dict: dict}
+		}
+		return &Writer{enc: enc, cw: cw, opts: opts}, nil
 	}
 	codec := compress.Codecs.Gzip
 	if opts.Codec == ZSTD {
@@ -185,7 +189,7 @@ func (w *Writer) Size() int64 {
 // Rows is the number of rows written so far.
 func (w *Writer) Rows() int {
 	if w.enc != nil {
-		return w.enc.rows
+		return w.enc.numRows()
 	}
 	return w.fw.NumRows()
 }
@@ -208,6 +212,23 @@ func (w *Writer) Close() error {
 	}
 	return nil
 }
+
+// rowEncoder writes the record batches of one file.
+type rowEncoder interface {
+	write(rec arrow.RecordBatch) error
+	// size is the file's compressed size so far.
+	size() int64
+	numRows() int
+	close() error
+	// encodings is whether each column is dictionary encoded, once the
+	// first batch was written.
+	encodings() []bool
+}
+
+// directPages selects pageEncoder, which encodes Arrow arrays straight
+// into pages, over encoder, which goes through parquet-go's column
+// writers; BenchmarkEncoders compares them.
+var directPages = true
 
 // countingWriter counts bytes and absorbs the first write error: after it,
 // writes are discarded and reported as successful, so that the encoder can
