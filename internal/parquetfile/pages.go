@@ -226,6 +226,11 @@ func (c *column) add(arr arrow.Array, lo, hi int) {
 		}
 	}
 	c.n += hi - lo
+	if c.dict && c.idx == nil {
+		c.idx = make([]int32, 0, pageBytes/4+valueChunk)
+	} else if !c.dict && c.values == nil {
+		c.values = make([]byte, 0, pageBytes+8*valueChunk)
+	}
 	if c.dict {
 		c.idx = c.vals.addIndexes(c.idx, arr, lo, hi, levels)
 	} else {
