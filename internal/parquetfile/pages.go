@@ -77,7 +77,6 @@ func (e *pageEncoder) numRows() int           { return e.rows }
 func (e *pageEncoder) encodings() []bool      { return e.dict }
 func (e *pageEncoder) magic() error           { _, err := e.out.Write([]byte("PAR1")); return err }
 func (e *pageEncoder) groupSize() int64       { return e.size() - e.groupBase }
-func (e *pageEncoder) fieldName(c int) string { return e.schema.Field(c).Name }
 
 func (e *pageEncoder) start(first arrow.RecordBatch) error {
 	e.started = true
