@@ -73,10 +73,10 @@ func newPageEncoder(out *countingWriter, schema *arrow.Schema, opts WriterParams
 	return e
 }
 
-func (e *pageEncoder) numRows() int           { return e.rows }
-func (e *pageEncoder) encodings() []bool      { return e.dict }
-func (e *pageEncoder) magic() error           { _, err := e.out.Write([]byte("PAR1")); return err }
-func (e *pageEncoder) groupSize() int64       { return e.size() - e.groupBase }
+func (e *pageEncoder) numRows() int      { return e.rows }
+func (e *pageEncoder) encodings() []bool { return e.dict }
+func (e *pageEncoder) magic() error      { _, err := e.out.Write([]byte("PAR1")); return err }
+func (e *pageEncoder) groupSize() int64  { return e.size() - e.groupBase }
 
 func (e *pageEncoder) start(first arrow.RecordBatch) error {
 	e.started = true
