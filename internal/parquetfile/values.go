@@ -98,6 +98,7 @@ type numbers[T number] struct {
 	get     func(arr arrow.Array, lo, hi int, buf []T) []T
 	buf, nn []T // converted and non-NULL values
 	m       map[T]int32
+	bits    map[uint64]int32 // zeros and NaNs (see special)
 	entries []T
 	stamp   []uint32 // the last page that used entry i
 	page    uint32
@@ -165,17 +166,43 @@ func (n *numbers[T]) addIndexes(dst []int32, arr arrow.Array, lo, hi int, levels
 	vals := n.values(arr, lo, hi, levels)
 	page := n.page
 	for _, v := range vals {
-		id, ok := n.m[v]
-		if !ok {
-			id = int32(len(n.entries))
-			n.m[v] = id
-			n.entries = append(n.entries, v)
-			n.stamp = append(n.stamp, 0)
+		var id int32
+		if v == 0 || v != v {
+			id = n.special(v)
+		} else {
+			var ok bool
+			if id, ok = n.m[v]; !ok {
+				id = n.insert(v)
+				n.m[v] = id
+			}
 		}
 		n.stamp[id] = page
 		dst = append(dst, id)
 	}
 	return dst
+}
+
+func (n *numbers[T]) insert(v T) int32 {
+	id := int32(len(n.entries))
+	n.entries = append(n.entries, v)
+	n.stamp = append(n.stamp, 0)
+	return id
+}
+
+// special is the index of a zero or NaN, by bit pattern: a map keyed by
+// float values would merge -0 into +0 and give every NaN its own entry.
+func (n *numbers[T]) special(v T) int32 {
+	var bits uint64
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&bits)), 8), unsafe.Slice((*byte)(unsafe.Pointer(&v)), unsafe.Sizeof(v)))
+	id, ok := n.bits[bits]
+	if !ok {
+		if n.bits == nil {
+			n.bits = map[uint64]int32{}
+		}
+		id = n.insert(v)
+		n.bits[bits] = id
+	}
+	return id
 }
 
 func (n *numbers[T]) pageBounds(dict bool, _ []int32) ([]byte, []byte, bool) {
@@ -245,6 +272,7 @@ func (n *numbers[T]) appendDict(dst []byte) []byte {
 
 func (n *numbers[T]) resetDict() {
 	clear(n.m)
+	clear(n.bits)
 	n.entries, n.stamp, n.page = n.entries[:0], n.stamp[:0], 1
 	n.chas, n.phas = false, false
 }
