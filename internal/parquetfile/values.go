@@ -282,6 +282,7 @@ func (n *numbers[T]) resetDict() {
 type byteArrays struct {
 	m       map[string]int32
 	entries []string
+	arena   []byte // the bytes of the entries, in blocks that never move
 	size    int64
 	stamp   []uint32
 	page    uint32
@@ -349,7 +350,7 @@ func (b *byteArrays) addIndexes(dst []int32, arr arrow.Array, lo, hi int, levels
 		id, ok := b.m[string(v)]
 		if !ok {
 			id = int32(len(b.entries))
-			s := string(v)
+			s := b.intern(v)
 			b.m[s] = id
 			b.entries = append(b.entries, s)
 			b.stamp = append(b.stamp, 0)
@@ -359,6 +360,22 @@ func (b *byteArrays) addIndexes(dst []int32, arr arrow.Array, lo, hi int, levels
 		dst = append(dst, id)
 	}
 	return dst
+}
+
+// arenaBlock is the size of a block of dictionary strings.
+const arenaBlock = 32 << 10
+
+// intern returns v as a string stored in the arena.
+func (b *byteArrays) intern(v []byte) string {
+	if len(v) == 0 {
+		return ""
+	}
+	if cap(b.arena)-len(b.arena) < len(v) {
+		b.arena = make([]byte, 0, max(arenaBlock, len(v)))
+	}
+	start := len(b.arena)
+	b.arena = append(b.arena, v...)
+	return unsafe.String(&b.arena[start], len(v))
 }
 
 func (b *byteArrays) pageBounds(dict bool, _ []int32) ([]byte, []byte, bool) {
@@ -421,7 +438,8 @@ func (b *byteArrays) appendDict(dst []byte) []byte {
 
 func (b *byteArrays) resetDict() {
 	clear(b.m)
-	b.entries, b.stamp, b.page, b.size = b.entries[:0], b.stamp[:0], 1, 0
+	// The entries are gone: the last block is reused.
+	b.entries, b.stamp, b.page, b.size, b.arena = b.entries[:0], b.stamp[:0], 1, 0, b.arena[:0]
 	b.chas, b.phas = false, false
 }
 
