@@ -4,12 +4,15 @@
 // Series rolls a read over into files of a bounded size and stores them
 // through a Put function it is handed. The package does no I/O of its own.
 //
-// The types the sources produce are encoded with parquet-go, column by
-// column, with the physical and logical types pqarrow gives them; a
-// schema with any other type goes through pqarrow. parquet-go hashes
-// dictionary values without allocating and lets each column be PLAIN or
-// dictionary encoded from its first page, which halved the encoder's CPU
-// per row against pqarrow (BENCHMARKS.md, BenchmarkEncoders).
+// The types the sources produce are encoded by pageEncoder, straight from
+// the Arrow arrays into Parquet pages (definition levels, PLAIN values or
+// dictionary indexes, GZIP, statistics once per page) with parquet-go's
+// format structs, thrift protocol, RLE encoder and codecs, and with the
+// physical and logical types pqarrow gives them; a schema with any other
+// type goes through pqarrow. Each column is PLAIN or dictionary encoded
+// from its first page (dictionaryPays). The encoder that went through
+// parquet-go's column writers stays for BenchmarkEncoders: the page encoder
+// takes about a quarter less CPU per row (BENCHMARKS.md).
 package parquetfile
 
 import (
