@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/rdsexport/rdsexport/internal/parquetfile"
 )
@@ -464,4 +465,79 @@ func plain(typ arrow.DataType, v any) []byte {
 		return be[16-map[int32]int{20: 9, 38: 16}[p]:]
 	}
 	panic(fmt.Sprintf("%T", v))
+}
+
+// TestPages_StoreSchema: with StoreSchema the file carries the Arrow
+// schema, so that arrow-go's reader gets back the exact Arrow types
+// (Int16, decimals, time zones) and DuckDB sees the ARROW:schema key.
+func TestPages_StoreSchema(t *testing.T) {
+	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer alloc.AssertSize(t, 0)
+	fields := make([]arrow.Field, len(columns))
+	for i, c := range columns {
+		fields[i] = arrow.Field{Name: fmt.Sprintf("c%d", i), Type: c.typ, Nullable: true}
+	}
+	schema := arrow.NewSchema(fields, nil)
+	b := array.NewRecordBuilder(alloc, schema)
+	defer b.Release()
+	for i := range columns {
+		b.Field(i).AppendNull()
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	path := filepath.Join(t.TempDir(), "f.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := parquetfile.NewWriter(f, schema, parquetfile.WriterParams{Alloc: alloc, StoreSchema: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	fr, err := pqarrow.NewFileReader(r, pqarrow.ArrowReadProperties{}, alloc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := fr.Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The reader adds field ids to the fields' metadata; names and types
+	// must be the ones written.
+	for i, f := range schema.Fields() {
+		if g := got.Field(i); g.Name != f.Name || !arrow.TypeEqual(g.Type, f.Type) || g.Nullable != f.Nullable {
+			t.Errorf("field %d read back as %s, want %s", i, g, f)
+		}
+	}
+	if by := r.MetaData().GetCreatedBy(); by != parquetfile.CreatedBy {
+		t.Errorf("created_by %q, want %q", by, parquetfile.CreatedBy)
+	}
+
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM parquet_kv_metadata(?) WHERE decode(key) = 'ARROW:schema'`, path).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("%d ARROW:schema keys, want 1", n)
+	}
 }
