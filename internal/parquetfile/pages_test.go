@@ -42,8 +42,9 @@ type pageColumn struct {
 
 // pageColumns are, for every type the encoder writes, a column that
 // repeats (dictionary) and one of distinct values (PLAIN), both with
-// NULLs, plus a column of NULLs only, one that falls back from its
-// dictionary, and the row number.
+// NULLs, plus a column of NULLs only, a dictionary column whose later row
+// groups are NULL only, one that falls back from its dictionary, and the
+// row number.
 func pageColumns() []pageColumn {
 	cols := []pageColumn{{name: "id", typ: arrow.PrimitiveTypes.Int64, val: func(i int) any { return int64(i) }}}
 	base := time.Date(2024, 1, 2, 3, 4, 5, 123456000, time.UTC).UnixMicro()
@@ -102,6 +103,14 @@ func pageColumns() []pageColumn {
 	}
 	cols = append(cols,
 		pageColumn{name: "nulls", typ: arrow.BinaryTypes.String, val: func(int) any { return nil }},
+		// Dictionary encoded from the first batch, then NULL only: the
+		// later row groups have an empty dictionary.
+		pageColumn{name: "sparse", typ: arrow.BinaryTypes.String, dict: true, val: func(i int) any {
+			if i >= pagesGroupRows {
+				return nil
+			}
+			return fmt.Sprintf("x%d", i%3)
+		}},
 		pageColumn{name: "fallback", typ: arrow.BinaryTypes.String, val: func(i int) any {
 			if i%11 == 5 {
 				return nil
