@@ -15,10 +15,12 @@ import (
 	"github.com/parquet-go/parquet-go/encoding"
 )
 
-// encoder writes record batches column by column with parquet-go. Its
-// column encodings are chosen from the first batch (see dictionaryPays)
-// unless the Series gave them, so the parquet-go writer starts at the
-// first Write.
+// encoder writes record batches column by column through parquet-go's
+// column writers, converting each value into a parquet.Value. It was the
+// encoder before pageEncoder and is kept as its baseline in
+// BenchmarkEncoders (directPages). Its column encodings are chosen from
+// the first batch (see dictionaryPays) unless the Series gave them, so the
+// parquet-go writer starts at the first Write.
 type encoder struct {
 	out    *countingWriter
 	schema *arrow.Schema
@@ -182,6 +184,9 @@ func valueBytes(arr arrow.Array, lo, hi int, dict bool) int64 {
 	}
 	return 8 * n
 }
+
+func (e *encoder) numRows() int      { return e.rows }
+func (e *encoder) encodings() []bool { return e.dict }
 
 func (e *encoder) close() error {
 	if e.w == nil {

@@ -51,11 +51,24 @@ func cpuTime() int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
-// pqgo writes benchRec with the package's encoder under another
-// dictionary policy (nil: the default), sample size, page size and level.
+// pqgo writes benchRec with the package's parquet-go column writers under
+// another dictionary policy (nil: the default), sample size, page size and
+// level.
 func pqgo(policy func(arrow.Array) bool, sample, page, level int) func(b *testing.B) int64 {
 	return func(b *testing.B) int64 {
+		defer parquetfile.SetDirectPages(false)()
 		defer parquetfile.SetEncoding(policy, sample, page)()
+		cw := &countWriter{}
+		pqgoTo(b, cw, parquetfile.WriterParams{CompressionLevel: level})
+		return cw.n
+	}
+}
+
+// pages writes benchRec with the package's page encoder (the default)
+// under another dictionary policy (nil: the default), page size and level.
+func pages(policy func(arrow.Array) bool, page, level int) func(b *testing.B) int64 {
+	return func(b *testing.B) int64 {
+		defer parquetfile.SetEncoding(policy, 0, page)()
 		cw := &countWriter{}
 		pqgoTo(b, cw, parquetfile.WriterParams{CompressionLevel: level})
 		return cw.n
@@ -79,8 +92,9 @@ var benchRec arrow.RecordBatch
 
 // BenchmarkEncoders compares encoders and encodings on the same lineitem
 // batch: pqarrow (the encoder before parquet-go) with its dictionary and
-// statistics variants, and this package's parquet-go encoder with other
-// dictionary policies, page sizes and GZIP levels. cpu-ns/row is the
+// statistics variants, this package's parquet-go column writers with other
+// dictionary policies, page sizes and GZIP levels, and its page encoder
+// (the default). cpu-ns/row is the
 // process's CPU time per row (steadier than wall time on a shared
 // machine); bytes is the file size. BENCHMARKS.md has a run.
 func BenchmarkEncoders(b *testing.B) {
@@ -95,6 +109,10 @@ func BenchmarkEncoders(b *testing.B) {
 	}{
 		{"pqarrow", func(b *testing.B) int64 { return pqarrowWrite(b, rec) }},
 		{"parquet-go-predicted-gzip1", pqgo(nil, 0, 0, 1)},
+		{"pages-predicted-gzip1", pages(nil, 0, 1)},
+		{"pages-predicted-gzip1-page128k", pages(nil, 128<<10, 1)},
+		{"pages-predicted-gzip1-page512k", pages(nil, 512<<10, 1)},
+		{"pages-dict-none-gzip1", pages(func(a arrow.Array) bool { return false }, 0, 1)},
 		{"parquet-go-predicted-gzip2", pqgo(nil, 0, 0, 2)},
 		{"parquet-go-predicted-gzip3", pqgo(nil, 0, 0, 3)},
 		{"parquet-go-predicted-gzip6", pqgo(nil, 0, 0, 6)},

@@ -17,3 +17,11 @@ func SetEncoding(policy func(arrow.Array) bool, sample, pageBuffer int) (restore
 	}
 	return func() { dictionaryPolicy, dictSample, pageBytes = p, s, b }
 }
+
+// SetDirectPages selects the page encoder (true) or the parquet-go column
+// writers (false) for a benchmark; the returned func restores the default.
+func SetDirectPages(on bool) (restore func()) {
+	d := directPages
+	directPages = on
+	return func() { directPages = d }
+}

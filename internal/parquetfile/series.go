@@ -94,7 +94,7 @@ func (s *Series) writeSlice(ctx context.Context, rec arrow.RecordBatch) error {
 		return fmt.Errorf("write %s: %w", s.cur.key, err)
 	}
 	if s.dict == nil && s.cur.w.enc != nil {
-		s.dict = s.cur.w.enc.dict
+		s.dict = s.cur.w.enc.encodings()
 	}
 	s.files[len(s.files)-1].Rows += rec.NumRows()
 	if s.cur.w.Size() >= s.p.FileBytes {

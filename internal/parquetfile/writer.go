@@ -4,12 +4,15 @@
 // Series rolls a read over into files of a bounded size and stores them
 // through a Put function it is handed. The package does no I/O of its own.
 //
-// The types the sources produce are encoded with parquet-go, column by
-// column, with the physical and logical types pqarrow gives them; a
-// schema with any other type goes through pqarrow. parquet-go hashes
-// dictionary values without allocating and lets each column be PLAIN or
-// dictionary encoded from its first page, which halved the encoder's CPU
-// per row against pqarrow (BENCHMARKS.md, BenchmarkEncoders).
+// The types the sources produce are encoded by pageEncoder, straight from
+// the Arrow arrays into Parquet pages (definition levels, PLAIN values or
+// dictionary indexes, GZIP, statistics once per page) with parquet-go's
+// format structs, thrift protocol, RLE encoder and codecs, and with the
+// physical and logical types pqarrow gives them; a schema with any other
+// type goes through pqarrow. Each column is PLAIN or dictionary encoded
+// from its first page (dictionaryPays). The encoder that went through
+// parquet-go's column writers stays for BenchmarkEncoders: the page encoder
+// takes about a quarter less CPU per row (BENCHMARKS.md).
 package parquetfile
 
 import (
@@ -101,7 +104,7 @@ func (o WriterParams) withDefaults() WriterParams {
 
 // Writer writes one Parquet file.
 type Writer struct {
-	enc  *encoder            // parquet-go, for the types the sources produce
+	enc  rowEncoder          // for the types the sources produce
 	fw   *pqarrow.FileWriter // pqarrow, for any other schema
 	cw   *countingWriter
 	opts WriterParams
@@ -122,7 +125,11 @@ func newWriter(w io.Writer, schema *arrow.Schema, opts WriterParams, dict []bool
 	opts = opts.withDefaults()
 	cw := &countingWriter{w: w}
 	if supported(schema) {
-		return &Writer{enc: &encoder{out: cw, schema: schema, opts: opts, dict: dict}, cw: cw, opts: opts}, nil
+		var enc rowEncoder = newPageEncoder(cw, schema, opts, dict)
+		if !directPages {
+			enc = &encoder{out: cw, schema: schema, opts: opts, dict: dict}
+		}
+		return &Writer{enc: enc, cw: cw, opts: opts}, nil
 	}
 	codec := compress.Codecs.Gzip
 	if opts.Codec == ZSTD {
@@ -185,7 +192,7 @@ func (w *Writer) Size() int64 {
 // Rows is the number of rows written so far.
 func (w *Writer) Rows() int {
 	if w.enc != nil {
-		return w.enc.rows
+		return w.enc.numRows()
 	}
 	return w.fw.NumRows()
 }
@@ -208,6 +215,23 @@ func (w *Writer) Close() error {
 	}
 	return nil
 }
+
+// rowEncoder writes the record batches of one file.
+type rowEncoder interface {
+	write(rec arrow.RecordBatch) error
+	// size is the file's compressed size so far.
+	size() int64
+	numRows() int
+	close() error
+	// encodings is whether each column is dictionary encoded, once the
+	// first batch was written.
+	encodings() []bool
+}
+
+// directPages selects pageEncoder, which encodes Arrow arrays straight
+// into pages, over encoder, which goes through parquet-go's column
+// writers; BenchmarkEncoders compares them.
+var directPages = true
 
 // countingWriter counts bytes and absorbs the first write error: after it,
 // writes are discarded and reported as successful, so that the encoder can
