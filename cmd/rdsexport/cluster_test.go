@@ -214,6 +214,35 @@ func (c *testCluster) waitRunner(t *testing.T, id, not string, timeout time.Dura
 	}
 }
 
+// holdMidExport waits until task id has stored a file of table, then
+// pauses S3 so that the export cannot end while the test kills, pauses or
+// cuts the node running it: the test tables export in about a second, too
+// fast for a test to act in the middle otherwise. i is a node that answers
+// Describe. The returned function resumes S3; it also runs when the test
+// ends.
+func (c *testCluster) holdMidExport(t *testing.T, i int, id, table string) (resume func()) {
+	t.Helper()
+	glob := filepath.Join(c.gw.Dir, testBucket, id, c.source.Name, "public."+table, "*", "*.parquet")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if files, _ := filepath.Glob(glob); len(files) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s stored no file of %s within a minute", id, table)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.gw.Pause()
+	var once sync.Once
+	resume = func() { once.Do(c.gw.Resume) }
+	t.Cleanup(resume)
+	if st, _ := c.status(t, i, id); st != "STARTING" && st != "IN_PROGRESS" {
+		t.Fatalf("%s was %s when S3 was paused; want it running", id, st)
+	}
+	return resume
+}
+
 // checkRows compares the exported rows of table with the source: the same
 // count, the same sum of ids and no id twice (read with DuckDB from
 // versitygw's files).
@@ -483,13 +512,14 @@ func TestCluster(t *testing.T) {
 			id := fmt.Sprintf("kill-%d", k)
 			c.start(t, k%len(c.nodes), id, "big", "big")
 			runner, _ := c.waitRunner(t, id, "", time.Minute)
-			time.Sleep(time.Second) // let it write part files
 			i := c.node(runner)
+			resume := c.holdMidExport(t, i, id, "big")
 			killed := time.Now()
 			if err := c.nodes[i].p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
 			_ = c.nodes[i].p.cmd.Wait()
+			resume()
 			next, attempt := c.waitRunner(t, id, runner, 30*time.Second)
 			took := time.Since(killed)
 			takeovers = append(takeovers, took)
@@ -506,13 +536,14 @@ func TestCluster(t *testing.T) {
 	t.Run("PausedNodeIsFenced", func(t *testing.T) {
 		c.start(t, 1, "pause-1", "big", "big")
 		runner, _ := c.waitRunner(t, "pause-1", "", time.Minute)
-		time.Sleep(time.Second)
 		i := c.node(runner)
+		resume := c.holdMidExport(t, i, "pause-1", "big")
 		p := c.nodes[i].p.cmd.Process
 		if err := p.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
 		paused := time.Now()
+		resume() // the paused node's requests in flight reach S3 now
 		next, attempt := c.waitRunner(t, "pause-1", runner, 30*time.Second)
 		t.Logf("paused %s; %s took over (attempt %d) after %s", runner, next, attempt, time.Since(paused))
 		// The paused node wakes while the new run writes into the same
@@ -551,8 +582,10 @@ func TestCluster(t *testing.T) {
 		if runner != c.nodes[last].name {
 			t.Fatalf("%s runs the export, want %s", runner, c.nodes[last].name)
 		}
+		resume := c.holdMidExport(t, last, "cut-1", "big")
 		c.cut.set(true)
 		cut := time.Now()
+		resume()
 		next, attempt := c.waitRunner(t, "cut-1", runner, 30*time.Second)
 		t.Logf("cut %s from the store; %s took over (attempt %d) after %s", runner, next, attempt, time.Since(cut))
 		c.wait(t, c.node(next), "cut-1", 2*time.Minute, "COMPLETE")
@@ -595,12 +628,15 @@ func TestCluster(t *testing.T) {
 			if st, _ := describe(1); st != "creating" || time.Now().After(deadline) {
 				t.Fatalf("snapshot is %s before any of it was stored", st)
 			}
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond)
 		}
+		// S3 is paused so that the copy cannot end before the kill.
+		c.gw.Pause()
 		if err := c.nodes[0].p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		_ = c.nodes[0].p.cmd.Wait()
+		c.gw.Resume()
 		killed := time.Now()
 		for {
 			st, _ := describe(1)
@@ -622,12 +658,13 @@ func TestCluster(t *testing.T) {
 	t.Run("SigtermHandsBack", func(t *testing.T) {
 		c.start(t, 2, "term-1", "big", "big")
 		runner, _ := c.waitRunner(t, "term-1", "", time.Minute)
-		time.Sleep(time.Second)
 		i := c.node(runner)
+		resume := c.holdMidExport(t, i, "term-1", "big")
 		begin := time.Now()
 		if err := c.nodes[i].p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
+		resume()
 		// Another node takes the export over, or has already finished it
 		// (the ranges are read by every node): either within 5 s, well
 		// before the leaving node's lease would lapse.
@@ -696,6 +733,7 @@ func (c *testCluster) rangeJobs(t *testing.T, id string) []rangeJob {
 // rangeState is one row of the ranges of task id: its state and the node
 // reading it ("" when none).
 type rangeState struct {
+	run   int // the run attempt that queued it
 	rng   int
 	state string
 	node  string
@@ -708,14 +746,14 @@ func (c *testCluster) ranges(t *testing.T, id string) []rangeState {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	rows, err := conn.Query(t.Context(), `SELECT rg.rng, rg.state, coalesce(n.node_id, '') FROM rdsexport_ranges rg
+	rows, err := conn.Query(t.Context(), `SELECT rg.run_attempt, rg.rng, rg.state, coalesce(n.node_id, '') FROM rdsexport_ranges rg
 		LEFT JOIN rdsexport_nodes n ON n.instance = rg.instance WHERE rg.identifier = $1 ORDER BY rg.run_attempt, rg.rng`, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (rangeState, error) {
 		var s rangeState
-		err := r.Scan(&s.rng, &s.state, &s.node)
+		err := r.Scan(&s.run, &s.rng, &s.state, &s.node)
 		return s, err
 	})
 	if err != nil {
@@ -886,10 +924,14 @@ func TestClusterRanges(t *testing.T) {
 		c.waitRanges(t, "resume-1", time.Minute, "a range stored", func(rs []rangeState) bool {
 			return slices.ContainsFunc(rs, func(r rangeState) bool { return r.state == "done" })
 		})
+		// S3 is paused so that the next range cannot be stored before
+		// the kill.
+		c.gw.Pause()
 		if err := c.nodes[0].p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		_ = c.nodes[0].p.cmd.Wait()
+		c.gw.Resume()
 		for i := 1; i < len(c.nodes); i++ {
 			if err := c.nodes[i].p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 				t.Fatal(err)
@@ -907,14 +949,37 @@ func TestClusterRanges(t *testing.T) {
 		t.Logf("killed the only running node with %d of %d ranges stored", done, len(rs))
 		c.wait(t, 1, "resume-1", 2*time.Minute, "COMPLETE")
 		c.checkRows(t, "resume-1", "big", clusterBigRows)
-		var second []rangeJob
-		for _, j := range c.rangeJobs(t, "resume-1") {
-			if j.runAttempt > 1 {
-				second = append(second, j)
+		// Every range is stored once: those stored before the kill are
+		// kept, the others are read once after it, by the run that took
+		// over or by a survivor that fetched a range the dead run had
+		// queued before the takeover.
+		storedAtKill := map[int]bool{}
+		for _, r := range rs {
+			if r.state == "done" {
+				storedAtKill[r.rng] = true
 			}
 		}
-		if len(rs) < 2 || len(second) != len(rs)-done {
-			t.Errorf("the run that took over read %d ranges; want the %d of %d not stored: %+v", len(second), len(rs)-done, len(rs), second)
+		n := 0
+		for _, r := range rs {
+			n = max(n, r.rng+1)
+		}
+		if n < 2 || len(storedAtKill) == n {
+			t.Fatalf("the kill left %d of %d ranges stored; the test needs some not stored: %+v", len(storedAtKill), n, rs)
+		}
+		final := c.ranges(t, "resume-1")
+		for rng := range n {
+			var stored []rangeState
+			for _, r := range final {
+				if r.rng == rng && r.state == "done" {
+					stored = append(stored, r)
+				}
+			}
+			switch {
+			case len(stored) != 1:
+				t.Errorf("range %d stored %d times; want once: %+v", rng, len(stored), final)
+			case storedAtKill[rng] && stored[0].run != 1:
+				t.Errorf("range %d, stored before the kill, was read again by run %d: %+v", rng, stored[0].run, final)
+			}
 		}
 		c.restart(t, 0)
 	})

@@ -127,9 +127,10 @@ func testPartitionedNode(t *testing.T, c *testCluster) {
 	if runner != cutNode.name {
 		t.Fatalf("%s runs the export, want %s", runner, cutNode.name)
 	}
-	time.Sleep(time.Second) // let it write part files
+	resume := c.holdMidExport(t, i, "netcut-1", "big")
 	ns.setLink(t, false)
 	cut := time.Now()
+	resume()
 	next, attempt := c.waitRunner(t, "netcut-1", runner, 30*time.Second)
 	t.Logf("link of %s down; %s took over (attempt %d) after %s", runner, next, attempt, time.Since(cut))
 	c.wait(t, c.node(next), "netcut-1", 2*time.Minute, "COMPLETE")

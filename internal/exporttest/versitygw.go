@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -34,6 +35,7 @@ type VersityGW struct {
 	mu   sync.Mutex
 	out  *syncBuffer // output of the current process
 	stop func(bool)  // stops the current process (true: SIGKILL); nil when none runs
+	proc *os.Process // the current process; nil when none runs
 }
 
 // VersityGWBinary returns the path of the versitygw binary: $VERSITYGW_BIN,
@@ -126,6 +128,27 @@ func StartVersityGW(t testing.TB) *VersityGW {
 	return nil
 }
 
+// Pause stops versitygw with SIGSTOP: connections stay open and requests
+// wait, as behind a hung server, until Resume. Kill, Restart and Cleanup
+// resume it first.
+func (gw *VersityGW) Pause() { gw.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused versitygw (SIGCONT).
+func (gw *VersityGW) Resume() { gw.signal(syscall.SIGCONT) }
+
+func (gw *VersityGW) signal(sig os.Signal) {
+	gw.t.Helper()
+	gw.mu.Lock()
+	p := gw.proc
+	gw.mu.Unlock()
+	if p == nil {
+		gw.t.Fatal("versitygw is not running")
+	}
+	if err := p.Signal(sig); err != nil {
+		gw.t.Fatalf("versitygw: %s: %v", sig, err)
+	}
+}
+
 // Kill stops versitygw with SIGKILL, as a crash would: open connections
 // are reset and new ones refused until Restart. It waits until the process
 // has exited. Killing a stopped gateway does nothing.
@@ -152,7 +175,7 @@ func (gw *VersityGW) Restart() {
 func (gw *VersityGW) halt(kill bool) {
 	gw.mu.Lock()
 	stop := gw.stop
-	gw.stop = nil
+	gw.stop, gw.proc = nil, nil
 	gw.mu.Unlock()
 	if stop != nil {
 		stop(kill)
@@ -200,6 +223,7 @@ func (gw *VersityGW) start() error {
 			<-exited
 			return
 		}
+		_ = cmd.Process.Signal(syscall.SIGCONT) // a paused process takes no SIGINT
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-exited:
@@ -218,7 +242,7 @@ func (gw *VersityGW) start() error {
 		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
 			gw.mu.Lock()
-			gw.out, gw.stop = out, stop
+			gw.out, gw.stop, gw.proc = out, stop, cmd.Process
 			gw.mu.Unlock()
 			return nil
 		}
