@@ -199,15 +199,18 @@ func BenchmarkListTasks(b *testing.B) {
 	}
 }
 
+// BenchmarkCreateTask creates tasks in an account that has 25,000 of the
+// store's 100,000 tasks, nearly all finished, as in a long-running server.
 func BenchmarkCreateTask(b *testing.B) {
 	s := newTestStore(b)
+	seedTasks(b, s, 100_000)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		i++
 		task := &export.Task{
-			Identifier:    fmt.Sprintf("exp-%d", i),
-			AccountID:     "123456789012",
+			Identifier:    fmt.Sprintf("new-%d", i),
+			AccountID:     "acct-1",
 			SourceArn:     fmt.Sprintf("arn:aws:rds:us-east-1:123456789012:snapshot:s%d", i),
 			SourceType:    export.SourceTypeSnapshot,
 			S3Bucket:      "bucket",
@@ -216,6 +219,27 @@ func BenchmarkCreateTask(b *testing.B) {
 		if err := s.CreateTask(b.Context(), task); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCreateTask_UsesIndex: CreateTask's check for an active task of the
+// same source reads the account's active tasks through the status index,
+// not every task the account ever had.
+func TestCreateTask_UsesIndex(t *testing.T) {
+	s := newTestStore(t)
+	active := export.ActiveStatuses()
+	args := []any{"a"}
+	for _, st := range active {
+		args = append(args, string(st))
+	}
+	var id, parent, notused int
+	var detail string
+	if err := s.read.QueryRowContext(t.Context(), "EXPLAIN QUERY PLAN "+activeOfAccountQuery(len(active)), args...).
+		Scan(&id, &parent, &notused, &detail); err != nil {
+		t.Fatal(err)
+	}
+	if want := "SEARCH export_tasks USING INDEX export_tasks_account_status (account_id=? AND status=?)"; detail != want {
+		t.Fatalf("plan %q, want %q", detail, want)
 	}
 }
 

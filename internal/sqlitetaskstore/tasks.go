@@ -94,16 +94,17 @@ type activeTask struct{ id, arn string }
 // activeTaskOfSource returns an active task of the account whose SourceArn
 // has the source key key, or nil. The key is computed here rather than
 // stored so that tasks written before it existed compare too; the active
-// tasks of one account are few.
+// tasks of one account are few. They are read through the status index:
+// without statistics the planner walks the account's seq index instead,
+// every task the account ever had (see listQuery), inside the write
+// transaction of every StartExportTask.
 func activeTaskOfSource(ctx context.Context, tx *sql.Tx, accountID, key string) (*activeTask, error) {
 	active := export.ActiveStatuses()
 	args := []any{accountID}
 	for _, st := range active {
 		args = append(args, string(st))
 	}
-	rows, err := tx.QueryContext(ctx,
-		`SELECT identifier, source_arn FROM export_tasks WHERE account_id = ?
-		   AND status IN (`+placeholders(len(active))+`) ORDER BY seq`, args...)
+	rows, err := tx.QueryContext(ctx, activeOfAccountQuery(len(active)), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -118,6 +119,13 @@ func activeTaskOfSource(ctx context.Context, tx *sql.Tx, accountID, key string) 
 		}
 	}
 	return nil, rows.Err()
+}
+
+// activeOfAccountQuery selects the identifier and SourceArn of an
+// account's tasks in n statuses.
+func activeOfAccountQuery(n int) string {
+	return `SELECT identifier, source_arn FROM export_tasks INDEXED BY export_tasks_account_status
+		WHERE account_id = ? AND status IN (` + placeholders(n) + `) ORDER BY seq`
 }
 
 // GetTask returns the task, or an *export.Error with code ExportTaskNotFound
