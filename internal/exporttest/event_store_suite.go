@@ -21,8 +21,9 @@ type EventfulStore interface {
 
 // EventStoreSuite checks that a store records the event of each change
 // that has one (export.TaskEvent, export.SnapshotEvent) with the change,
-// none for a refused or eventless change, and that ListEvents filters,
-// orders and pages them by Seq.
+// none for a refused or eventless change, that ListEvents filters,
+// orders and pages them by Seq, and that an account's events past
+// export.EventRetention go when it records a new one.
 //
 // newStore must return a new, empty store whose events are dated by now,
 // and arrange for it to be closed when the test ends (t.Cleanup).
@@ -45,6 +46,7 @@ func EventStoreSuite(t *testing.T, newStore func(t *testing.T, now func() time.T
 	run(t, "EveryAccount", eventsEveryAccount)
 	run(t, "Paging", eventsPaging)
 	run(t, "Concurrent", eventsConcurrent)
+	run(t, "Retention", eventsRetention)
 }
 
 // suiteClock is a clock the test moves; the store reads it from its own
@@ -384,5 +386,24 @@ func eventsConcurrent(t *testing.T, s EventfulStore, _ *suiteClock) {
 	}
 	if len(events) != 2*n {
 		t.Errorf("%d events, want %d", len(events), 2*n)
+	}
+}
+
+// eventsRetention: an account's new event removes its events past
+// export.EventRetention, and only those: newer ones and other accounts'
+// stay.
+func eventsRetention(t *testing.T, s EventfulStore, clock *suiteClock) {
+	mustCreateSnapshot(t, s, suiteDBSnapshot(suiteAccount, "old", "db1"))
+	mustCreateSnapshot(t, s, suiteDBSnapshot(suiteOtherAccount, "other", "db1"))
+	clock.Add(24 * time.Hour)
+	mustCreateSnapshot(t, s, suiteDBSnapshot(suiteAccount, "day-later", "db1"))
+	clock.Add(export.EventRetention - 23*time.Hour) // "old" is an hour past retention
+	mustCreateSnapshot(t, s, suiteDBSnapshot(suiteAccount, "new", "db1"))
+	var got []string
+	for _, e := range mustListEvents(t, s, export.EventFilter{}) {
+		got = append(got, e.SourceIdentifier)
+	}
+	if want := []string{"other", "day-later", "new"}; !slices.Equal(got, want) {
+		t.Fatalf("events of %v, want %v", got, want)
 	}
 }

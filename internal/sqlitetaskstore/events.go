@@ -2,6 +2,7 @@ package sqlitetaskstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -12,7 +13,10 @@ import (
 var _ export.EventStore = (*Store)(nil)
 
 // insertEvent records e in the transaction tx; a nil e records nothing.
-func insertEvent(ctx context.Context, tx queryRower, e *export.Event) error {
+// It also removes up to pruneEvents of the account's events that are past
+// export.EventRetention, which no DescribeEvents returns, so that an
+// account's events do not pile up.
+func insertEvent(ctx context.Context, tx *sql.Tx, e *export.Event) error {
 	if e == nil {
 		return nil
 	}
@@ -25,8 +29,17 @@ func insertEvent(ctx context.Context, tx queryRower, e *export.Event) error {
 		return fmt.Errorf("record event %s of %s: %w", e.ID, e.SourceIdentifier, err)
 	}
 	e.Seq = seq
+	if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq IN (
+			SELECT seq FROM events INDEXED BY events_account_date WHERE account_id = ? AND date < ? LIMIT ?)`,
+		e.AccountID, e.Date.Add(-export.EventRetention).UnixMicro(), pruneEvents); err != nil {
+		return fmt.Errorf("remove events past retention: %w", err)
+	}
 	return nil
 }
+
+// pruneEvents bounds the expired events one insert removes: more than one,
+// so that removal outpaces recording.
+const pruneEvents = 16
 
 // ListEvents implements export.EventStore. f.AccountID "" means every
 // account; f.Limit 0 means no limit. Errors come from SQLite.
