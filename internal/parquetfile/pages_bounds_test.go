@@ -123,3 +123,131 @@ func TestPages_NaNColumnIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestPages_EmptyStringBound: an empty string is a column chunk's and a
+// page's minimum; DuckDB, which prunes row groups by the chunk
+// statistics, finds its rows and reads it as the minimum.
+func TestPages_EmptyStringBound(t *testing.T) {
+	alloc := memory.NewGoAllocator()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	b := array.NewRecordBuilder(alloc, schema)
+	defer b.Release()
+	sb := b.Field(0).(*array.StringBuilder)
+	for i := range 100 {
+		sb.Append([]string{"", "b", "c"}[i%3])
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	path := filepath.Join(t.TempDir(), "empty.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := parquetfile.NewWriter(f, schema, parquetfile.WriterParams{Alloc: alloc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM read_parquet(?) WHERE s = ''`, path).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 34 {
+		t.Errorf("%d empty strings, want 34", n)
+	}
+	var mn, mx sql.NullString
+	if err := db.QueryRow(`SELECT stats_min_value, stats_max_value FROM parquet_metadata(?)`, path).Scan(&mn, &mx); err != nil {
+		t.Fatal(err)
+	}
+	if !mn.Valid || mn.String != "" || mx.String != "c" {
+		t.Errorf("chunk bounds %v, %v, want \"\" and c", mn, mx)
+	}
+}
+
+// TestPages_PageIndex: arrow-go reads each column chunk's offset index as
+// the chunk's data pages end to end, from its first data page (after a
+// dictionary) to its end, one location per page its page reader finds,
+// with each page's first row; and a column index, where there is one,
+// with a null page only for a page of NULLs and the pages' null counts,
+// also after a dictionary fell back to PLAIN.
+func TestPages_PageIndex(t *testing.T) {
+	cols := pageColumns()
+	path, _ := writePagesFile(t, cols)
+	r, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	md := r.MetaData()
+	for g := range md.NumRowGroups() {
+		rgIdx, err := r.GetPageIndexReader().RowGroup(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rg := r.RowGroup(g)
+		for c := range md.Schema.NumColumns() {
+			cc, err := rg.MetaData().ColumnChunk(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			oi, err := rgIdx.GetOffsetIndex(c)
+			if err != nil || oi == nil {
+				t.Fatalf("%s, row group %d: offset index %v", cols[c].name, g, err)
+			}
+			ci, err := rgIdx.GetColumnIndex(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr, err := rg.GetColumnPageReader(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			locs := oi.GetPageLocations()
+			next, end := cc.DataPageOffset(), cc.DataPageOffset()+cc.TotalCompressedSize()
+			if cc.HasDictionaryPage() {
+				end = cc.DictionaryPageOffset() + cc.TotalCompressedSize()
+			}
+			var p int
+			var row int64
+			for pr.Next() {
+				dp, ok := pr.Page().(file.DataPage)
+				if !ok {
+					continue
+				}
+				if p >= len(locs) {
+					t.Fatalf("%s, row group %d: more pages than %d locations", cols[c].name, g, len(locs))
+				}
+				l := locs[p]
+				if l.Offset != next || l.FirstRowIndex != row {
+					t.Errorf("%s, row group %d, page %d: offset %d first row %d, want %d %d", cols[c].name, g, p, l.Offset, l.FirstRowIndex, next, row)
+				}
+				if ci != nil {
+					nulls := dp.Statistics().NullCount
+					if ci.GetNullCounts()[p] != nulls || ci.GetNullPages()[p] != (nulls == int64(dp.NumValues())) {
+						t.Errorf("%s, row group %d, page %d: column index null page %v count %d, page %d of %d NULL", cols[c].name, g, p, ci.GetNullPages()[p], ci.GetNullCounts()[p], nulls, dp.NumValues())
+					}
+				}
+				next += int64(l.CompressedPageSize)
+				row += int64(dp.NumValues())
+				p++
+			}
+			if err := pr.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if p != len(locs) || next != end {
+				t.Errorf("%s, row group %d: %d pages, %d locations, ending at %d, chunk ends at %d", cols[c].name, g, p, len(locs), next, end)
+			}
+		}
+	}
+}
