@@ -251,3 +251,85 @@ func TestPages_PageIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestPages_ZerosAndNaNs: -0, +0 and NaN come back bit for bit from
+// dictionary and PLAIN pages, and a query DuckDB prunes by statistics
+// finds the zeros and the negatives.
+func TestPages_ZerosAndNaNs(t *testing.T) {
+	alloc := memory.NewGoAllocator()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "f", Type: arrow.PrimitiveTypes.Float64, Nullable: true}}, nil)
+	vals := []float64{math.Copysign(0, -1), 0, math.NaN(), 1, -1}
+	for _, dict := range []bool{true, false} {
+		b := array.NewRecordBuilder(alloc, schema)
+		fb := b.Field(0).(*array.Float64Builder)
+		n := 5000
+		for i := range n {
+			if dict {
+				fb.Append(vals[i%len(vals)])
+			} else if i%3 == 0 {
+				fb.Append(vals[i%len(vals)])
+			} else {
+				fb.Append(float64(i) + 0.5)
+			}
+		}
+		rec := b.NewRecordBatch()
+		b.Release()
+		path := filepath.Join(t.TempDir(), "f.parquet")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := parquetfile.NewWriter(f, schema, parquetfile.WriterParams{Alloc: alloc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		db, err := sql.Open("duckdb", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.Query(`SELECT f FROM read_parquet(?)`, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := rec.Column(0).(*array.Float64)
+		i := 0
+		for rows.Next() {
+			var v float64
+			if err := rows.Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			if math.Float64bits(v) != math.Float64bits(a.Value(i)) {
+				t.Errorf("dict %v, row %d: %v, want %v", dict, i, v, a.Value(i))
+			}
+			i++
+		}
+		rows.Close()
+		var zeros, neg int
+		if err := db.QueryRow(`SELECT count(*) FROM read_parquet(?) WHERE f = 0`, path).Scan(&zeros); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRow(`SELECT count(*) FROM read_parquet(?) WHERE f < 0`, path).Scan(&neg); err != nil {
+			t.Fatal(err)
+		}
+		want, wantNeg := 0, 0
+		for j := range n {
+			if a.Value(j) == 0 {
+				want++
+			} else if a.Value(j) < 0 {
+				wantNeg++
+			}
+		}
+		if zeros != want || neg != wantNeg {
+			t.Errorf("dict %v: %d zeros, %d negative, want %d and %d", dict, zeros, neg, want, wantNeg)
+		}
+		db.Close()
+		rec.Release()
+	}
+}
