@@ -52,7 +52,17 @@ type pageEncoder struct {
 type pageIndex struct {
 	column format.ColumnIndex
 	offset format.OffsetIndex
+	// noColumn: a page with values has no bounds (NaNs only, or bounds
+	// over maxStatsBytes), which a column index cannot say: null_pages
+	// would tell readers its values are NULL.
+	noColumn bool
 }
+
+// maxStatsBytes bounds a min or max value kept in statistics, as Arrow
+// and parquet-mr do: readers reject page headers past a few MiB, and a
+// long value would be copied into the header, the column index and the
+// footer.
+const maxStatsBytes = 4096
 
 func newPageEncoder(out *countingWriter, schema *arrow.Schema, opts WriterParams, dict []bool) *pageEncoder {
 	e := &pageEncoder{out: out, schema: schema, opts: opts, dict: dict}
@@ -287,6 +297,12 @@ func (e *pageEncoder) writeDataPage(c *column) error {
 	}
 	e.page = page
 	minV, maxV, ok := c.vals.pageBounds(c.dict, c.idx)
+	if ok && (len(minV) > maxStatsBytes || len(maxV) > maxStatsBytes) {
+		ok = false
+	}
+	if !ok && c.nulls < c.n {
+		c.index.noColumn = true
+	}
 	stats := format.Statistics{NullCount: int64(c.nulls)}
 	if ok {
 		stats.Min, stats.Max, stats.MinValue, stats.MaxValue = minV, maxV, minV, maxV
@@ -423,7 +439,7 @@ func (e *pageEncoder) flushRowGroup() error {
 			md.EncodingStats = append(md.EncodingStats, format.PageEncodingStats{PageType: format.DataPage, Encoding: format.Plain, Count: c.plainPages})
 		}
 		md.Statistics.NullCount = c.nullCount
-		if minV, maxV, ok := c.vals.chunkBounds(); ok {
+		if minV, maxV, ok := c.vals.chunkBounds(); ok && len(minV) <= maxStatsBytes && len(maxV) <= maxStatsBytes {
 			md.Statistics.MinValue, md.Statistics.MaxValue = minV, maxV
 		}
 		for j := range c.index.offset.PageLocations {
@@ -446,6 +462,9 @@ func (e *pageEncoder) footer() error {
 	for i := range e.groups {
 		for j := range e.groups[i].Columns {
 			cc := &e.groups[i].Columns[j]
+			if e.indexes[i][j].noColumn {
+				continue
+			}
 			cc.ColumnIndexOffset = e.out.n
 			if err := enc.Encode(&e.indexes[i][j].column); err != nil {
 				return err
