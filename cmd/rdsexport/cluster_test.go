@@ -762,6 +762,32 @@ func (c *testCluster) ranges(t *testing.T, id string) []rangeState {
 	return out
 }
 
+// rangeFiles returns the keys of the files of each stored range of task
+// id, as its rows say now.
+func (c *testCluster) rangeFiles(t *testing.T, id string) map[int][]string {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), c.storeDB.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(t.Context(), `SELECT rg.rng, f->>'Key' FROM rdsexport_ranges rg, jsonb_array_elements(rg.result->'Files') f
+		WHERE rg.identifier = $1 AND rg.state = 'done'`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int][]string{}
+	var rng int
+	var key string
+	if _, err := pgx.ForEachRow(rows, []any{&rng, &key}, func() error {
+		out[rng] = append(out[rng], key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // waitRanges polls the ranges of task id until ok accepts them.
 func (c *testCluster) waitRanges(t *testing.T, id string, timeout time.Duration, what string, ok func([]rangeState) bool) []rangeState {
 	t.Helper()
@@ -937,48 +963,52 @@ func TestClusterRanges(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		// The ranges as the dead node left them: one may have been stored
-		// between the poll above and the kill.
+		// The ranges as the dead node left them, with their files: one
+		// more may have been stored between the poll above and the kill.
 		rs := c.ranges(t, "resume-1")
-		done := 0
-		for _, r := range rs {
-			if r.state == "done" {
-				done++
-			}
-		}
-		t.Logf("killed the only running node with %d of %d ranges stored", done, len(rs))
-		c.wait(t, 1, "resume-1", 2*time.Minute, "COMPLETE")
-		c.checkRows(t, "resume-1", "big", clusterBigRows)
-		// Every range is stored once: those stored before the kill are
-		// kept, the others are read once after it, by the run that took
-		// over or by a survivor that fetched a range the dead run had
-		// queued before the takeover.
-		storedAtKill := map[int]bool{}
-		for _, r := range rs {
-			if r.state == "done" {
-				storedAtKill[r.rng] = true
-			}
-		}
-		n := 0
+		n, kept := 0, c.rangeFiles(t, "resume-1")
 		for _, r := range rs {
 			n = max(n, r.rng+1)
 		}
-		if n < 2 || len(storedAtKill) == n {
-			t.Fatalf("the kill left %d of %d ranges stored; the test needs some not stored: %+v", len(storedAtKill), n, rs)
+		t.Logf("killed the only running node with %d of %d ranges stored", len(kept), n)
+		if n < 2 || len(kept) == n {
+			t.Fatalf("the kill left %d of %d ranges stored; the test needs some not stored: %+v", len(kept), n, rs)
 		}
-		final := c.ranges(t, "resume-1")
-		for rng := range n {
-			var stored []rangeState
-			for _, r := range final {
-				if r.rng == rng && r.state == "done" {
-					stored = append(stored, r)
-				}
+		c.wait(t, 1, "resume-1", 2*time.Minute, "COMPLETE")
+		c.checkRows(t, "resume-1", "big", clusterBigRows)
+		// Every range is stored by one read: those stored before the kill
+		// are kept as they were, the others read once after it (by the run
+		// that took over, or by a survivor that fetched a range the dead
+		// run had queued). A read's files are part-<range>-<uuid>-c<n>,
+		// one uuid per read. The files are counted in S3: the ranges' rows
+		// go once the task has ended.
+		reads := map[int]map[string]bool{}
+		files, err := filepath.Glob(filepath.Join(c.gw.Dir, testBucket, "resume-1", c.source.Name, "public.big", "*", "part-*.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			var rng int
+			var rest string
+			if _, err := fmt.Sscanf(filepath.Base(f), "part-%05d-%s", &rng, &rest); err != nil {
+				t.Fatalf("file %s: %v", f, err)
 			}
-			switch {
-			case len(stored) != 1:
-				t.Errorf("range %d stored %d times; want once: %+v", rng, len(stored), final)
-			case storedAtKill[rng] && stored[0].run != 1:
-				t.Errorf("range %d, stored before the kill, was read again by run %d: %+v", rng, stored[0].run, final)
+			read := rest[:strings.LastIndex(rest, "-c")]
+			if reads[rng] == nil {
+				reads[rng] = map[string]bool{}
+			}
+			reads[rng][read] = true
+		}
+		for rng := range n {
+			if len(reads[rng]) != 1 {
+				t.Errorf("range %d: files of %d reads; want 1: %v", rng, len(reads[rng]), files)
+			}
+			if keys, ok := kept[rng]; ok {
+				for _, k := range keys {
+					if !slices.ContainsFunc(files, func(f string) bool { return strings.HasSuffix(f, "/"+k) }) {
+						t.Errorf("range %d, stored before the kill: its file %s is gone", rng, k)
+					}
+				}
 			}
 		}
 		c.restart(t, 0)
