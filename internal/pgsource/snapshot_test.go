@@ -513,12 +513,19 @@ func TestSnapshot_Databases(t *testing.T) {
 			t.Errorf("tb: %d rows, want 20", n)
 		}
 	}
+	// One coordinator per database plus the one reader. The reader's
+	// connection to the database it left is closed, but its backend may
+	// still be exiting (pg_stat_activity lists it until then): wait for it.
 	var conns int
-	if err := a.Conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
-		WHERE application_name = 'rdsexport' AND datname IN ($1, $2)`, a.Name, b.Name).Scan(&conns); err != nil {
-		t.Fatal(err)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if err := a.Conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = 'rdsexport' AND datname IN ($1, $2)`, a.Name, b.Name).Scan(&conns); err != nil {
+			t.Fatal(err)
+		}
+		if conns == 3 || time.Now().After(deadline) {
+			break
+		}
 	}
-	// One coordinator per database plus the one reader.
 	if conns != 3 {
 		t.Errorf("%d connections, want 3", conns)
 	}
