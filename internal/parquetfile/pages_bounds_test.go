@@ -33,25 +33,15 @@ func TestPages_HugeValue(t *testing.T) {
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	path := filepath.Join(t.TempDir(), "big.parquet")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := parquetfile.NewWriter(f, schema, parquetfile.WriterParams{Alloc: alloc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	writeFile(t, path, rec, parquetfile.WriterParams{Alloc: alloc})
 	// The value compresses to a few KiB: it is not copied into the
 	// page header, the column index or the footer.
-	if st, err := os.Stat(path); err != nil || st.Size() > 1<<20 {
-		t.Errorf("file of %d bytes (%v)", st.Size(), err)
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() > 1<<20 {
+		t.Errorf("file of %d bytes", st.Size())
 	}
 
 	db, err := sql.Open("duckdb", "")
@@ -96,18 +86,13 @@ func TestPages_NaNColumnIndex(t *testing.T) {
 	}
 	rec := b.NewRecordBatch()
 	defer rec.Release()
-	var buf bytes.Buffer
-	w, err := parquetfile.NewWriter(&buf, schema, parquetfile.WriterParams{Alloc: alloc})
+	path := filepath.Join(t.TempDir(), "nan.parquet")
+	writeFile(t, path, rec, parquetfile.WriterParams{Alloc: alloc})
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := pgo.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	f, err := pgo.OpenFile(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,21 +124,7 @@ func TestPages_EmptyStringBound(t *testing.T) {
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	path := filepath.Join(t.TempDir(), "empty.parquet")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := parquetfile.NewWriter(f, schema, parquetfile.WriterParams{Alloc: alloc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	writeFile(t, path, rec, parquetfile.WriterParams{Alloc: alloc})
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		t.Fatal(err)
@@ -275,21 +246,7 @@ func TestPages_ZerosAndNaNs(t *testing.T) {
 		rec := b.NewRecordBatch()
 		b.Release()
 		path := filepath.Join(t.TempDir(), "f.parquet")
-		f, err := os.Create(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := parquetfile.NewWriter(f, schema, parquetfile.WriterParams{Alloc: alloc})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
+		writeFile(t, path, rec, parquetfile.WriterParams{Alloc: alloc})
 		db, err := sql.Open("duckdb", "")
 		if err != nil {
 			t.Fatal(err)

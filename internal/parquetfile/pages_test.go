@@ -495,23 +495,7 @@ func TestPages_StoreSchema(t *testing.T) {
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	path := filepath.Join(t.TempDir(), "f.parquet")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := parquetfile.NewWriter(f, schema, parquetfile.WriterParams{Alloc: alloc, StoreSchema: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, path, rec, parquetfile.WriterParams{Alloc: alloc, StoreSchema: true})
 
 	r, err := file.OpenParquetFile(path, false)
 	if err != nil {

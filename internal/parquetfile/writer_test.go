@@ -85,23 +85,7 @@ func TestWriter_Types(t *testing.T) {
 	defer rec.Release()
 
 	path := filepath.Join(t.TempDir(), "f.gz.parquet")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := parquetfile.NewWriter(f, schema, parquetfile.WriterParams{Alloc: alloc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, path, rec, parquetfile.WriterParams{Alloc: alloc})
 
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
@@ -258,23 +242,7 @@ func TestWriter_Encodings(t *testing.T) {
 	rec := lowHigh(t, alloc, 20000)
 	defer rec.Release()
 	path := filepath.Join(t.TempDir(), "f.gz.parquet")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := parquetfile.NewWriter(f, rec.Schema(), parquetfile.WriterParams{Alloc: alloc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, path, rec, parquetfile.WriterParams{Alloc: alloc})
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		t.Fatal(err)
@@ -314,5 +282,28 @@ func TestWriter_Size(t *testing.T) {
 	}
 	if d := float64(size-cw.n) / float64(cw.n); d < -0.15 || d > 0.15 {
 		t.Errorf("Size %d before Close, file %d bytes (%+.0f%%)", size, cw.n, 100*d)
+	}
+}
+
+// writeFile writes rec into a new Parquet file at path with p.
+func writeFile(t testing.TB, path string, rec arrow.RecordBatch, p parquetfile.WriterParams) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := parquetfile.NewWriter(f, rec.Schema(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
