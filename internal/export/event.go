@@ -45,6 +45,11 @@ func EventSourceTypes() []string {
 // EventRetention is how long events can be described (RDS: the past 14 days).
 const EventRetention = 14 * 24 * time.Hour
 
+// EventsPrunedPerInsert bounds how many of an account's events past
+// EventRetention a store removes when it records a new one: more than
+// one, so that removal outpaces recording.
+const EventsPrunedPerInsert = 16
+
 // EventFilter selects events for ListEvents; empty fields match all.
 type EventFilter struct {
 	AccountID        string

@@ -24,9 +24,9 @@ func lockAccount(ctx context.Context, tx pgx.Tx, accountID string) error {
 }
 
 // insertEvent records e in the transaction tx, which holds the lock of
-// e's account; a nil e records nothing. It also removes up to pruneEvents
-// of the account's events that are past export.EventRetention, which no
-// DescribeEvents returns, so that an account's events do not pile up.
+// e's account; a nil e records nothing.
+// It also removes the account's events past export.EventRetention, which
+// no DescribeEvents returns (export.EventsPrunedPerInsert at most).
 func insertEvent(ctx context.Context, tx pgx.Tx, e *export.Event) error {
 	if e == nil {
 		return nil
@@ -42,15 +42,11 @@ func insertEvent(ctx context.Context, tx pgx.Tx, e *export.Event) error {
 	e.Seq = seq
 	if _, err := tx.Exec(ctx, `DELETE FROM rdsexport_events WHERE seq IN (
 			SELECT seq FROM rdsexport_events WHERE account_id = $1 AND date < $2 LIMIT $3)`,
-		e.AccountID, e.Date.Add(-export.EventRetention), pruneEvents); err != nil {
+		e.AccountID, e.Date.Add(-export.EventRetention), export.EventsPrunedPerInsert); err != nil {
 		return fmt.Errorf("remove events past retention: %w", err)
 	}
 	return nil
 }
-
-// pruneEvents bounds the expired events one insert removes: more than one,
-// so that removal outpaces recording.
-const pruneEvents = 16
 
 // ListEvents implements export.EventStore: the events matching f ordered
 // by Seq. f.AccountID "" means every account; f.Limit 0 means no limit;

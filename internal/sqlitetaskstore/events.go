@@ -13,9 +13,8 @@ import (
 var _ export.EventStore = (*Store)(nil)
 
 // insertEvent records e in the transaction tx; a nil e records nothing.
-// It also removes up to pruneEvents of the account's events that are past
-// export.EventRetention, which no DescribeEvents returns, so that an
-// account's events do not pile up.
+// It also removes the account's events past export.EventRetention, which
+// no DescribeEvents returns (export.EventsPrunedPerInsert at most).
 func insertEvent(ctx context.Context, tx *sql.Tx, e *export.Event) error {
 	if e == nil {
 		return nil
@@ -31,15 +30,11 @@ func insertEvent(ctx context.Context, tx *sql.Tx, e *export.Event) error {
 	e.Seq = seq
 	if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq IN (
 			SELECT seq FROM events INDEXED BY events_account_date WHERE account_id = ? AND date < ? LIMIT ?)`,
-		e.AccountID, e.Date.Add(-export.EventRetention).UnixMicro(), pruneEvents); err != nil {
+		e.AccountID, e.Date.Add(-export.EventRetention).UnixMicro(), export.EventsPrunedPerInsert); err != nil {
 		return fmt.Errorf("remove events past retention: %w", err)
 	}
 	return nil
 }
-
-// pruneEvents bounds the expired events one insert removes: more than one,
-// so that removal outpaces recording.
-const pruneEvents = 16
 
 // ListEvents implements export.EventStore. f.AccountID "" means every
 // account; f.Limit 0 means no limit. Errors come from SQLite.
