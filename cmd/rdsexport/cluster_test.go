@@ -733,7 +733,6 @@ func (c *testCluster) rangeJobs(t *testing.T, id string) []rangeJob {
 // rangeState is one row of the ranges of task id: its state and the node
 // reading it ("" when none).
 type rangeState struct {
-	run   int // the run attempt that queued it
 	rng   int
 	state string
 	node  string
@@ -746,14 +745,14 @@ func (c *testCluster) ranges(t *testing.T, id string) []rangeState {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	rows, err := conn.Query(t.Context(), `SELECT rg.run_attempt, rg.rng, rg.state, coalesce(n.node_id, '') FROM rdsexport_ranges rg
+	rows, err := conn.Query(t.Context(), `SELECT rg.rng, rg.state, coalesce(n.node_id, '') FROM rdsexport_ranges rg
 		LEFT JOIN rdsexport_nodes n ON n.instance = rg.instance WHERE rg.identifier = $1 ORDER BY rg.run_attempt, rg.rng`, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (rangeState, error) {
 		var s rangeState
-		err := r.Scan(&s.run, &s.rng, &s.state, &s.node)
+		err := r.Scan(&s.rng, &s.state, &s.node)
 		return s, err
 	})
 	if err != nil {
@@ -990,10 +989,12 @@ func TestClusterRanges(t *testing.T) {
 		for _, f := range files {
 			var rng int
 			var rest string
-			if _, err := fmt.Sscanf(filepath.Base(f), "part-%05d-%s", &rng, &rest); err != nil {
-				t.Fatalf("file %s: %v", f, err)
+			_, err := fmt.Sscanf(filepath.Base(f), "part-%05d-%s", &rng, &rest)
+			end := strings.LastIndex(rest, "-c")
+			if err != nil || end < 0 {
+				t.Fatalf("file %s: not part-<range>-<uuid>-c<n> (%v)", f, err)
 			}
-			read := rest[:strings.LastIndex(rest, "-c")]
+			read := rest[:end]
 			if reads[rng] == nil {
 				reads[rng] = map[string]bool{}
 			}
